@@ -1,0 +1,48 @@
+# perflab — two commands: `make lab` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# CI pins; a GPU machine may set TORCH_SPEC= (empty) to keep the torch/triton it already has.
+TORCH_SPEC ?= torch==2.13.0 triton==3.7.1
+EXTRAS ?= lab,dev
+PORT   ?= 8888
+OUT    ?= workbook-out
+WHEELS ?= wheelhouse
+
+.PHONY: lab test test-units test-notebooks workbook wheelhouse doctor clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(if $(strip $(TORCH_SPEC)),$(PY) -m pip install -q $(TORCH_SPEC))
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+## make lab: JupyterLab on the workbook, on 127.0.0.1 only, with a token (never an open server)
+lab: $(VENV)/.installed
+	$(PY) -m perflab.serve --port $(PORT) --notebooks notebooks
+
+## make test: everything CI runs (unit + lab correctness tests, then every notebook on this tier)
+test: $(VENV)/.installed
+	$(PY) -m pytest -q --timeout=900 tests
+	$(PY) -m pytest -q --timeout=900 --nbval-lax -p no:randomly notebooks
+
+test-units: $(VENV)/.installed
+	$(PY) -m pytest -q tests
+
+## make workbook OUT=dir: execute every notebook headless on this machine's tier
+workbook: $(VENV)/.installed
+	$(PY) -m perflab.workbook --out $(OUT)
+
+## make wheelhouse: wheels for an offline GPU machine (CPython 3.12, x86-64, its torch kept)
+wheelhouse:
+	$(PYTHON) -m pip download -q --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  --platform any -d $(WHEELS) nbval nbclient nbformat ipykernel jupyter_client ipywidgets plotly tqdm pytest-timeout
+	@echo "copy $(WHEELS)/ to the GPU machine, then: pip install --no-index --find-links $(WHEELS) -e . --no-deps"
+
+doctor: $(VENV)/.installed
+	$(VENV)/bin/perflab doctor
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

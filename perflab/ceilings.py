@@ -1,0 +1,181 @@
+"""The speed of light of this device, measured once and cached: copy bandwidth, host links, matmul."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import asdict, dataclass, field
+
+from perflab.bench import bench
+from perflab.env import env
+from perflab.paths import cache_dir, data_dir
+
+PRECISIONS = ("float32", "tf32", "bfloat16", "float16", "float8")
+# measurement sizes per tier: copy elements (float32), host-link bytes, matmul n
+_SIZES = {"gpu": dict(copy=1 << 28, link=1 << 28, matmul=8192),
+          "cpu": dict(copy=1 << 24, link=0, matmul=1024)}
+
+
+@dataclass
+class Ceilings:
+    """Measured ceilings of one device, with the datasheet values beside them (GB/s, TFLOP/s)."""
+    device: str
+    device_key: str
+    tier: str
+    copy_gbps: float                         # device memory copy, bytes read + written
+    h2d_pageable_gbps: float | None = None
+    h2d_pinned_gbps: float | None = None
+    d2h_pageable_gbps: float | None = None
+    d2h_pinned_gbps: float | None = None
+    matmul_tflops: dict = field(default_factory=dict)    # precision -> measured TFLOP/s
+    datasheet: dict = field(default_factory=dict)
+    measured_at: str = ""
+    versions: dict = field(default_factory=dict)
+
+    def peak_tflops(self, precision: str) -> float | None:
+        """Measured matmul ceiling for a precision name ('float32', 'tf32', 'bfloat16', ...)."""
+        precision = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16",
+                     "float8_e4m3fn": "float8", "fp8": "float8"}.get(precision, precision)
+        return self.matmul_tflops.get(precision)
+
+    def ridge_point(self, precision: str = "bfloat16") -> float | None:
+        """FLOP per byte at which a kernel stops being memory-bound on this device."""
+        peak = self.peak_tflops(precision)
+        return peak * 1e12 / (self.copy_gbps * 1e9) if peak else None
+
+    def table(self) -> str:
+        """Plain-text table: measured vs datasheet."""
+        ds = self.datasheet or {}
+        rows = [("copy (read+write)", f"{self.copy_gbps:,.0f} GB/s", _fmt(ds.get("memory_gbps"), "GB/s"))]
+        for name in ("h2d_pageable", "h2d_pinned", "d2h_pageable", "d2h_pinned"):
+            val = getattr(self, f"{name}_gbps")
+            if val is not None:
+                rows.append((name.replace("_", " "), f"{val:,.1f} GB/s", _fmt(ds.get("pcie_gbps"), "GB/s")))
+        for prec, val in self.matmul_tflops.items():
+            rows.append((f"matmul {prec}", f"{val:,.3g} TFLOP/s",
+                         _fmt(ds.get("matmul_tflops", {}).get(prec), "TFLOP/s")))
+        w = max(len(r[0]) for r in rows)
+        head = f"Ceilings of {self.device} (measured {self.measured_at[:10]})"
+        lines = [head, f"  {'':<{w}}  {'measured':>18}  {'datasheet':>16}"]
+        lines += [f"  {a:<{w}}  {b:>18}  {c:>16}" for a, b, c in rows]
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.table()
+
+
+def _fmt(v, unit):
+    return "—" if v is None else f"{v:,.4g} {unit}"
+
+
+def datasheet(device_name: str) -> dict:
+    """The datasheet entry whose match string occurs in the device name; the cpu entry otherwise."""
+    specs = json.loads((data_dir() / "devices.json").read_text())["devices"]
+    for key, spec in specs.items():
+        if any(m.lower() in device_name.lower() for m in spec["match"]):
+            return dict(spec, key=key)
+    return dict(specs["cpu"], key="cpu")
+
+
+def ceilings(refresh: bool = False, quick: bool = False) -> Ceilings:
+    """This device's ceilings: read from the cache, or measured now (a few seconds) and cached.
+
+    quick=True measures at a quarter of the sizes (for tests); it is never cached.
+    """
+    e = env()
+    path = cache_dir() / f"ceilings-{e.device_key}.json"
+    if path.exists() and not refresh and not quick:
+        try:
+            data = json.loads(path.read_text())
+            if data.get("versions", {}).get("torch") == e.versions["torch"]:
+                return Ceilings(**data)
+        except (ValueError, TypeError):
+            pass                                    # stale or corrupt cache: measure again
+    c = measure(quick=quick)
+    if not quick:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(c), indent=1))
+        tmp.replace(path)
+    return c
+
+
+def measure(quick: bool = False) -> Ceilings:
+    """Measure every ceiling of this device now."""
+    import torch
+    e = env()
+    sizes = {k: (v // 4 if k != "matmul" else v // 2) if quick else v for k, v in _SIZES[e.tier].items()}
+    dev = "cuda" if e.tier == "gpu" else "cpu"
+    c = Ceilings(device=e.device, device_key=e.device_key, tier=e.tier,
+                 copy_gbps=_copy_gbps(sizes["copy"], dev), datasheet=datasheet(e.device),
+                 measured_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                 versions=dict(e.versions))
+    if e.tier == "gpu":
+        for direction in ("h2d", "d2h"):
+            for pinned in (False, True):
+                kind = "pinned" if pinned else "pageable"
+                setattr(c, f"{direction}_{kind}_gbps", _link_gbps(sizes["link"], direction, pinned))
+    for prec in PRECISIONS:
+        tf = _matmul_tflops(sizes["matmul"], prec, dev)
+        if tf is not None:
+            c.matmul_tflops[prec] = tf
+    del torch
+    return c
+
+
+def _copy_gbps(n: int, dev: str) -> float:
+    import torch
+    x = torch.randn(n, device=dev)
+    y = torch.empty_like(x)
+    return bench(lambda: y.copy_(x), bytes=2 * x.nbytes, label="copy").gbps
+
+
+def _link_gbps(nbytes: int, direction: str, pinned: bool) -> float:
+    import torch
+    host = torch.empty(nbytes // 4, dtype=torch.float32, pin_memory=pinned).uniform_()
+    gpu = torch.empty_like(host, device="cuda")
+    src, dst = (host, gpu) if direction == "h2d" else (gpu, host)
+    return bench(lambda: dst.copy_(src), bytes=host.nbytes, label=f"{direction} pinned={pinned}",
+                 warmup_ms=10, rep_ms=60).gbps
+
+
+def _matmul_tflops(n: int, precision: str, dev: str) -> float | None:
+    """Dense n×n×n matmul rate for one precision; None where this device does not offer it."""
+    import torch
+    e = env()
+    if precision == "tf32" and (dev == "cpu" or e.capability < (8, 0)):
+        return None
+    if precision == "float8" and (dev == "cpu" or e.capability < (8, 9) or not hasattr(torch, "_scaled_mm")):
+        return None
+    if precision in ("float16",) and dev == "cpu":
+        return None
+    if precision == "bfloat16" and dev == "cuda" and e.capability < (8, 0):
+        return None
+    flops = 2 * n ** 3
+    if precision == "float8":
+        a = torch.randn(n, n, device=dev).to(torch.float8_e4m3fn)
+        b = torch.randn(n, n, device=dev).to(torch.float8_e4m3fn).t()   # column-major second operand
+        one = torch.tensor(1.0, device=dev)
+        fn = lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)  # noqa: E731
+        return bench(fn, flops=flops, label="matmul float8").tflops
+    dtype = {"float32": torch.float32, "tf32": torch.float32, "bfloat16": torch.bfloat16,
+             "float16": torch.float16}[precision]
+    a = torch.randn(n, n, device=dev, dtype=dtype)
+    b = torch.randn(n, n, device=dev, dtype=dtype)
+    with tf32(precision == "tf32"):
+        return bench(lambda: a @ b, flops=flops, label=f"matmul {precision}").tflops
+
+
+class tf32:
+    """Context manager: allow (or forbid) TF32 tensor cores for float32 matmul, then restore."""
+
+    def __init__(self, allow: bool):
+        self.allow = allow
+
+    def __enter__(self):
+        import torch
+        self.saved = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = self.allow
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+        torch.backends.cuda.matmul.allow_tf32 = self.saved

@@ -1,0 +1,112 @@
+"""The perflab command: doctor, list, run LAB, bench, ceilings."""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from dataclasses import asdict
+
+
+def _doctor(args) -> int:
+    from perflab.env import env
+    from perflab import smoke
+    e = env()
+    print(repr(e))
+    ok = True
+    for name, (passed, detail) in smoke.run_all(deep=args.deep).items():
+        ok &= passed is not False
+        mark = {True: "ok  ", False: "FAIL", None: "skip"}[passed]
+        print(f"  [{mark}] {name:<14} {detail}")
+    if args.ceilings:
+        from perflab.ceilings import ceilings
+        print(ceilings())
+    return 0 if ok else 1
+
+
+def _list(args) -> int:
+    from perflab.lab import list_labs, load
+    for name in list_labs():
+        lab = load(name)
+        print(f"{name:<28} {lab.TITLE}   [{', '.join(lab.variant_names())}]")
+    return 0
+
+
+def _run(args) -> int:
+    from perflab.runner import run
+    size = ast.literal_eval(args.size) if args.size else None
+    result = run(args.lab, size=size, dtype=args.dtype, variants=args.variant or None, rep_ms=args.rep_ms)
+    print(result)
+    if args.out:
+        from perflab.results import merge
+        merge(args.out, result.records)
+    return 0 if all(r.status != "wrong" for r in result.rows) else 1
+
+
+def _bench(args) -> int:
+    from perflab import results
+    from perflab.ceilings import ceilings
+    from perflab.lab import list_labs
+    from perflab.runner import run
+    names = list_labs() if args.all or not args.labs else args.labs
+    c = ceilings(refresh=args.refresh)
+    print(c)
+    records = []
+    for name in names:
+        r = run(name, rep_ms=args.rep_ms, record=False)
+        print(r, flush=True)
+        records += r.records
+    man = results.manifest()
+    man["ceilings"] = {k: v for k, v in asdict(c).items() if k not in ("datasheet", "versions")}
+    old = results.read(args.out)[1] if args.merge and __import__("os").path.exists(args.out) else []
+    keys = {r.key for r in records}
+    results.write(args.out, [r for r in old if r.key not in keys] + records, man)
+    print(f"wrote {len(records)} records to {args.out}")
+    return 0
+
+
+def _ceilings(args) -> int:
+    from perflab.ceilings import ceilings
+    c = ceilings(refresh=args.refresh)
+    print(json.dumps(asdict(c), indent=1) if args.json else c)
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="perflab", description="perflab: measure GPU performance ideas.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("doctor", help="what this machine is and which perflab features work here")
+    d.add_argument("--deep", action="store_true", help="also try torch.compile and ncu (slower)")
+    d.add_argument("--ceilings", action="store_true", help="also show the measured ceilings")
+    d.set_defaults(fn=_doctor)
+    sub.add_parser("list", help="every lab and its variants").set_defaults(fn=_list)
+    r = sub.add_parser("run", help="check and time one lab, print its table")
+    r.add_argument("lab", help="e.g. ch07.copy_ladder")
+    r.add_argument("--size", help="a Python literal: 1000003 or (8191, 8189)")
+    r.add_argument("--dtype")
+    r.add_argument("--variant", action="append", help="run only these variants (repeatable)")
+    r.add_argument("--rep-ms", type=float, default=100)
+    r.add_argument("--out", help="merge the records into this results JSON")
+    r.set_defaults(fn=_run)
+    b = sub.add_parser("bench", help="run labs (default: all) into a results JSON with a manifest")
+    b.add_argument("labs", nargs="*")
+    b.add_argument("--all", action="store_true")
+    b.add_argument("--out", required=True)
+    b.add_argument("--merge", action="store_true", help="keep other labs' records already in --out")
+    b.add_argument("--refresh", action="store_true", help="measure the ceilings again")
+    b.add_argument("--rep-ms", type=float, default=100)
+    b.set_defaults(fn=_bench)
+    c = sub.add_parser("ceilings", help="this device's measured ceilings (cached)")
+    c.add_argument("--refresh", action="store_true")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(fn=_ceilings)
+    args = p.parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"perflab {args.cmd}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

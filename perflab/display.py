@@ -1,0 +1,22 @@
+"""Show an object in a notebook when one is there, else print its plain-text form."""
+from __future__ import annotations
+
+
+def in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+        return shell is not None and "Terminal" not in type(shell).__name__
+    except ImportError:
+        return False
+
+
+def show(obj, fallback: str | None = None) -> None:
+    """Display ``obj`` (a table, a plotly figure) in a notebook, or print ``fallback``/``str(obj)``."""
+    if obj is None:
+        return
+    if in_notebook():
+        from IPython.display import display
+        display(obj)
+    else:
+        print(fallback if fallback is not None else obj)

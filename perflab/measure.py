@@ -1,0 +1,113 @@
+"""A Measurement: timing samples plus what was timed; statistics are derived, and it prints itself."""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+SPREAD_WARN = 0.10   # (p80 - p20) / median above this gets a warning in the repr
+
+
+def select_unit(seconds: float) -> tuple[str, float]:
+    """The unit to print a time in, and its scale: ('us', 1e-6) for 3.2e-6 s."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return unit, scale
+    return "ns", 1e-9
+
+
+def format_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    unit, scale = select_unit(seconds)
+    return f"{seconds / scale:.3g} {unit}"
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated quantile of already sorted values (pure Python)."""
+    if not sorted_values:
+        raise ValueError("no samples")
+    pos = q * (len(sorted_values) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+@dataclass
+class Measurement:
+    """Samples of one timed callable (seconds per call) and its identity.
+
+    >>> m = Measurement([1e-3, 1.1e-3, 0.9e-3], label="copy", bytes=2e9, device="cpu")
+    >>> round(m.median * 1e3, 3), round(m.gbps)
+    (1.0, 2000)
+    """
+    samples: list[float]
+    label: str = ""
+    device: str = ""
+    bytes: float | None = None
+    flops: float | None = None
+    first_call_s: float | None = None   # the first call alone: compile, module load, autotune
+    method: str = ""                    # how it was timed: "cuda-events+l2-flush", "cuda-graph", "cpu-timer"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.samples:
+            raise ValueError(f"Measurement {self.label!r} has no samples")
+        if any(s <= 0 for s in self.samples):
+            raise ValueError(f"Measurement {self.label!r} has non-positive samples: {min(self.samples)}")
+        self._sorted = sorted(self.samples)
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self._sorted)
+
+    @property
+    def p20(self) -> float:
+        return _quantile(self._sorted, 0.2)
+
+    @property
+    def p80(self) -> float:
+        return _quantile(self._sorted, 0.8)
+
+    @property
+    def spread(self) -> float:
+        """(p80 - p20) / median: the relative noise of this measurement."""
+        return (self.p80 - self.p20) / self.median
+
+    @property
+    def gbps(self) -> float | None:
+        """Achieved GB/s (1e9 bytes per second) over the bytes the operation must move."""
+        return self.bytes / self.median / 1e9 if self.bytes else None
+
+    @property
+    def tflops(self) -> float | None:
+        return self.flops / self.median / 1e12 if self.flops else None
+
+    def faster_than(self, other: "Measurement") -> bool | None:
+        """True/False when the p20–p80 ranges do not overlap; None when the difference is noise."""
+        if self.p80 < other.p20:
+            return True
+        if other.p80 < self.p20:
+            return False
+        return None
+
+    def __repr__(self):
+        lines = [f"Measurement {self.label} on {self.device}".rstrip(),
+                 f"  median {format_time(self.median)}   p20–p80 {format_time(self.p20)} – "
+                 f"{format_time(self.p80)}   {self.n} samples ({self.method})"]
+        rates = []
+        if self.gbps:
+            rates.append(f"{self.gbps:,.1f} GB/s")
+        if self.tflops:
+            rates.append(f"{self.tflops:,.2f} TFLOP/s")
+        if self.first_call_s is not None:
+            rates.append(f"first call {format_time(self.first_call_s)}")
+        if rates:
+            lines.append("  " + "   ".join(rates))
+        if self.spread > SPREAD_WARN:
+            lines.append(f"  WARNING: spread {self.spread:.0%} of the median; the machine is noisy "
+                         f"or the work is too short to time well")
+        return "\n".join(lines)

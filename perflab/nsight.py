@@ -1,0 +1,147 @@
+"""Profilers through perflab: Nsight Compute on a lab variant, nsys where it works, torch.profiler.
+
+Hardware counters are often unavailable (no ncu, a cloud host without counter permission, the cpu
+tier). Every function here returns a result that says "unavailable: <reason>" instead of raising.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+METRIC_SETS = {
+    "memory": ["gpu__time_duration.sum", "dram__bytes_read.sum", "dram__bytes_write.sum",
+               "dram__throughput.avg.pct_of_peak_sustained_elapsed",
+               "l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum",
+               "l1tex__t_requests_pipe_lsu_mem_global_op_ld.sum",
+               "smsp__sass_average_data_bytes_per_sector_mem_global_op_ld.pct",
+               "l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum",
+               "l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum"],
+    "compute": ["gpu__time_duration.sum", "sm__throughput.avg.pct_of_peak_sustained_elapsed",
+                "sm__warps_active.avg.pct_of_peak_sustained_active",
+                "sm__inst_executed.sum", "launch__registers_per_thread",
+                "launch__occupancy_limit_registers"],
+}
+
+
+@dataclass
+class ProfileResult:
+    """Rows of (kernel, metric, value, unit), or the reason they could not be read."""
+    available: bool
+    reason: str = ""
+    rows: list = field(default_factory=list)
+    command: list = field(default_factory=list)
+
+    def value(self, metric: str, kernel: int = -1) -> float | None:
+        """A metric of one profiled kernel (default: the last)."""
+        kernels = list(dict.fromkeys(r[0] for r in self.rows))
+        if not kernels:
+            return None
+        name = kernels[kernel]
+        for k, m, v, _ in self.rows:
+            if k == name and m == metric:
+                return v
+        return None
+
+    def table(self):
+        from perflab.table import Table
+        if not self.available:
+            return Table(["ncu"], [[f"unavailable: {self.reason}"]])
+        return Table(["kernel", "metric", "value", "unit"],
+                     [[k[:48], m, f"{v:,.4g}" if isinstance(v, float) else str(v), u]
+                      for k, m, v, u in self.rows])
+
+    def __repr__(self):
+        return str(self.table())
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+
+def find(tool: str) -> str | None:
+    from perflab.env import _nsight_path
+    return shutil.which(tool) or _nsight_path(tool)
+
+
+def ncu(lab: str, variant: str, size=None, metrics: "str | list[str]" = "memory",
+        timeout_s: float = 180) -> ProfileResult:
+    """Run Nsight Compute on one call of a lab variant (in a child process) and parse its metrics.
+
+    Only kernels launched inside the NVTX range around that one call are profiled; the clocks are
+    left as they are (``--clock-control none``), never locked or changed.
+    """
+    from perflab.env import env
+    if env().tier != "gpu":
+        return ProfileResult(False, "the cpu tier has no GPU counters; the timing tables stand in")
+    exe = find("ncu")
+    if exe is None:
+        return ProfileResult(False, "ncu is not installed (it ships with the CUDA toolkit / Nsight Compute)")
+    names = METRIC_SETS[metrics] if isinstance(metrics, str) else list(metrics)
+    cmd = [exe, "--clock-control", "none", "--csv", "--page", "raw", "--nvtx",
+           "--nvtx-include", "perflab/", "--metrics", ",".join(names),
+           sys.executable, "-m", "perflab.profile_target", lab, variant]
+    if size is not None:
+        cmd += ["--size", repr(size)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    except subprocess.TimeoutExpired:
+        return ProfileResult(False, f"ncu took longer than {timeout_s:.0f} s", command=cmd)
+    text = out.stdout + out.stderr
+    if "ERR_NVGPUCTRPERM" in text:
+        return ProfileResult(False, "this host does not let users read GPU counters (ERR_NVGPUCTRPERM); "
+                                    "an administrator must allow it", command=cmd)
+    rows = parse_ncu_csv(out.stdout)
+    if not rows:
+        tail = " ".join(text.strip().splitlines()[-3:])[:300]
+        return ProfileResult(False, f"ncu returned no metrics (exit {out.returncode}): {tail}", command=cmd)
+    return ProfileResult(True, rows=rows, command=cmd)
+
+
+def parse_ncu_csv(text: str) -> list:
+    """Parse ``ncu --csv --page raw`` output into (kernel, metric, value, unit) rows."""
+    lines = [ln for ln in text.splitlines() if ln.startswith('"')]
+    if len(lines) < 2:
+        return []
+    reader = list(csv.reader(io.StringIO("\n".join(lines))))
+    header, body = reader[0], reader[1:]
+    units = body[0] if body and body[0] and body[0][0] == "" else None
+    if units:
+        body = body[1:]
+    try:
+        kcol = header.index("Kernel Name")
+    except ValueError:
+        return []
+    rows = []
+    for rec in body:
+        for i, col in enumerate(header):
+            if "__" not in col or i >= len(rec):
+                continue
+            raw = rec[i].replace(",", "")
+            try:
+                val = float(raw)
+            except ValueError:
+                continue
+            rows.append((rec[kcol], col, val, units[i] if units and i < len(units) else ""))
+    return rows
+
+
+def torch_profile(fn, *, steps: int = 5, row_limit: int = 12, sort_by: str | None = None) -> str:
+    """Profile a few calls of ``fn`` with torch.profiler; return its table of top operators."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    from perflab.env import env
+    gpu = env().tier == "gpu"
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+    fn()                                   # warm-up outside the trace
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            fn()
+        if gpu:
+            torch.cuda.synchronize()
+    key = sort_by or ("cuda_time_total" if gpu else "cpu_time_total")
+    return prof.key_averages().table(sort_by=key, row_limit=row_limit)

@@ -1,0 +1,114 @@
+"""Rooflines: where a kernel sits between this device's bandwidth slope and its compute peaks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Point:
+    label: str
+    flops: float
+    bytes: float
+    seconds: float
+    precision: str = "float32"
+    source: str = "yours"          # "yours" or the reference device's name
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOP per byte of the minimum traffic."""
+        return self.flops / self.bytes
+
+    @property
+    def tflops(self) -> float:
+        return self.flops / self.seconds / 1e12
+
+
+@dataclass
+class Roofline:
+    """Measured ceilings of one device (GB/s, TFLOP/s per precision), datasheet values, and points.
+
+    >>> r = Roofline(device="toy", bandwidth_gbps=1000, peaks={"float32": 10})
+    >>> r.ridge("float32")                      # FLOP/B where memory- and compute-bound meet
+    10.0
+    >>> r.attainable_tflops(1.0, "float32")     # memory-bound: 1 FLOP/B × 1000 GB/s
+    1.0
+    """
+    device: str
+    bandwidth_gbps: float
+    peaks: dict
+    datasheet_gbps: float | None = None
+    datasheet_peaks: dict = field(default_factory=dict)
+    points: list = field(default_factory=list)
+
+    @classmethod
+    def from_ceilings(cls, c) -> "Roofline":
+        ds = c.datasheet or {}
+        return cls(device=c.device, bandwidth_gbps=c.copy_gbps, peaks=dict(c.matmul_tflops),
+                   datasheet_gbps=ds.get("memory_gbps"),
+                   datasheet_peaks={k: v for k, v in ds.get("matmul_tflops", {}).items() if v})
+
+    def ridge(self, precision: str) -> float:
+        return self.peaks[precision] * 1e12 / (self.bandwidth_gbps * 1e9)
+
+    def attainable_tflops(self, intensity: float, precision: str) -> float:
+        peak = self.peaks.get(precision, max(self.peaks.values(), default=float("inf")))
+        return min(peak, intensity * self.bandwidth_gbps / 1e3)
+
+    def add(self, label: str, flops: float, bytes: float, seconds: float, precision: str = "float32",
+            source: str = "yours") -> "Roofline":
+        if flops <= 0 or bytes <= 0 or seconds <= 0:
+            raise ValueError(f"point {label!r} needs positive flops, bytes and seconds "
+                             f"(got {flops}, {bytes}, {seconds}); pure data movement has no place "
+                             f"on a roofline: compare its GB/s with the bandwidth instead")
+        self.points.append(Point(label, flops, bytes, seconds, precision, source))
+        return self
+
+    def __str__(self):
+        lines = [f"Roofline of {self.device}: bandwidth {self.bandwidth_gbps:,.0f} GB/s; peaks " +
+                 ", ".join(f"{k} {v:,.3g}" for k, v in self.peaks.items()) + " TFLOP/s"]
+        for p in self.points:
+            att = self.attainable_tflops(p.intensity, p.precision)
+            bound = "memory" if p.intensity < self.ridge(p.precision) else "compute" \
+                if p.precision in self.peaks else "?"
+            lines.append(f"  {p.label:<28} {p.intensity:9.3g} FLOP/B  {p.tflops:9.3g} TFLOP/s  "
+                         f"{p.tflops / att:6.1%} of attainable ({bound}-bound) [{p.source}]")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def figure(self, others: "list[Roofline] | None" = None, title: str | None = None):
+        """A plotly log-log figure: measured ceilings solid, datasheet dashed, points labelled.
+
+        others: more rooflines (e.g. the H200 reference) drawn in the same axes.
+        """
+        import plotly.graph_objects as go
+        fig = go.Figure()
+        all_lines = [self] + list(others or [])
+        xs = [p.intensity for r in all_lines for p in r.points] or [1.0]
+        x_lo, x_hi = min(xs + [0.05]) / 2, max(xs + [2e3]) * 2
+        for i, r in enumerate(all_lines):
+            dash = "solid" if i == 0 else "dot"
+            _ceiling_lines(fig, r.device, r.bandwidth_gbps, r.peaks, x_lo, x_hi, dash, "measured")
+            if i == 0 and r.datasheet_gbps:
+                _ceiling_lines(fig, r.device, r.datasheet_gbps, r.datasheet_peaks, x_lo, x_hi, "dash",
+                               "datasheet")
+            for p in r.points:
+                fig.add_trace(go.Scatter(
+                    x=[p.intensity], y=[p.tflops], mode="markers+text", text=[p.label],
+                    textposition="top center", marker=dict(size=10, symbol="circle" if i == 0 else "diamond"),
+                    name=f"{p.label} ({r.device})", showlegend=False,
+                    hovertemplate=f"{p.label}<br>{p.intensity:.3g} FLOP/B<br>{p.tflops:.3g} TFLOP/s"))
+        fig.update_layout(title=title or f"Roofline · {self.device}", xaxis_type="log", yaxis_type="log",
+                          xaxis_title="arithmetic intensity (FLOP/byte)", yaxis_title="TFLOP/s",
+                          height=460, margin=dict(l=60, r=20, t=50, b=50))
+        return fig
+
+
+def _ceiling_lines(fig, device, gbps, peaks, x_lo, x_hi, dash, kind):
+    import plotly.graph_objects as go
+    for prec, peak in peaks.items():
+        ridge = peak * 1e12 / (gbps * 1e9)
+        xs = [x_lo, min(ridge, x_hi), x_hi]
+        ys = [min(peak, x * gbps / 1e3) for x in xs]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(dash=dash),
+                                 name=f"{device} {prec} ({kind})"))

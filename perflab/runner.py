@@ -1,0 +1,279 @@
+"""Run a lab: correctness gate first, then timing, then records, a table, a bar chart and a roofline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from perflab import results
+from perflab.bench import bench
+from perflab.check import Check, compare, poison_allocator
+from perflab.lab import Lab, info, load
+from perflab.measure import Measurement, format_time
+from perflab.table import Table
+
+
+@dataclass
+class Row:
+    """One variant's outcome in a run."""
+    name: str
+    status: str                       # "timed", "checked", "wrong", "error", "skipped"
+    why: str = ""
+    check: Check | None = None
+    measurement: Measurement | None = None
+    record: results.Record | None = None
+    precision: str | None = None      # the variant's arithmetic, when it differs from the lab dtype
+
+
+def availability(fn: Callable, env) -> tuple[bool, bool, str]:
+    """(runs here, timed here, reason): CuPy needs a GPU; interpreted Triton is checked, not timed."""
+    meta = info(fn)
+    needs = list(meta.needs)
+    if meta.backend == "cupy":
+        needs = ["cuda", "cupy"] + needs
+    missing = [n for n in needs if not env.has(n)]
+    if missing:
+        return False, False, f"needs {', '.join(missing)}" + (f" ({env.tools.get(missing[-1], '')})"
+                                                              if missing[-1] in env.tools else "")
+    if meta.backend == "triton" and env.has("triton-compiled") is False:
+        return True, False, "Triton interpreter: checked for correctness, not timed"
+    return True, True, ""
+
+
+def run(lab, *, size=None, dtype: str | None = None, variants: list | None = None, seed: int = 0,
+        rep_ms: float = 100, record: bool = True) -> "LabRun":
+    """Check every variant against the reference, time the correct ones, and report.
+
+    size/dtype default to the lab's first entry for this tier. variants: names or functions to run
+    (default: the lab's list); a function that is not in the lab (an exercise) is run too.
+    A wrong variant is never timed and gets no speedup; the table says why it failed.
+    """
+    from perflab.ceilings import ceilings
+    from perflab.env import device, env
+    lab = load(lab)
+    e = env()
+    size = lab.SIZES[e.tier][0] if size is None else size
+    dtype = lab.DTYPES[0] if dtype is None else dtype
+    if dtype not in lab.DTYPES:
+        raise ValueError(f"lab {lab.name} supports dtypes {lab.DTYPES}, got {dtype!r}")
+    fns = [lab.get_variant(v) if isinstance(v, str) else v for v in (variants or lab.variants)]
+    inputs = lab.make_inputs(size, device(), dtype, seed)
+    if not isinstance(inputs, dict):
+        raise TypeError(f"{lab.name}.make_inputs must return a dict of keyword arguments, "
+                        f"got {type(inputs).__name__}")
+    ref = lab.reference(**inputs)
+    nbytes, nflops = lab.bytes(size, dtype), lab.flops(size, dtype)
+    ceil = ceilings()
+    rows = []
+    for fn in fns:
+        rows.append(_run_variant(lab, fn, inputs, ref, dtype, nbytes, nflops, e, rep_ms))
+    out = LabRun(lab=lab, size=size, dtype=dtype, rows=rows, ceilings=ceil, device=e.device)
+    out._finish_records(nbytes, nflops)
+    if record and results.sink() is not None and any(r.record for r in rows):
+        results.merge(results.sink(), [r.record for r in rows if r.record])
+    return out
+
+
+def _run_variant(lab, fn, inputs, ref, dtype, nbytes, nflops, e, rep_ms) -> Row:
+    name = getattr(fn, "__name__", "variant")
+    runs, timed, why = availability(fn, e)
+    meta = info(fn)
+    if not runs:
+        return Row(name, "skipped", why)
+    poison_allocator(ref)
+    try:
+        out = fn(**inputs)
+    except Exception as exc:                     # a learner's variant may fail: report, do not crash
+        return Row(name, "error", f"{type(exc).__name__}: {exc}")
+    check = compare(out, ref, meta.precision or dtype, meta.tol)
+    if not check.ok:
+        return Row(name, "wrong", check.reason + " — not timed", check=check)
+    if not timed:
+        return Row(name, "checked", why, check=check, precision=meta.precision)
+    m = bench(lambda: fn(**inputs), bytes=nbytes or None, flops=nflops or None, rep_ms=rep_ms,
+              label=f"{lab.name}.{name}", mode=getattr(lab.module, "TIMING", "auto"))
+    return Row(name, "timed", meta.note, check=check, measurement=m, precision=meta.precision)
+
+
+@dataclass
+class LabRun:
+    """The outcome of :func:`run`: rows per variant, the ceilings used, records and views."""
+    lab: Lab
+    size: object
+    dtype: str
+    rows: list
+    ceilings: object
+    device: str
+
+    @property
+    def records(self) -> list:
+        return [r.record for r in self.rows if r.record]
+
+    @property
+    def baseline(self) -> Row | None:
+        """The first timed row (normally the lab's baseline)."""
+        return next((r for r in self.rows if r.status == "timed"), None)
+
+    def __getitem__(self, name: str) -> Row:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"no variant {name!r} in this run; ran {[r.name for r in self.rows]}")
+
+    def ceiling_for(self, precision: str, nbytes: float, nflops: float) -> tuple[str, float, str]:
+        """(name, value, unit) of the measured ceiling bounding a variant of this size."""
+        c = self.ceilings
+        peak = c.peak_tflops(precision) if nflops else None
+        if nflops and peak:
+            mem_bound_tflops = nflops / nbytes * c.copy_gbps / 1e3
+            if mem_bound_tflops < peak:
+                return "copy", mem_bound_tflops, "TFLOP/s"
+            return f"matmul {precision}", peak, "TFLOP/s"
+        return "copy", c.copy_gbps, "GB/s"
+
+    def _finish_records(self, nbytes, nflops):
+        base = self.baseline
+        size = list(self.size) if isinstance(self.size, tuple) else self.size
+        for r in self.rows:
+            if r.status not in ("timed", "checked", "wrong"):
+                continue
+            rec = results.Record(chapter=self.lab.chapter, lab=self.lab.name, variant=r.name, size=size,
+                                 dtype=self.dtype, correct=r.status != "wrong", note=r.why)
+            m = r.measurement
+            if m is not None:
+                name, value, unit = self.ceiling_for(r.precision or self.dtype, nbytes, nflops)
+                achieved = m.tflops if unit == "TFLOP/s" else m.gbps
+                rec.median_s, rec.p20_s, rec.p80_s = m.median, m.p20, m.p80
+                rec.gbps, rec.tflops, rec.first_call_s = m.gbps, m.tflops, m.first_call_s
+                rec.ceiling, rec.ceiling_fraction = name, achieved / value if achieved else None
+                rec.speedup_vs_baseline = base.measurement.median / m.median
+            r.record = rec
+
+    # ---- views ---------------------------------------------------------------------------------
+    def table(self) -> Table:
+        ref = {r.variant: r for r in results.reference(self.lab.name)}
+        base = self.baseline
+        cols = ["variant", "check", "median", "p20–p80", "GB/s", "TFLOP/s", "% ceiling",
+                f"vs {base.name if base else 'baseline'}", "H200 % ceiling", "H200 speedup"]
+        rows = []
+        for r in self.rows:
+            rec, m = r.record, r.measurement
+            h = ref.get(r.name)
+            mark = {"timed": "✅", "checked": "✅ (not timed)", "wrong": "❌", "error": "💥",
+                    "skipped": "—"}[r.status]
+            rows.append([
+                r.name, mark,
+                format_time(m.median) if m else "—",
+                f"{format_time(m.p20)}–{format_time(m.p80)}" if m else "—",
+                f"{m.gbps:,.1f}" if m and m.gbps else "—",
+                f"{m.tflops:,.3g}" if m and m.tflops else "—",
+                f"{rec.ceiling_fraction:.0%}" if rec and rec.ceiling_fraction else "—",
+                self._speedup_text(r),
+                f"{h.ceiling_fraction:.0%}" if h and h.ceiling_fraction else "—",
+                f"{h.speedup_vs_baseline:.2f}×" if h and h.speedup_vs_baseline else "—"])
+        notes = [f"{r.name}: {r.why}" for r in self.rows if r.why and r.status != "timed"]
+        if base and base.name != (self.lab.variant_names()[0]):
+            notes.append(f"the lab's baseline did not run here; speedups are against {base.name}")
+        if ref:
+            h = next(iter(ref.values()))
+            notes.append(f"H200 columns: data/reference/nvidia-h200.json, size {h.size}")
+        else:
+            notes.append("no H200 reference recorded for this lab yet")
+        title = (f"{self.lab.name} · {self.lab.TITLE} · size {self.size}, {self.dtype} · "
+                 f"measured on {self.device}")
+        return Table(cols, rows, title, notes)
+
+    def _speedup_text(self, r: Row) -> str:
+        base = self.baseline
+        if r.measurement is None or base is None:
+            return "—"
+        if r is base:
+            return "1.00×"
+        s = r.record.speedup_vs_baseline
+        verdict = r.measurement.faster_than(base.measurement)
+        return f"{s:.2f}×" if verdict is not None else f"{s:.2f}× (noise)"
+
+    def bar(self, metric: str = "auto"):
+        """A plotly bar chart of each timed variant: GB/s (memory labs) or TFLOP/s, vs its ceiling."""
+        import plotly.graph_objects as go
+        timed = [r for r in self.rows if r.measurement]
+        if metric == "auto":
+            metric = "tflops" if any(r.measurement.tflops for r in timed) else "gbps"
+        unit = {"gbps": "GB/s", "tflops": "TFLOP/s", "median": "seconds"}[metric]
+        vals = [getattr(r.measurement, metric) for r in timed]
+        fig = go.Figure(go.Bar(x=[r.name for r in timed], y=vals,
+                               text=[f"{v:,.3g}" for v in vals], textposition="outside"))
+        if metric == "gbps":
+            fig.add_hline(y=self.ceilings.copy_gbps, line_dash="dash",
+                          annotation_text=f"measured copy {self.ceilings.copy_gbps:,.0f} GB/s")
+        fig.update_layout(title=f"{self.lab.name} on {self.device} ({unit}, higher is better)",
+                          yaxis_title=unit, height=380, margin=dict(l=60, r=20, t=50, b=80))
+        return fig
+
+    def points(self):
+        """This run's timed variants on this device's Roofline; None for pure data movement."""
+        from perflab.roofline import Roofline
+        nbytes, nflops = self.lab.bytes(self.size, self.dtype), self.lab.flops(self.size, self.dtype)
+        if not nflops:
+            return None
+        roof = Roofline.from_ceilings(self.ceilings)
+        for r in self.rows:
+            if r.measurement:
+                roof.add(r.name, nflops, nbytes, r.measurement.median, precision=_precision_of(r.record, self.dtype))
+        return roof
+
+    def roofline(self, with_reference: bool = True):
+        """A plotly roofline of this run, with the H200 reference points beside it."""
+        roof = self.points()
+        if roof is None:
+            return None
+        ref = reference_roofline(self.lab.name) if with_reference else None
+        return roof.figure([ref] if ref else [], title=f"{self.lab.name} on the roofline")
+
+    def show(self):
+        """Display the table, the bar chart and (where the lab does arithmetic) the roofline."""
+        from perflab.display import show
+        show(self.table())
+        if any(r.measurement for r in self.rows):
+            show(self.bar(), fallback=self._bar_text())
+        roof = self.points()
+        if roof is not None and roof.points:
+            show(self.roofline(), fallback=str(roof))
+
+    def _bar_text(self) -> str:
+        timed = [r for r in self.rows if r.measurement]
+        if not timed:
+            return ""
+        top = max(r.measurement.median for r in timed)
+        return "\n".join(f"{r.name:<26} {'█' * max(1, int(30 * r.measurement.median / top))} "
+                         f"{format_time(r.measurement.median)}" for r in timed)
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def reference_roofline(lab_name: str | None = None):
+    """The H200 reference roofline (ceilings from its manifest) with that lab's points, or None."""
+    from perflab.roofline import Roofline
+    path = results.reference_path()
+    if not path.exists():
+        return None
+    manifest, records = results.read(path)
+    c = manifest.get("ceilings")
+    if not c:
+        return None
+    roof = Roofline(device=f"{manifest['device']} (reference)", bandwidth_gbps=c["copy_gbps"],
+                    peaks=c["matmul_tflops"])
+    for r in records:
+        if (lab_name is None or r.lab == lab_name) and r.tflops and r.median_s and r.gbps:
+            roof.add(r.variant, r.tflops * 1e12 * r.median_s, r.gbps * 1e9 * r.median_s, r.median_s,
+                     precision=_precision_of(r, r.dtype), source=manifest["device"])
+    return roof
+
+
+def _precision_of(record, default: str) -> str:
+    """The matmul precision whose ceiling bounds a record ('matmul tf32' -> 'tf32')."""
+    c = record.ceiling if record else None
+    return c.split()[-1] if c and c.startswith("matmul") else default

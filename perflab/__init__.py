@@ -26,10 +26,10 @@ __all__ = [
 ]
 
 _LAZY = {
-    "env": "perflab.env", "Env": "perflab.env", "device": "perflab.env",
-    "bench": "perflab.bench", "Measurement": "perflab.measure",
-    "ceilings": "perflab.ceilings", "Ceilings": "perflab.ceilings", "Roofline": "perflab.roofline",
-    "run": "perflab.runner", "LabRun": "perflab.runner", "grade": "perflab.grade", "Grade": "perflab.grade",
+    "env": "perflab.machine", "Env": "perflab.machine", "device": "perflab.machine",
+    "bench": "perflab.timer", "Measurement": "perflab.measure",
+    "ceilings": "perflab.peaks", "Ceilings": "perflab.peaks", "Roofline": "perflab.roofline",
+    "run": "perflab.runner", "LabRun": "perflab.runner", "grade": "perflab.grading", "Grade": "perflab.grading",
     "panel": "perflab.widgets", "show": "perflab.display",
     "ncu": "perflab.nsight", "torch_profile": "perflab.nsight",
     "read_results": ("perflab.results", "read"), "write_results": ("perflab.results", "write"),

@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 
 def _doctor(args) -> int:
-    from perflab.env import env
+    from perflab.machine import env
     from perflab import smoke
     e = env()
     print(repr(e))
@@ -19,7 +19,7 @@ def _doctor(args) -> int:
         mark = {True: "ok  ", False: "FAIL", None: "skip"}[passed]
         print(f"  [{mark}] {name:<14} {detail}")
     if args.ceilings:
-        from perflab.ceilings import ceilings
+        from perflab.peaks import ceilings
         print(ceilings())
     return 0 if ok else 1
 
@@ -45,7 +45,7 @@ def _run(args) -> int:
 
 def _bench(args) -> int:
     from perflab import results
-    from perflab.ceilings import ceilings
+    from perflab.peaks import ceilings
     from perflab.lab import list_labs
     from perflab.runner import run
     names = list_labs() if args.all or not args.labs else args.labs
@@ -66,7 +66,7 @@ def _bench(args) -> int:
 
 
 def _ceilings(args) -> int:
-    from perflab.ceilings import ceilings
+    from perflab.peaks import ceilings
     c = ceilings(refresh=args.refresh)
     print(json.dumps(asdict(c), indent=1) if args.json else c)
     return 0

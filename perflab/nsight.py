@@ -63,7 +63,7 @@ class ProfileResult:
 
 
 def find(tool: str) -> str | None:
-    from perflab.env import _nsight_path
+    from perflab.machine import _nsight_path
     return shutil.which(tool) or _nsight_path(tool)
 
 
@@ -74,7 +74,7 @@ def ncu(lab: str, variant: str, size=None, metrics: "str | list[str]" = "memory"
     Only kernels launched inside the NVTX range around that one call are profiled; the clocks are
     left as they are (``--clock-control none``), never locked or changed.
     """
-    from perflab.env import env
+    from perflab.machine import env
     if env().tier != "gpu":
         return ProfileResult(False, "the cpu tier has no GPU counters; the timing tables stand in")
     exe = find("ncu")
@@ -134,7 +134,7 @@ def torch_profile(fn, *, steps: int = 5, row_limit: int = 12, sort_by: str | Non
     """Profile a few calls of ``fn`` with torch.profiler; return its table of top operators."""
     import torch
     from torch.profiler import ProfilerActivity, profile
-    from perflab.env import env
+    from perflab.machine import env
     gpu = env().tier == "gpu"
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
     fn()                                   # warm-up outside the trace

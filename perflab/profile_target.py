@@ -7,7 +7,7 @@ import ast
 
 def main(argv=None):
     import torch
-    from perflab.env import device
+    from perflab.machine import device
     from perflab.lab import load
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("lab")

@@ -46,7 +46,7 @@ class Record:
 
 def manifest() -> dict:
     """Who measured: device, driver, CUDA, torch, triton, date and git commit."""
-    from perflab.env import env
+    from perflab.machine import env
     e = env()
     return {"device": e.device, "device_key": e.device_key, "tier": e.tier, "capability": e.sm,
             "sms": e.sms, "driver": e.versions.get("driver"), "cuda": e.versions.get("cuda"),

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from perflab import results
-from perflab.bench import bench
+from perflab.timer import bench
 from perflab.check import Check, compare, poison_allocator
 from perflab.lab import Lab, info, load
 from perflab.measure import Measurement, format_time
@@ -47,8 +47,8 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
     (default: the lab's list); a function that is not in the lab (an exercise) is run too.
     A wrong variant is never timed and gets no speedup; the table says why it failed.
     """
-    from perflab.ceilings import ceilings
-    from perflab.env import device, env
+    from perflab.peaks import ceilings
+    from perflab.machine import device, env
     lab = load(lab)
     e = env()
     size = lab.SIZES[e.tier][0] if size is None else size

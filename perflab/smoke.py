@@ -13,7 +13,7 @@ def triton_kernel() -> tuple[bool | None, str]:
         import torch
         import triton
         import triton.language as tl
-        from perflab.env import device, env
+        from perflab.machine import device, env
     except ImportError as exc:
         return False, f"cannot import: {exc}"
 
@@ -31,7 +31,7 @@ def triton_kernel() -> tuple[bool | None, str]:
 
 
 def cupy_kernel() -> tuple[bool | None, str]:
-    from perflab.env import env
+    from perflab.machine import env
     if not env().has("cupy"):
         return None, env().tools["cupy"]
     import cupy
@@ -44,7 +44,7 @@ def cupy_kernel() -> tuple[bool | None, str]:
 
 def torch_compile() -> tuple[bool | None, str]:
     import torch
-    from perflab.env import device
+    from perflab.machine import device
     try:
         f = torch.compile(lambda x: torch.sin(x) * 2 + 1)
         x = torch.randn(33, device=device())
@@ -56,7 +56,7 @@ def torch_compile() -> tuple[bool | None, str]:
 
 def ncu_counters() -> tuple[bool | None, str]:
     """Profile a tiny torch kernel with ncu: proves the counters are readable, not just installed."""
-    from perflab.env import env
+    from perflab.machine import env
     from perflab.nsight import find
     if env().tier != "gpu":
         return None, "no GPU: counters need one"

@@ -11,7 +11,7 @@ def panel(lab, *, sizes: list | None = None, variants: list[str] | None = None, 
     table, the bar chart and the roofline. Returns the widget (``.last_run`` holds the latest LabRun).
     """
     from perflab.display import in_notebook
-    from perflab.env import env
+    from perflab.machine import env
     from perflab.runner import availability, run
     lab = load(lab)
     sizes = list(sizes or lab.SIZES[env().tier])

@@ -38,7 +38,7 @@ def grade(lab, fn: Callable, *, seeds: tuple[int, ...] = (11, 12), target: float
     The committed starter of an exercise runs, so CI executes it; it is graded honestly (a slow
     but correct starter passes correctness and fails the speed target on a GPU).
     """
-    from perflab.env import device, env
+    from perflab.machine import device, env
     from perflab.runner import run
     lab = load(lab)
     if not callable(fn):

@@ -5,8 +5,8 @@ import datetime as _dt
 import json
 from dataclasses import asdict, dataclass, field
 
-from perflab.bench import bench
-from perflab.env import env
+from perflab.timer import bench
+from perflab.machine import env
 from perflab.paths import cache_dir, data_dir
 
 PRECISIONS = ("float32", "tf32", "bfloat16", "float16", "float8")

@@ -33,7 +33,7 @@ def bench(fn: Callable[[], object], *, warmup_ms: float = 25, rep_ms: float = 10
     >>> m.median > 0 and m.first_call_s > 0
     True
     """
-    from perflab.env import env
+    from perflab.machine import env
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {MODES}")
     if not callable(fn):

@@ -1,0 +1,60 @@
+import time
+
+import pytest
+
+import perflab as pl
+from perflab.measure import Measurement, format_time, select_unit
+
+
+def test_statistics_and_rates():
+    m = Measurement([1e-3, 2e-3, 3e-3, 4e-3, 5e-3], label="x", bytes=1e9, flops=2e12)
+    assert m.median == 3e-3
+    assert m.p20 == pytest.approx(1.8e-3) and m.p80 == pytest.approx(4.2e-3)
+    assert m.gbps == pytest.approx(1e9 / 3e-3 / 1e9)
+    assert m.tflops == pytest.approx(2e12 / 3e-3 / 1e12)
+    assert "WARNING" in repr(m)                     # spread 80% of the median
+
+
+def test_units_are_chosen_for_the_reader():
+    assert select_unit(3.2e-6) == ("us", 1e-6)
+    assert format_time(0.0042) == "4.2 ms"
+
+
+def test_significance_uses_the_spread():
+    fast = Measurement([1.0, 1.01, 0.99])
+    slow = Measurement([2.0, 2.01, 1.99])
+    noisy = Measurement([0.8, 1.0, 1.5, 2.1])
+    assert fast.faster_than(slow) is True and slow.faster_than(fast) is False
+    assert fast.faster_than(noisy) is None
+
+
+def test_empty_or_negative_samples_are_rejected():
+    with pytest.raises(ValueError, match="no samples"):
+        Measurement([])
+    with pytest.raises(ValueError, match="non-positive"):
+        Measurement([1.0, 0.0])
+
+
+def test_bench_times_first_call_apart():
+    calls = []
+
+    def fn():
+        if not calls:
+            time.sleep(0.05)                        # a slow first call, like a compile
+        calls.append(1)
+        sum(range(200))
+
+    m = pl.bench(fn, rep_ms=20, bytes=800)
+    assert m.first_call_s >= 0.05
+    assert m.median < 0.01                          # the first call is not in the samples
+    assert m.n >= 5 and m.method == "cpu-timer" and m.gbps > 0
+
+
+def test_bench_rejects_bad_arguments():
+    with pytest.raises(TypeError, match="zero-argument callable"):
+        pl.bench(42)
+    with pytest.raises(ValueError, match="not one of"):
+        pl.bench(lambda: None, mode="fast")
+    if pl.env().tier == "cpu":
+        with pytest.raises(ValueError, match="needs a CUDA GPU"):
+            pl.bench(lambda: None, mode="cudagraph")

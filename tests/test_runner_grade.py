@@ -1,0 +1,84 @@
+"""The runner's correctness gate and the grader, on a toy lab with planted bugs."""
+import pytest
+import torch
+
+import perflab as pl
+from perflab import results
+from perflab.check import compare
+
+import toylab
+
+
+@pytest.fixture(scope="module")
+def toy_run():
+    return pl.run(toylab, rep_ms=10, record=False)
+
+
+def test_wrong_variant_is_caught_not_timed_and_gets_no_speedup(toy_run):
+    bad = toy_run["skips_last"]
+    assert bad.status == "wrong" and bad.measurement is None
+    assert bad.record.correct is False and bad.record.speedup_vs_baseline is None
+    assert "not timed" in bad.why
+
+
+def test_correct_variants_are_timed_with_speedup_and_ceiling(toy_run):
+    base, fused = toy_run["two_ops"], toy_run["fused"]
+    assert base.status == fused.status == "timed"
+    assert base.record.speedup_vs_baseline == 1.0
+    assert fused.record.speedup_vs_baseline == pytest.approx(base.measurement.median / fused.measurement.median)
+    assert 0 < fused.record.ceiling_fraction and fused.record.ceiling == "copy"
+
+
+def test_unavailable_variant_says_what_it_needs(toy_run):
+    if pl.env().tier == "gpu":
+        pytest.skip("cpu-tier behaviour")
+    row = toy_run["needs_gpu"]
+    assert row.status == "skipped" and row.why.startswith("needs cuda")
+
+
+def test_table_names_device_and_failure(toy_run):
+    text = str(toy_run.table())
+    assert pl.env().device in text and "❌" in text and "skips_last" in text
+
+
+def test_a_variant_that_raises_is_reported_not_fatal():
+    def boom(x):
+        raise RuntimeError("index out of range")
+    r = pl.run(toylab, variants=[boom, "two_ops"], rep_ms=10, record=False)
+    assert r["boom"].status == "error" and "index out of range" in r["boom"].why
+    assert r["two_ops"].status == "timed"
+
+
+def test_results_sink_collects_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERFLAB_RESULTS", str(tmp_path / "out.json"))
+    pl.run(toylab, variants=["two_ops", "skips_last"], rep_ms=10)
+    _, recs = results.read(tmp_path / "out.json")
+    assert {(r.variant, r.correct) for r in recs} == {("two_ops", True), ("skips_last", False)}
+
+
+def test_grade_passes_right_and_fails_wrong():
+    good = pl.grade(toylab, toylab.fused)
+    assert good.correct and "✅" in repr(good)
+    bad = pl.grade(toylab, toylab.skips_last)
+    assert not bad.passed and "❌" in repr(bad)
+
+    def off_by_one(x):
+        return x * 2 + 1.001
+    assert not pl.grade(toylab, off_by_one).passed
+
+
+def test_grade_reports_a_crash():
+    def crash(x):
+        raise IndexError("boom")
+    g = pl.grade(toylab, crash)
+    assert not g.passed and "IndexError" in repr(g)
+
+
+def test_compare_catches_one_wrong_element_even_at_loose_tolerance():
+    ref = torch.randn(1_000_000, dtype=torch.float64)
+    out = ref.clone()
+    out[123_456] += 3 * ref.std()
+    assert compare(out, ref, "tf32").ok is False          # the norm alone would hide it
+    assert compare(ref.float(), ref, "float32").ok
+    assert "shape" in compare(ref[:-1], ref).reason
+    assert "returned NoneType" in compare(None, ref).reason

@@ -17,9 +17,10 @@ __all__ = [
     "env", "Env", "device",                       # the machine
     "bench", "Measurement",                       # timing
     "ceilings", "Ceilings", "Roofline",           # speed of light
+    "reference_ceilings", "reference_roofline",
     "Lab", "load", "list_labs", "variant",        # lab declarations
     "run", "LabRun", "grade", "Grade",            # running and grading labs
-    "panel", "show",                              # notebook views
+    "panel", "calculator", "show",                # notebook views
     "ncu", "torch_profile",                       # profilers
     "read_results", "write_results", "reference", "Record",   # results files
     "calc",                                       # back-of-envelope calculators
@@ -29,8 +30,9 @@ _LAZY = {
     "env": "perflab.machine", "Env": "perflab.machine", "device": "perflab.machine",
     "bench": "perflab.timer", "Measurement": "perflab.measure",
     "ceilings": "perflab.peaks", "Ceilings": "perflab.peaks", "Roofline": "perflab.roofline",
+    "reference_ceilings": "perflab.peaks", "reference_roofline": "perflab.runner",
     "run": "perflab.runner", "LabRun": "perflab.runner", "grade": "perflab.grading", "Grade": "perflab.grading",
-    "panel": "perflab.widgets", "show": "perflab.display",
+    "panel": "perflab.widgets", "calculator": "perflab.widgets", "show": "perflab.display",
     "ncu": "perflab.nsight", "torch_profile": "perflab.nsight",
     "read_results": ("perflab.results", "read"), "write_results": ("perflab.results", "write"),
     "reference": "perflab.results", "Record": "perflab.results",

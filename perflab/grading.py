@@ -26,7 +26,12 @@ class Grade:
         return self.passed
 
     def __repr__(self):
-        head = "✅ PASS" if self.passed else "❌ NOT YET"
+        if not self.passed:
+            head = "❌ NOT YET"
+        elif self.fraction is None:
+            head = "✅ CORRECT (speed not graded here)"
+        else:
+            head = "✅ PASS"
         return "\n".join([f"{head} · {self.lab}"] + [f"  {line}" for line in self.lines])
 
 

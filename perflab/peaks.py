@@ -12,7 +12,7 @@ from perflab.paths import cache_dir, data_dir
 PRECISIONS = ("float32", "tf32", "bfloat16", "float16", "float8")
 # measurement sizes per tier: copy elements (float32), host-link bytes, matmul n
 _SIZES = {"gpu": dict(copy=1 << 28, link=1 << 28, matmul=8192),
-          "cpu": dict(copy=1 << 24, link=0, matmul=1024)}
+          "cpu": dict(copy=1 << 20, link=0, matmul=1024)}   # cpu: 4 MiB buffers, the labs' cache-sized scale
 
 
 @dataclass
@@ -57,10 +57,20 @@ class Ceilings:
         head = f"Ceilings of {self.device} (measured {self.measured_at[:10]})"
         lines = [head, f"  {'':<{w}}  {'measured':>18}  {'datasheet':>16}"]
         lines += [f"  {a:<{w}}  {b:>18}  {c:>16}" for a, b, c in rows]
+        if self.tier == "cpu":
+            lines.append("  (cpu tier: 4 MiB copy buffers, cache-resident like the labs' cpu sizes)")
         return "\n".join(lines)
 
     def __repr__(self):
         return self.table()
+
+    def versus(self, ref: "Ceilings | None"):
+        """Table of these ceilings beside a reference run's and its datasheet."""
+        return compare(self, ref)
+
+    def figure(self, ref: "Ceilings | None" = None):
+        """Grouped bars of matmul TFLOP/s per precision, here and on the reference."""
+        return precision_figure(self, ref)
 
 
 def _fmt(v, unit):
@@ -179,3 +189,57 @@ class tf32:
     def __exit__(self, *exc):
         import torch
         torch.backends.cuda.matmul.allow_tf32 = self.saved
+
+
+def reference_ceilings(device_key: str = "nvidia-h200") -> Ceilings | None:
+    """The ceilings measured in the committed reference run (data/reference/<device>.json)."""
+    from perflab import results
+    path = results.reference_path(device_key)
+    if not path.exists():
+        return None
+    manifest = results.read(path)[0]
+    c = manifest.get("ceilings")
+    if not c:
+        return None
+    known = {f for f in Ceilings.__dataclass_fields__}
+    return Ceilings(**{k: v for k, v in c.items() if k in known},
+                    datasheet=datasheet(manifest.get("device", "")))
+
+
+def compare(mine: Ceilings, ref: Ceilings | None):
+    """Table: each ceiling on this device, in the reference run, and on the reference datasheet."""
+    from perflab.table import Table
+    ds = ref.datasheet if ref else {}
+    rows = []
+    links = ("h2d_pageable", "h2d_pinned", "d2h_pageable", "d2h_pinned")
+    for label, attr, unit, sheet in [("copy (read+write)", "copy_gbps", "GB/s", ds.get("memory_gbps"))] + \
+            [(n.replace("_", " "), f"{n}_gbps", "GB/s", ds.get("pcie_gbps")) for n in links]:
+        a, b = getattr(mine, attr), getattr(ref, attr) if ref else None
+        rows.append([label, _num(a, unit), _num(b, unit), _num(sheet, unit)])
+    for prec in PRECISIONS:
+        a = mine.matmul_tflops.get(prec)
+        b = ref.matmul_tflops.get(prec) if ref else None
+        rows.append([f"matmul {prec}", _num(a, "TFLOP/s"), _num(b, "TFLOP/s"),
+                     _num(ds.get("matmul_tflops", {}).get(prec), "TFLOP/s")])
+    ref_name = ref.device if ref else "H200 (no reference recorded yet)"
+    return Table(["ceiling", f"yours: {mine.device}", f"reference: {ref_name}", "reference datasheet"], rows,
+                 title="Speed of light: measured here, measured on the reference, and the datasheet",
+                 notes=["'—' means not offered by that device or not measurable on this tier"])
+
+
+def _num(v, unit):
+    return "—" if v is None else f"{v:,.4g} {unit}"
+
+
+def precision_figure(mine: Ceilings, ref: Ceilings | None = None):
+    """Grouped bars: matmul TFLOP/s per precision, here and on the reference device."""
+    import plotly.graph_objects as go
+    fig = go.Figure()
+    for c in [mine] + ([ref] if ref else []):
+        precs = [p for p in PRECISIONS if p in c.matmul_tflops]
+        vals = [c.matmul_tflops[p] for p in precs]
+        fig.add_trace(go.Bar(name=c.device, x=precs, y=vals, text=[f"{v:,.3g}" for v in vals],
+                             textposition="outside"))
+    fig.update_layout(barmode="group", yaxis_type="log", yaxis_title="TFLOP/s (log scale)",
+                      title="Dense matmul rate per precision", height=400)
+    return fig

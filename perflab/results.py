@@ -49,7 +49,7 @@ def manifest() -> dict:
     from perflab.machine import env
     e = env()
     return {"device": e.device, "device_key": e.device_key, "tier": e.tier, "capability": e.sm,
-            "sms": e.sms, "driver": e.versions.get("driver"), "cuda": e.versions.get("cuda"),
+            "sms": e.sms, "l2_mb": e.l2_mb, "memory_gb": e.memory_gb, "driver": e.versions.get("driver"), "cuda": e.versions.get("cuda"),
             "torch": e.versions.get("torch"), "triton": e.versions.get("triton"),
             "cupy": e.versions.get("cupy"), "python": e.versions.get("python"),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -111,6 +111,12 @@ def reference(lab: str | None = None, device_key: str = REFERENCE_DEVICE) -> lis
         return []
     records = read(path)[1]
     return [r for r in records if lab is None or r.lab == lab]
+
+
+def reference_manifest(device_key: str = REFERENCE_DEVICE) -> dict:
+    """The manifest of the committed reference run ({} when none exists yet)."""
+    path = reference_path(device_key)
+    return read(path)[0] if path.exists() else {}
 
 
 def sink() -> Path | None:

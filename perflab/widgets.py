@@ -54,3 +54,45 @@ def panel(lab, *, sizes: list | None = None, variants: list[str] | None = None, 
         b.observe(rerun, names="value")
     rerun()
     return box
+
+
+def calculator(fn, **params):
+    """A back-of-envelope model with sliders; it always prints its result as plain text first.
+
+    params: ``name=(min, max, step, value)`` for a number, or ``name=[choice, ...]`` for a menu.
+    ``fn(**values)`` returns the text to show. In a notebook with ipywidgets, moving a slider
+    re-evaluates it; elsewhere the printed line is the whole output.
+
+    >>> calculator(lambda gbps, tflops: f"ridge {tflops * 1e3 / gbps:.0f} FLOP/B",
+    ...            gbps=(100, 8000, 100, 4800), tflops=(1, 2000, 1, 989))
+    ridge 206 FLOP/B
+    """
+    from perflab.display import in_notebook
+    values = {k: (v[3] if isinstance(v, tuple) else v[0]) for k, v in params.items()}
+    print(fn(**values))
+    try:
+        import ipywidgets as w
+    except ImportError:
+        return None
+    if not in_notebook():
+        return None
+    controls = {}
+    for k, v in params.items():
+        if isinstance(v, tuple):
+            lo, hi, step, val = v
+            cls = w.IntSlider if all(isinstance(x, int) for x in v) else w.FloatSlider
+            controls[k] = cls(min=lo, max=hi, step=step, value=val, description=k, continuous_update=False,
+                              style={"description_width": "initial"}, layout=w.Layout(width="460px"))
+        else:
+            controls[k] = w.Dropdown(options=list(v), value=v[0], description=k)
+    out = w.Output()
+
+    def update(**vals):
+        with out:
+            out.clear_output(wait=True)
+            print(fn(**vals))
+    w.interactive_output(update, controls)
+    box = w.VBox(list(controls.values()) + [out])
+    from IPython.display import display
+    display(box)
+    return None

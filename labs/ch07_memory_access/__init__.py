@@ -1,0 +1,7 @@
+"""Chapter 7 labs: GPU memory access patterns (coalescing, vector loads, layouts, shared-memory tiles, banks).
+
+Each lab module is one measured operation with a baseline and its faster variants. `simulators`
+holds the warp-level models used on machines without a GPU, `solutions` the exercise answers, and
+`_cuda` the CUDA C sources that the CuPy variants compile.
+"""
+NOT_LABS = ("simulators", "solutions", "_cuda")

@@ -21,7 +21,7 @@ __all__ = [
     "Lab", "load", "list_labs", "variant",        # lab declarations
     "run", "LabRun", "grade", "Grade",            # running and grading labs
     "panel", "calculator", "show",                # notebook views
-    "ncu", "torch_profile",                       # profilers
+    "ncu", "ncu_compare", "torch_profile",        # profilers
     "read_results", "write_results", "reference", "Record",   # results files
     "calc",                                       # back-of-envelope calculators
 ]
@@ -33,7 +33,7 @@ _LAZY = {
     "reference_ceilings": "perflab.peaks", "reference_roofline": "perflab.runner",
     "run": "perflab.runner", "LabRun": "perflab.runner", "grade": "perflab.grading", "Grade": "perflab.grading",
     "panel": "perflab.widgets", "calculator": "perflab.widgets", "show": "perflab.display",
-    "ncu": "perflab.nsight", "torch_profile": "perflab.nsight",
+    "ncu": "perflab.nsight", "ncu_compare": "perflab.nsight", "torch_profile": "perflab.nsight",
     "read_results": ("perflab.results", "read"), "write_results": ("perflab.results", "write"),
     "reference": "perflab.results", "Record": "perflab.results",
     "calc": ("perflab.calc", None),

@@ -145,3 +145,33 @@ def torch_profile(fn, *, steps: int = 5, row_limit: int = 12, sort_by: str | Non
             torch.cuda.synchronize()
     key = sort_by or ("cuda_time_total" if gpu else "cpu_time_total")
     return prof.key_averages().table(sort_by=key, row_limit=row_limit)
+
+
+def ncu_compare(cases: list, metrics: dict, timeout_s: float = 180):
+    """One table row per (lab, variant, size) case, one column per metric, read by Nsight Compute.
+
+    metrics: {column title: ncu metric name}. Where counters are unavailable the table says why once.
+
+    Ratios of two metrics are written "a/b" in the metric name:
+    ``{"sectors/request": "l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum/l1tex__t_requests_pipe_lsu_mem_global_op_ld.sum"}``.
+    """
+    from perflab.table import Table
+    names = sorted({m for spec in metrics.values() for m in spec.split("/")})
+    rows = []
+    for lab, variant, size in cases:
+        res = ncu(lab, variant, size=size, metrics=names, timeout_s=timeout_s)
+        if not res.available:
+            return Table(["Nsight Compute"], [[f"unavailable: {res.reason}"]],
+                         notes=["the timing tables above are the counter-free view of the same effect"])
+        row = [f"{lab}.{variant}"]
+        for spec in metrics.values():
+            parts = [_sum_over_kernels(res, m) for m in spec.split("/")]
+            val = parts[0] / parts[1] if len(parts) == 2 and parts[1] else parts[0]
+            row.append("—" if val is None else f"{val:,.4g}")
+        rows.append(row)
+    return Table(["variant"] + list(metrics), rows, title="Nsight Compute counters (one call each)")
+
+
+def _sum_over_kernels(res: ProfileResult, metric: str) -> float | None:
+    vals = [v for _, m, v, _ in res.rows if m == metric]
+    return sum(vals) if vals else None

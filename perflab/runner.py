@@ -30,7 +30,7 @@ def availability(fn: Callable, env) -> tuple[bool, bool, str]:
     needs = list(meta.needs)
     if meta.backend == "cupy":
         needs = ["cuda", "cupy"] + needs
-    missing = [n for n in needs if not env.has(n)]
+    missing = [n for n in dict.fromkeys(needs) if not env.has(n)]
     if missing:
         return False, False, f"needs {', '.join(missing)}" + (f" ({env.tools.get(missing[-1], '')})"
                                                               if missing[-1] in env.tools else "")
@@ -122,7 +122,8 @@ class LabRun:
     def ceiling_for(self, precision: str, nbytes: float, nflops: float) -> tuple[str, float, str]:
         """(name, value, unit) of the measured ceiling bounding a variant of this size."""
         c = self.ceilings
-        peak = c.peak_tflops(precision) if nflops else None
+        # a precision this device lacks (tf32 on a CPU) runs at the lab dtype's rate
+        peak = (c.peak_tflops(precision) or c.peak_tflops(self.dtype)) if nflops else None
         if nflops and peak:
             mem_bound_tflops = nflops / nbytes * c.copy_gbps / 1e3
             if mem_bound_tflops < peak:

@@ -9,7 +9,7 @@ import triton.language as tl
 from labs.ch07_memory_access import _cuda
 
 TITLE = "AoS vs SoA: new positions p + dt*v of 16-field (64 B) particles, float32"
-SIZES = {"gpu": [40_000_003], "cpu": [100_003]}   # particles; on a GPU both layouts hold 2.6 GB each
+SIZES = {"gpu": [40_000_003, 10_000_019], "cpu": [100_003, 30_011]}   # particles; on a GPU both layouts hold 2.6 GB each
 DTYPES = ["float32"]
 
 FIELDS = 16          # x y z vx vy vz mass charge and 8 more attributes: 64 bytes per particle

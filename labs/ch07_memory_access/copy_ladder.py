@@ -9,7 +9,7 @@ import triton.language as tl
 from labs.ch07_memory_access import _cuda
 
 TITLE = "Copy ladder: strided lanes -> coalesced -> float4 -> torch (y = copy(x), float32)"
-SIZES = {"gpu": [268_435_459], "cpu": [1_000_003]}   # elements; 1 GiB per array on a GPU
+SIZES = {"gpu": [268_435_459, 16_777_259, 67_108_879], "cpu": [1_000_003, 250_007, 2_000_003]}   # elements; 1 GiB per array on a GPU
 DTYPES = ["float32"]
 TARGET = 0.85
 

@@ -9,7 +9,7 @@ import triton.language as tl
 from labs.ch07_memory_access import _cuda
 
 TITLE = "Matmul ladder: C = A @ B, square n x n float32, from naive CUDA to cuBLAS"
-SIZES = {"gpu": [2053], "cpu": [131]}     # n; 2053 is one past a multiple of every tile size
+SIZES = {"gpu": [2053, 1031, 4099], "cpu": [131, 67]}     # n; 2053 is one past a multiple of every tile size
 DTYPES = ["float32"]
 
 

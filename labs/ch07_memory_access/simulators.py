@@ -128,3 +128,42 @@ def matmul_global_loads(n: int, tile: int = 1) -> int:
     tiles = -(-n // tile)                       # tiles per side, the last one padded
     # tiles^2 output blocks, each walking `tiles` steps of k, each step loading a T x T tile of A and of B
     return 2 * tiles ** 3 * tile * tile
+
+
+def explain_request(pattern: str = "contiguous", stride: int = 1, offset_bytes: int = 0,
+                    elem_bytes: int = 4) -> str:
+    """One line for the calculator widget: sectors touched, bytes fetched vs used, efficiency.
+
+    >>> explain_request("strided", stride=2)
+    'strided, stride 2, 4-B elements: 8 sectors (256 B fetched for 128 B used) → 50% efficiency'
+    """
+    addrs = warp_addresses(pattern, elem_bytes=elem_bytes, offset_bytes=offset_bytes, stride=stride)
+    sectors = sectors_per_request(addrs, access_bytes=elem_bytes)
+    used = len(set(addrs)) * elem_bytes
+    what = f"{pattern}, stride {stride}" if pattern == "strided" else pattern
+    shift = f", shifted {offset_bytes} B" if offset_bytes else ""
+    return (f"{what}{shift}, {elem_bytes}-B elements: {sectors} sectors ({32 * sectors} B fetched for "
+            f"{used} B used) → {used / (32 * sectors):.0%} efficiency")
+
+
+def stride_table(strides=(1, 2, 4, 8, 16, 32)):
+    """Sectors per warp request and efficiency for float32 lanes ``stride`` elements apart."""
+    from perflab.table import Table
+    rows = []
+    for s in strides:
+        n = sectors_per_request(warp_addresses("strided", stride=s))
+        rows.append([str(s), str(n), f"{128 / (32 * n):.0%}", f"{32 * n / 128:.0f}×"])
+    return Table(["stride (floats)", "sectors / request", "efficiency", "bytes fetched vs coalesced"], rows,
+                 title="One warp of float32 loads, by the distance between neighbouring lanes")
+
+
+def explain_tile(tile: int = 32, pad: int = 0) -> str:
+    """One line: the bank-conflict degree of reading a column of a shared tile[tile][tile + pad].
+
+    >>> explain_tile(32, 1)
+    'tile[32][33]: a column read is 1-way (conflict-free): 1 shared-memory pass per warp'
+    """
+    degree = transpose_tile_conflicts(tile, pad)
+    kind = "conflict-free" if degree == 1 else "serialized"
+    return (f"tile[{tile}][{tile + pad}]: a column read is {degree}-way ({kind}): "
+            f"{degree} shared-memory pass{'es' if degree > 1 else ''} per warp")

@@ -9,7 +9,7 @@ import triton.language as tl
 from labs.ch07_memory_access import _cuda
 
 TITLE = "Transpose: out = x.T (contiguous), float32; shared-memory tiles and bank conflicts"
-SIZES = {"gpu": [(8191, 8189)], "cpu": [(301, 257)]}     # (rows, cols) of x
+SIZES = {"gpu": [(8191, 8189), (4093, 4091)], "cpu": [(301, 257), (131, 517)]}     # (rows, cols) of x
 DTYPES = ["float32"]
 
 TILE = 32            # CUDA tile edge; blocks are (32, 8) threads, 4 elements per thread

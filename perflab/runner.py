@@ -16,7 +16,7 @@ from perflab.table import Table
 class Row:
     """One variant's outcome in a run."""
     name: str
-    status: str                       # "timed", "checked", "wrong", "error", "skipped"
+    status: str                       # "correct" (then "timed"), "checked", "wrong", "error", "skipped"
     why: str = ""
     check: Check | None = None
     measurement: Measurement | None = None
@@ -45,10 +45,12 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
 
     size/dtype default to the lab's first entry for this tier. variants: names or functions to run
     (default: the lab's list); a function that is not in the lab (an exercise) is run too.
+    Each variant is checked on its own fresh inputs (so stale memory from another variant cannot
+    pass for its answer); the correct ones are then timed on one shared set of inputs.
     A wrong variant is never timed and gets no speedup; the table says why it failed.
     """
     from perflab.peaks import ceilings
-    from perflab.machine import device, env
+    from perflab.machine import env
     lab = load(lab)
     e = env()
     size = lab.SIZES[e.tier][0] if size is None else size
@@ -56,16 +58,18 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
     if dtype not in lab.DTYPES:
         raise ValueError(f"lab {lab.name} supports dtypes {lab.DTYPES}, got {dtype!r}")
     fns = [lab.get_variant(v) if isinstance(v, str) else v for v in (variants or lab.variants)]
-    inputs = lab.make_inputs(size, device(), dtype, seed)
-    if not isinstance(inputs, dict):
-        raise TypeError(f"{lab.name}.make_inputs must return a dict of keyword arguments, "
-                        f"got {type(inputs).__name__}")
-    ref = lab.reference(**inputs)
-    nbytes, nflops = lab.bytes(size, dtype), lab.flops(size, dtype)
     ceil = ceilings()
-    rows = []
-    for fn in fns:
-        rows.append(_run_variant(lab, fn, inputs, ref, dtype, nbytes, nflops, e, rep_ms))
+    rows = [check_variant(lab, fn, size, dtype, seed + 1 + i) for i, fn in enumerate(fns)]
+    nbytes, nflops = lab.bytes(size, dtype), lab.flops(size, dtype)
+    to_time = [(row, fn) for row, fn in zip(rows, fns) if row.status == "correct"]
+    if to_time:
+        inputs = _inputs(lab, size, dtype, seed)
+        for row, fn in to_time:
+            row.measurement = bench(lambda: fn(**inputs), bytes=nbytes or None, flops=nflops or None,
+                                    rep_ms=rep_ms, label=f"{lab.name}.{row.name}",
+                                    mode=getattr(lab.module, "TIMING", "auto"))
+            row.status = "timed"
+        del inputs
     out = LabRun(lab=lab, size=size, dtype=dtype, rows=rows, ceilings=ceil, device=e.device)
     out._finish_records(nbytes, nflops)
     if record and results.sink() is not None and any(r.record for r in rows):
@@ -73,12 +77,26 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
     return out
 
 
-def _run_variant(lab, fn, inputs, ref, dtype, nbytes, nflops, e, rep_ms) -> Row:
+def _inputs(lab, size, dtype, seed) -> dict:
+    from perflab.machine import device
+    inputs = lab.make_inputs(size, device(), dtype, seed)
+    if not isinstance(inputs, dict):
+        raise TypeError(f"{lab.name}.make_inputs must return a dict of keyword arguments, "
+                        f"got {type(inputs).__name__}")
+    return inputs
+
+
+def check_variant(lab, fn, size, dtype, seed) -> Row:
+    """Run one variant on fresh inputs and compare with the reference: status correct, checked,
+    wrong, error or skipped (the runner then times the 'correct' ones)."""
+    from perflab.machine import env
     name = getattr(fn, "__name__", "variant")
-    runs, timed, why = availability(fn, e)
+    runs, timed, why = availability(fn, env())
     meta = info(fn)
     if not runs:
         return Row(name, "skipped", why)
+    inputs = _inputs(lab, size, dtype, seed)
+    ref = lab.reference(**inputs)
     poison_allocator(ref)
     try:
         out = fn(**inputs)
@@ -89,9 +107,7 @@ def _run_variant(lab, fn, inputs, ref, dtype, nbytes, nflops, e, rep_ms) -> Row:
         return Row(name, "wrong", check.reason + " — not timed", check=check)
     if not timed:
         return Row(name, "checked", why, check=check, precision=meta.precision)
-    m = bench(lambda: fn(**inputs), bytes=nbytes or None, flops=nflops or None, rep_ms=rep_ms,
-              label=f"{lab.name}.{name}", mode=getattr(lab.module, "TIMING", "auto"))
-    return Row(name, "timed", meta.note, check=check, measurement=m, precision=meta.precision)
+    return Row(name, "correct", meta.note, check=check, precision=meta.precision)
 
 
 @dataclass

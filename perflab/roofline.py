@@ -68,8 +68,10 @@ class Roofline:
                  ", ".join(f"{k} {v:,.3g}" for k, v in self.peaks.items()) + " TFLOP/s"]
         for p in self.points:
             att = self.attainable_tflops(p.intensity, p.precision)
-            bound = "memory" if p.intensity < self.ridge(p.precision) else "compute" \
-                if p.precision in self.peaks else "?"
+            if p.precision in self.peaks:
+                bound = "memory" if p.intensity < self.ridge(p.precision) else "compute"
+            else:
+                bound = "?"
             lines.append(f"  {p.label:<28} {p.intensity:9.3g} FLOP/B  {p.tflops:9.3g} TFLOP/s  "
                          f"{p.tflops / att:6.1%} of attainable ({bound}-bound) [{p.source}]")
         return "\n".join(lines)

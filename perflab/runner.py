@@ -138,8 +138,9 @@ class LabRun:
     def ceiling_for(self, precision: str, nbytes: float, nflops: float) -> tuple[str, float, str]:
         """(name, value, unit) of the measured ceiling bounding a variant of this size."""
         c = self.ceilings
-        # a precision this device lacks (tf32 on a CPU) runs at the lab dtype's rate
-        peak = (c.peak_tflops(precision) or c.peak_tflops(self.dtype)) if nflops else None
+        if nflops and not c.peak_tflops(precision):
+            precision = self.dtype          # a precision this device lacks (tf32 on a CPU) runs as the dtype
+        peak = c.peak_tflops(precision) if nflops else None
         if nflops and peak:
             mem_bound_tflops = nflops / nbytes * c.copy_gbps / 1e3
             if mem_bound_tflops < peak:

@@ -32,7 +32,7 @@ test-units: $(VENV)/.installed
 
 ## make workbook OUT=dir: execute every notebook headless on this machine's tier
 workbook: $(VENV)/.installed
-	$(PY) -m perflab.workbook --out $(OUT)
+	$(PY) -m perflab.workbook --out $(OUT) --verbose
 
 ## make wheelhouse: wheels for an offline GPU machine (CPython 3.12, x86-64, its torch kept)
 wheelhouse:

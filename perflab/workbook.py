@@ -13,7 +13,7 @@ from perflab.paths import REPO
 SKIP_TAGS = {"skip-execution", "nbval-skip"}
 
 
-def execute(path: Path, out_dir: Path, timeout_s: int = 600) -> dict:
+def execute(path: Path, out_dir: Path, timeout_s: int = 600, verbose: bool = False) -> dict:
     """Execute one notebook (cells tagged skip-execution are left out); save the executed copy."""
     import nbformat
     from nbclient import NotebookClient
@@ -25,8 +25,13 @@ def execute(path: Path, out_dir: Path, timeout_s: int = 600) -> dict:
                           "\n".join("# " + line for line in cell.source.splitlines())
     t0 = time.perf_counter()
     error = None
+
+    def started(cell, cell_index, **_):
+        if verbose:
+            first = (cell.source.strip().splitlines() or [""])[0][:60]
+            print(f"  {time.perf_counter() - t0:7.1f} s  {path.stem} cell {cell_index}: {first}", flush=True)
     try:
-        NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
+        NotebookClient(nb, timeout=timeout_s, kernel_name="python3", on_cell_start=started,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
     except CellExecutionError as exc:
         error = str(exc).strip().splitlines()[-1][:500]
@@ -41,7 +46,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", default="workbook-out", help="folder for executed notebooks and JSON")
     p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. ch00 ch07")
-    p.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    p.add_argument("--timeout", type=int, default=300, help="seconds per cell before it counts as hung")
+    p.add_argument("--verbose", action="store_true", help="print each cell as it starts")
     args = p.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -55,7 +61,7 @@ def main(argv=None) -> int:
         return 2
     timings = []
     for nb in notebooks:
-        r = execute(nb, out, args.timeout)
+        r = execute(nb, out, args.timeout, args.verbose)
         timings.append(r)
         print(f"{'ok ' if r['ok'] else 'ERR'} {r['seconds']:8.1f} s  {r['notebook']}"
               + (f"  {r['error']}" if r["error"] else ""), flush=True)

@@ -47,7 +47,7 @@ def test_bench_times_first_call_apart():
     m = pl.bench(fn, rep_ms=20, bytes=800)
     assert m.first_call_s >= 0.05
     assert m.median < 0.01                          # the first call is not in the samples
-    assert m.n >= 5 and m.method == "cpu-timer" and m.gbps > 0
+    assert m.n >= 5 and m.method in ("cpu-timer", "cuda-events+l2-flush") and m.gbps > 0
 
 
 def test_bench_rejects_bad_arguments():

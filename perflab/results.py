@@ -57,6 +57,9 @@ def manifest() -> dict:
 
 
 def _commit() -> str | None:
+    """The git commit measured; PERFLAB_COMMIT names it where the checkout has no .git (GPU hosts)."""
+    if os.environ.get("PERFLAB_COMMIT"):
+        return os.environ["PERFLAB_COMMIT"]
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=5)

@@ -21,7 +21,12 @@ def server_command(port: int, token: str, notebooks: str, ip: str = LOOPBACK) ->
     return [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.ip={ip}", f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
             "--ServerApp.allow_remote_access=False", "--ServerApp.open_browser=False",
-            f"--ServerApp.root_dir={notebooks}"]
+            f"--ServerApp.root_dir={notebooks}"] + (["--allow-root"] if _is_root() else [])
+
+
+def _is_root() -> bool:
+    """Jupyter refuses to start as root unless told; containers and cloud VMs often run as root."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def main(argv=None):

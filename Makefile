@@ -25,6 +25,7 @@ lab: $(VENV)/.installed
 ## make test: everything CI runs (unit + lab correctness tests, then every notebook on this tier)
 test: $(VENV)/.installed
 	$(PY) -m pytest -q --timeout=900 tests
+	$(PY) -m pytest -q --doctest-modules perflab labs
 	$(PY) -m pytest -q --timeout=900 --nbval-lax -p no:randomly notebooks
 
 test-units: $(VENV)/.installed

@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+from perflab.colab import BOOTSTRAP, TAGS
 from perflab.paths import REPO
 
 REPO_URL = "https://github.com/perflab/perflab"
@@ -21,7 +22,7 @@ STANDARD_METADATA = {
     "colab": {"provenance": [], "gpuType": "T4"},
     "accelerator": "GPU",
 }
-SETUP_TAGS = {"skip-execution", "nbval-skip"}
+SETUP_TAGS = set(TAGS)
 MAX_CELL_LINES = 20
 # headings every chapter notebook has (COURSE_STANDARD §6), matched case-insensitively
 ANATOMY = ["setup", "concept", "lab", "exercise", "book check", "takeaways"]
@@ -56,6 +57,8 @@ def problems(path: Path) -> list[str]:
     setup = [c for c in cells if c["cell_type"] == "code" and "google.colab" in "".join(c["source"])]
     if not setup or not SETUP_TAGS <= set(setup[0].get("metadata", {}).get("tags", [])):
         out.append("needs one Colab install cell tagged skip-execution and nbval-skip")
+    elif "".join(setup[0]["source"]) != BOOTSTRAP:
+        out.append("the Colab cell differs from perflab.colab.BOOTSTRAP (run with --fix)")
     if not any("import perflab as pl" in "".join(c["source"]) for c in cells if c["cell_type"] == "code"):
         out.append("no 'import perflab as pl' cell")
     headings = "\n".join("".join(c["source"]).lower() for c in cells if c["cell_type"] == "markdown")
@@ -75,6 +78,9 @@ def fix(path: Path) -> None:
     nb.setdefault("metadata", {}).update(json.loads(json.dumps(STANDARD_METADATA)))
     for i, c in enumerate(nb["cells"]):
         c.setdefault("id", f"{path.stem[:4]}-{i:02d}")
+        if c["cell_type"] == "code" and "google.colab" in "".join(c["source"]):
+            c["source"] = BOOTSTRAP.splitlines(keepends=True)
+            c.setdefault("metadata", {})["tags"] = list(TAGS)
         if c["cell_type"] == "code":
             c["outputs"], c["execution_count"] = [], None
         c.get("metadata", {}).pop("execution", None)

@@ -1,0 +1,228 @@
+"""Occupancy and latency hiding, as arithmetic: resident warps per SM, and warps needed by Little's law.
+
+Occupancy is the warps resident on an SM over the most it can hold. Blocks are resident whole, so
+blocks per SM is the smallest of four limits (the book's list, Chapter 8 "Tuning occupancy"): the
+warp slots, the block slots, the register file and shared memory. Per-architecture limits and
+allocation rules are from the CUDA C++ Programming Guide (compute-capability tables) and the CUDA
+occupancy calculator, not from the book.
+
+    >>> o = occupancy(256, 40, limits=ARCH["sm_90"])
+    >>> o.blocks, o.warps, o.limiter
+    (6, 48, 'registers')
+    >>> f"{o.fraction:.0%}"
+    '75%'
+
+Little's law turns a bandwidth and a latency into the work that must be in flight: to stream loads at
+B bytes/s through a memory with latency L, B x L bytes must be requested and not yet returned.
+
+    >>> h = littles_law(load_gbps=2000, latency_ns=600, sms=132, bytes_per_load=4, ilp=1)
+    >>> round(h.bytes_per_sm), round(h.warps_per_sm, 1)
+    (9091, 71.0)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+WARP = 32
+
+
+@dataclass(frozen=True)
+class SMLimits:
+    """What one SM can hold (CUDA C++ Programming Guide, compute-capability tables; not in the book)."""
+    arch: str
+    max_warps: int                 # resident warps per SM
+    max_blocks: int                # resident blocks per SM
+    regs: int = 65536              # 32-bit registers per SM
+    max_regs_per_thread: int = 255
+    reg_unit: int = 256            # registers are allocated per warp in units of 256 (8 per thread)
+    partitions: int = 4            # the register file is split over 4 scheduler partitions
+    smem: int = 233472             # shared memory per SM available to blocks, bytes
+    smem_unit: int = 128           # shared-memory allocation granularity, bytes
+    smem_reserved: int = 1024      # bytes the system reserves per block (sm_80 and newer)
+    max_threads_per_block: int = 1024
+
+    def __str__(self):
+        return (f"{self.arch}: {self.max_warps} warps, {self.max_blocks} blocks, {self.regs:,} registers and "
+                f"{self.smem / 1024:.0f} KiB of shared memory per SM")
+
+
+ARCH = {
+    "sm_75": SMLimits("sm_75", max_warps=32, max_blocks=16, smem=65536, smem_unit=256, smem_reserved=0),
+    "sm_80": SMLimits("sm_80", max_warps=64, max_blocks=32, smem=167936),
+    "sm_86": SMLimits("sm_86", max_warps=48, max_blocks=16, smem=102400),
+    "sm_89": SMLimits("sm_89", max_warps=48, max_blocks=24, smem=102400),
+    "sm_90": SMLimits("sm_90", max_warps=64, max_blocks=32, smem=233472),
+    "sm_100": SMLimits("sm_100", max_warps=64, max_blocks=32, smem=233472),
+}
+
+
+def device_limits() -> SMLimits:
+    """This GPU's limits: warps, registers and shared memory read from the driver, the rest by
+    architecture. On the cpu tier, the H200's (sm_90), which the reference numbers come from."""
+    from perflab.machine import env
+    e = env()
+    if e.tier != "gpu":
+        return ARCH["sm_90"]
+    import torch
+    p = torch.cuda.get_device_properties(0)
+    base = ARCH.get(e.sm) or max((v for k, v in ARCH.items() if int(k[3:]) <= int(e.sm[3:])),
+                                 key=lambda v: int(v.arch[3:]), default=ARCH["sm_90"])
+    return replace(base, arch=e.sm, max_warps=p.max_threads_per_multi_processor // WARP,
+                   regs=getattr(p, "regs_per_multiprocessor", base.regs),
+                   smem=getattr(p, "shared_memory_per_multiprocessor", base.smem))
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """Blocks and warps of one kernel launch that fit on an SM, and which resource ran out first."""
+    threads: int
+    regs_per_thread: int
+    smem_per_block: int
+    limits: SMLimits
+    by: dict                       # limit name -> blocks per SM that limit alone allows
+
+    @property
+    def blocks(self) -> int:
+        return min(self.by.values())
+
+    @property
+    def limiter(self) -> str:
+        return min(self.by, key=self.by.get)          # first of equals, in the order of `by`
+
+    @property
+    def warps(self) -> int:
+        return self.blocks * math.ceil(self.threads / WARP)
+
+    @property
+    def fraction(self) -> float:
+        return self.warps / self.limits.max_warps
+
+    def __str__(self):
+        per = ", ".join(f"{k} {v}" for k, v in self.by.items())
+        return (f"{self.threads} threads × {self.regs_per_thread} registers, {self.smem_per_block:,} B shared "
+                f"on {self.limits.arch}: {self.blocks} blocks = {self.warps} of {self.limits.max_warps} warps "
+                f"per SM → occupancy {self.fraction:.0%}, limited by {self.limiter} (blocks allowed by: {per})")
+
+
+def occupancy(threads: int, regs_per_thread: int, smem_per_block: int = 0,
+              limits: SMLimits | None = None) -> Occupancy:
+    """Theoretical occupancy of a launch (what the CUDA occupancy calculator computes).
+
+    threads: per block; regs_per_thread: what ptxas reports; smem_per_block: static + dynamic bytes.
+
+    >>> occupancy(1024, 64, limits=ARCH["sm_90"]).blocks        # the book's 1,024-thread case: one block
+    1
+    >>> occupancy(256, 32, limits=ARCH["sm_90"]).fraction
+    1.0
+    >>> occupancy(128, 16, smem_per_block=48 * 1024, limits=ARCH["sm_90"]).limiter
+    'shared memory'
+    """
+    lim = limits or device_limits()
+    if not 1 <= threads <= lim.max_threads_per_block:
+        raise ValueError(f"threads per block must be 1..{lim.max_threads_per_block}, got {threads}")
+    if not 1 <= regs_per_thread <= lim.max_regs_per_thread:
+        raise ValueError(f"registers per thread must be 1..{lim.max_regs_per_thread}, got {regs_per_thread}")
+    if smem_per_block < 0:
+        raise ValueError(f"shared memory per block must be ≥ 0 bytes, got {smem_per_block}")
+    warps_per_block = math.ceil(threads / WARP)
+    regs_per_warp = math.ceil(regs_per_thread * WARP / lim.reg_unit) * lim.reg_unit
+    warps_by_regs = (lim.regs // lim.partitions // regs_per_warp) * lim.partitions
+    smem = math.ceil((smem_per_block + lim.smem_reserved) / lim.smem_unit) * lim.smem_unit
+    by = {"warp slots": lim.max_warps // warps_per_block, "block slots": lim.max_blocks,
+          "registers": warps_by_regs // warps_per_block,
+          "shared memory": lim.smem // smem if smem else lim.max_blocks}
+    return Occupancy(threads, regs_per_thread, smem_per_block, lim, by)
+
+
+def explain_occupancy(threads: int = 256, regs_per_thread: int = 32, smem_kb: float = 0.0,
+                      arch: str = "sm_90") -> str:
+    """One line for the calculator widget.
+
+    >>> explain_occupancy(1024, 64, 0, "sm_90")[:60]
+    '1024 threads × 64 registers, 0 B shared on sm_90: 1 blocks ='
+    """
+    return str(occupancy(threads, regs_per_thread, int(smem_kb * 1024), ARCH[arch]))
+
+
+@dataclass(frozen=True)
+class LatencyHiding:
+    """Little's law for loads: what must be in flight, per SM and per warp, to sustain a bandwidth."""
+    load_gbps: float
+    latency_ns: float
+    sms: int
+    bytes_per_load: int
+    ilp: int
+    max_warps: int = 64
+
+    @property
+    def bytes_in_flight(self) -> float:
+        from perflab.calc import bytes_in_flight
+        return bytes_in_flight(self.load_gbps, self.latency_ns)
+
+    @property
+    def bytes_per_sm(self) -> float:
+        return self.bytes_in_flight / self.sms
+
+    @property
+    def bytes_per_warp(self) -> int:
+        return WARP * self.bytes_per_load * self.ilp           # one warp, ILP loads per thread
+
+    @property
+    def warps_per_sm(self) -> float:
+        return self.bytes_per_sm / self.bytes_per_warp
+
+    @property
+    def occupancy_needed(self) -> float:
+        return self.warps_per_sm / self.max_warps
+
+    def __str__(self):
+        verdict = (f"needs {self.occupancy_needed:.0%} occupancy" if self.occupancy_needed <= 1 else
+                   f"more than the SM's {self.max_warps} warps can give ({self.occupancy_needed:.0%}): raise ILP")
+        return (f"loads at {self.load_gbps:,.0f} GB/s × {self.latency_ns:,.0f} ns = {self.bytes_in_flight / 1e6:.2f} MB in "
+                f"flight = {self.bytes_per_sm / 1024:.1f} KiB per SM ({self.sms} SMs). A warp with {self.ilp} "
+                f"load(s) of {self.bytes_per_load} B per thread holds {self.bytes_per_warp:,} B → "
+                f"{self.warps_per_sm:.0f} warps per SM: {verdict}")
+
+
+def littles_law(load_gbps: float, latency_ns: float, sms: int, bytes_per_load: int = 4, ilp: int = 1,
+                max_warps: int = 64) -> LatencyHiding:
+    """Warps per SM needed to keep ``load_gbps`` of loads in flight at ``latency_ns`` (Little's law).
+
+    load_gbps is the rate the loads must deliver (a copy's read half: half its GB/s).
+    """
+    if min(load_gbps, latency_ns, sms, bytes_per_load, ilp) <= 0:
+        raise ValueError("bandwidth, latency, SMs, bytes per load and ILP must all be positive, got "
+                         f"{load_gbps}, {latency_ns}, {sms}, {bytes_per_load}, {ilp}")
+    return LatencyHiding(load_gbps, latency_ns, sms, bytes_per_load, ilp, max_warps)
+
+
+def explain_littles_law(copy_gbps: float = 4200, latency_ns: float = 600, sms: int = 132,
+                        bytes_per_load: int = 4, ilp: int = 1) -> str:
+    """One line for the widget: a copy-type kernel at ``copy_gbps`` (read + write) needs half of it
+    in loads; how many warps per SM keep those loads in flight?"""
+    return f"a copy at {copy_gbps:,.0f} GB/s reads half of it: " + str(littles_law(copy_gbps / 2, latency_ns, sms,
+                                                                              bytes_per_load, ilp))
+
+
+def warps_for_pipeline(latency_cycles: float, ilp: int = 1, schedulers: int = 4, issue_per_cycle: float = 1.0) -> int:
+    """Warps per SM that keep every scheduler issuing a dependent-chain instruction each cycle.
+
+    Each scheduler needs latency × issue rate independent instructions in flight; a warp offers ILP.
+
+    >>> warps_for_pipeline(4, ilp=1), warps_for_pipeline(4, ilp=4)     # FFMA-like latency of 4 cycles
+    (16, 4)
+    """
+    if latency_cycles <= 0 or ilp <= 0:
+        raise ValueError(f"latency and ILP must be positive, got {latency_cycles}, {ilp}")
+    return schedulers * math.ceil(latency_cycles * issue_per_cycle / ilp)
+
+
+def implied_latency_ns(copy_gbps: float, warps_per_sm: float, ilp: int, sms: int, bytes_per_load: int = 4) -> float:
+    """Little's law backwards: the latency that explains a measured, latency-bound copy rate.
+
+    >>> round(implied_latency_ns(copy_gbps=400, warps_per_sm=8, ilp=1, sms=132))
+    676
+    """
+    in_flight = warps_per_sm * WARP * bytes_per_load * ilp * sms           # bytes of loads outstanding
+    return in_flight / (copy_gbps / 2)                                       # bytes / (GB/s) = ns

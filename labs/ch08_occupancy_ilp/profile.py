@@ -1,0 +1,115 @@
+"""Nsight Compute on several chapter 8 variants in one profiler process: issue rate, IPC, occupancy, divergence.
+
+``perflab.ncu`` starts one Python process per variant; each costs a few seconds of start-up (torch,
+CuPy, NVRTC). Here one child process runs every case, each call inside its own NVTX range
+``perflab``, and ncu profiles only the chapter's kernels (``-k regex:``), so the whole view costs
+one start-up. Without ncu or counter access the table says why, in one line.
+
+    python -m labs.ch08_occupancy_ilp.profile ch08.fma_ilp:cuda_ilp1:"(1048583, 256)"   # the child
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import subprocess
+import sys
+
+# (lab, variant, size, kernel name): small sizes, one kernel launch each
+CASES = [
+    ("ch08.fma_ilp", "cuda_ilp1", (2_097_169, 256), "fma_ilp1"),
+    ("ch08.fma_ilp", "cuda_ilp8", (2_097_169, 256), "fma_ilp8"),
+    ("ch08.divergence", "cuda_divergent", (1_048_583, 256), "branch_by_lane"),
+    ("ch08.divergence", "cuda_sorted", (1_048_583, 256), "branch_sorted"),
+]
+METRICS = {
+    "warp-instr / scheduler / cycle": "smsp__inst_executed.avg.per_cycle_active",
+    "SM IPC": "sm__inst_executed.avg.per_cycle_active",
+    "achieved occupancy %": "sm__warps_active.avg.pct_of_peak_sustained_active",
+    "active threads / instr": "smsp__thread_inst_executed_per_inst_executed.ratio",
+    "stall 'wait' / issue": "smsp__average_warps_issue_stalled_wait_per_issue_active.ratio",
+    "registers": "launch__registers_per_thread",
+}
+
+
+def view(cases=CASES, metrics: dict = METRICS, timeout_s: float = 240):
+    """One row per case, one column per metric (a Table), or one line saying why counters are unavailable."""
+    from perflab.machine import env
+    from perflab.nsight import find, parse_ncu_csv
+    from perflab.paths import REPO
+    from perflab.table import Table
+
+    def unavailable(why: str):
+        return Table(["Nsight Compute"], [[f"unavailable: {why}"]],
+                     notes=["the timing tables above are the counter-free view; the book check uses the timings",
+                            "with counters this shows: issue ≤ 1.0 per scheduler per cycle, ILP 8 near it and "
+                            "ILP 1 far below, and ~16 active threads per instruction in the divergent kernel"])
+    if env().tier != "gpu":
+        return unavailable("the cpu tier has no GPU counters")
+    exe = find("ncu")
+    if exe is None:
+        return unavailable("ncu is not installed (it ships with the CUDA toolkit / Nsight Compute)")
+    kernels = "|".join(k for *_, k in cases)
+    cmd = [exe, "--clock-control", "none", "--csv", "--page", "raw", "--nvtx", "--nvtx-include", "perflab/",
+           "-k", f"regex:^({kernels})", "--metrics", ",".join(metrics.values()),
+           sys.executable, "-m", "labs.ch08_occupancy_ilp.profile",
+           *[f"{lab}:{variant}:{size!r}" for lab, variant, size, _ in cases]]
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                             env=dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1"))
+    except subprocess.TimeoutExpired:
+        return unavailable(f"ncu took longer than {timeout_s:.0f} s")
+    text = out.stdout + out.stderr
+    if "ERR_NVGPUCTRPERM" in text:
+        return unavailable("this host does not let users read GPU counters (ERR_NVGPUCTRPERM)")
+    rows = parse_ncu_csv(out.stdout)
+    if not rows:
+        return unavailable(f"ncu returned no metrics (exit {out.returncode}): "
+                           + " ".join(text.strip().splitlines()[-3:])[:300])
+    table, values = [], {}
+    for lab, variant, size, kname in cases:
+        vals = {m: v for k, m, v, _ in rows if k.split("(")[0].strip() == kname}
+        values[f"{lab}.{variant}"] = vals
+        table.append([f"{lab.split('.')[1]}.{variant}", kname]
+                     + [f"{vals[m]:,.3g}" if m in vals else "—" for m in metrics.values()])
+    out = Table(["variant", "kernel", *metrics], table, title=f"Nsight Compute, one call each, on {env().device}",
+                 notes=["warp-instr / scheduler / cycle: at most 1.0 (one issue slot per scheduler per cycle); "
+                        "SM IPC: at most 4 (four schedulers)",
+                        "active threads / instr: 32 when no lane is masked off; 16 means half the warp idles",
+                        "stall 'wait': cycles a warp waits on a fixed-latency dependency (the previous FMA) per issue"])
+    out.values = values
+    return out
+
+
+def max_issue(view_table) -> float | None:
+    """The highest warp-instructions per scheduler per cycle in a :func:`view` (None without counters)."""
+    vals = [v.get(METRICS["warp-instr / scheduler / cycle"]) for v in getattr(view_table, "values", {}).values()]
+    vals = [v for v in vals if v is not None]
+    return max(vals) if vals else None
+
+
+def main(argv=None) -> None:
+    """Child process: run each ``lab:variant:size`` once to warm up, then once inside an NVTX range."""
+    import torch
+    import perflab  # noqa: F401
+    from perflab.lab import load
+    from perflab.machine import device
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("cases", nargs="+", help="lab:variant:size, e.g. ch08.fma_ilp:cuda_ilp1:(1048583, 256)")
+    args = p.parse_args(argv)
+    for case in args.cases:
+        lab_name, variant, size = case.split(":", 2)
+        lab = load(lab_name)
+        fn = lab.get_variant(variant)
+        inputs = lab.make_inputs(ast.literal_eval(size), device(), lab.DTYPES[0], 0)
+        fn(**inputs)                                  # compile, load, warm up (not profiled: outside the range)
+        torch.cuda.synchronize()
+        torch.cuda.nvtx.range_push("perflab")
+        fn(**inputs)
+        torch.cuda.synchronize()
+        torch.cuda.nvtx.range_pop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Plumbing shared by the chapter 9 labs: torch.compile once per function, row-kernel launch plans, Kernel."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import perflab as pl  # noqa: F401  (first: sets TRITON_INTERPRET on machines without a GPU)
+import torch
+
+MAX_ONE_PASS = 8192     # widest row (elements) a Triton program keeps in registers; wider rows are looped
+LOOP_BLOCK = 4096       # columns per step when a program loops over a wide row
+
+
+def keep_freed_memory() -> bool:
+    """On the cpu tier, ask glibc to keep freed blocks (up to 512 MB) instead of returning them to the OS.
+
+    Eager PyTorch on a CPU allocates a fresh full-size temporary per op. glibc hands blocks of a few MB
+    back to the OS when they are freed, so the next op's temporary page-faults on every 4 KB page: on
+    the 2-core test machine that made the eager chains 10× slower, at random, from one process to the
+    next. A GPU's caching allocator never does this, so the CPU timings would compare page faults, not
+    memory traffic. Returns True when the setting was applied (Linux with glibc only).
+    """
+    import ctypes
+    import sys
+    if pl.env().tier != "cpu" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3           # from <malloc.h>
+    return bool(libc.mallopt(m_trim_threshold, 512 << 20)) and bool(libc.mallopt(m_mmap_threshold, 32 << 20))
+
+
+KEEPS_FREED_MEMORY = keep_freed_memory()
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel of a variant, as the traffic model sees it: bytes it loads and stores, FLOPs it does."""
+    name: str
+    read: int           # bytes loaded from global memory (what the code asks for; caches may catch some)
+    written: int        # bytes stored to global memory
+    flops: int
+
+    @property
+    def bytes(self) -> int:
+        return self.read + self.written
+
+    @property
+    def intensity(self) -> float:
+        """FLOP per byte this kernel moves."""
+        return self.flops / self.bytes if self.bytes else float("inf")
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """How a Triton row kernel covers one row: the whole row in registers, or a loop over blocks."""
+    block: int           # columns per program step (a power of two)
+    one_pass: bool       # True: the row is loaded once and kept in registers
+    num_warps: int
+
+    @property
+    def reads(self) -> str:
+        return "once" if self.one_pass else "in a loop"
+
+
+def row_plan(cols: int) -> RowPlan:
+    """The Triton launch plan for rows of ``cols`` elements.
+
+    >>> row_plan(4099)
+    RowPlan(block=8192, one_pass=True, num_warps=16)
+    >>> row_plan(32771).one_pass
+    False
+    """
+    if cols < 1:
+        raise ValueError(f"rows need at least one column, got {cols}")
+    block = 1 << (cols - 1).bit_length()             # next power of two ≥ cols
+    if block > MAX_ONE_PASS:
+        return RowPlan(LOOP_BLOCK, False, 8)
+    return RowPlan(block, True, 4 if block <= 1024 else 8 if block <= 4096 else 16)
+
+
+def compiled(fn):
+    """``fn`` through torch.compile, built on the first call (inductor writes Triton kernels on a GPU and
+    C++ loops on a CPU). ``dynamic=False``: one kernel specialised to each shape it meets."""
+    holder = {}
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if "fn" not in holder:
+            from perflab.machine import env
+            state = env().tools.get("torch.compile", "")
+            if state.startswith("unavailable"):
+                raise RuntimeError(f"torch.compile cannot run here: {state.split(':', 1)[-1].strip()}; "
+                                   f"install g++ (or set CXX) and restart the kernel")
+            holder["fn"] = torch.compile(fn, dynamic=False)
+        return holder["fn"](*args, **kwargs)
+    return call
+
+
+def row_inputs(size, device, dtype, seed, scale_rows: bool = True) -> torch.Tensor:
+    """A (rows, cols) random matrix; each row gets its own scale (and offset) so a kernel that reads the
+    wrong row's statistics cannot pass."""
+    rows, cols = size
+    g = torch.Generator(device=device).manual_seed(seed)
+    x = torch.randn(rows, cols, generator=g, device=device)
+    if scale_rows:
+        scale = 0.5 + 2.5 * torch.rand(rows, 1, generator=g, device=device)     # in [0.5, 3)
+        shift = torch.randn(rows, 1, generator=g, device=device)
+        x = x * scale + shift
+    return x.to(getattr(torch, dtype))
+
+
+def nbytes(dtype: str) -> int:
+    return getattr(torch, dtype).itemsize

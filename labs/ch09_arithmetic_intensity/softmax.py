@@ -1,0 +1,125 @@
+"""Row softmax: an eager five-op chain vs torch.softmax vs torch.compile vs one Triton kernel."""
+from __future__ import annotations
+
+import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
+import torch
+import triton
+import triton.language as tl
+
+from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan
+
+TITLE = "Row softmax: y = exp(x − max) / Σ exp(x − max); eager chain vs torch.softmax vs torch.compile vs Triton"
+# (rows, cols): attention-like rows, short rows, and vocabulary-wide rows (looped: wider than one program)
+SIZES = {"gpu": [(32_771, 4_099), (131_071, 1_021), (4_099, 32_003)],
+         "cpu": [(509, 1_021), (131, 2_053), (7, 9_001)]}
+DTYPES = ["float32", "bfloat16"]
+
+
+def make_inputs(size, device="cpu", dtype="float32", seed: int = 0) -> dict:
+    return {"x": row_inputs(size, device, dtype, seed)}
+
+
+def reference(x: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(x.double(), dim=1)
+
+
+def bytes(size, dtype="float32") -> int:
+    rows, cols = size
+    return 2 * rows * cols * nbytes(dtype)           # read x once, write y once
+
+
+def flops(size, dtype="float32") -> int:
+    rows, cols = size
+    return 5 * rows * cols       # per element: max-compare, subtract, exp, add, divide (exp counted as one)
+
+
+def _chain(x):
+    m = x.amax(dim=1, keepdim=True)              # kernel 1: row max
+    e = torch.exp(x - m)                         # kernels 2, 3: subtract, exp (two full-size temporaries)
+    return e / e.sum(dim=1, keepdim=True)        # kernels 4, 5: row sum, divide
+
+
+@pl.variant(backend="torch", note="five eager ops (max, subtract, exp, sum, divide), temporaries in memory")
+def eager_chain(x):
+    return _chain(x)
+
+
+@pl.variant(backend="torch", note="torch.softmax: the library's one fused kernel")
+def torch_softmax(x):
+    return torch.softmax(x, dim=1)
+
+
+_compiled_chain = compiled(_chain)
+
+
+@pl.variant(backend="torch", note="torch.compile of the eager chain: one inductor kernel (online softmax)")
+def torch_compile(x):
+    return _compiled_chain(x)
+
+
+@triton.jit
+def _softmax_kernel(x_ptr, y_ptr, cols, stride, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    x_row, y_row = x_ptr + row * stride, y_ptr + row * stride
+    offs = tl.arange(0, BLOCK)
+    if ONE_PASS:                                  # the row stays in registers: one read, one write
+        mask = offs < cols
+        x = tl.load(x_row + offs, mask=mask, other=float("-inf")).to(tl.float32)
+        e = tl.exp(x - tl.max(x, axis=0))         # masked lanes: exp(-inf) = 0
+        tl.store(y_row + offs, (e / tl.sum(e, axis=0)).to(y_ptr.dtype.element_ty), mask=mask)
+    else:
+        # pass 1, "online": a running max and a running sum per lane, rescaled when the max grows.
+        # Every lane is valid in the first block (cols > BLOCK), so m starts finite after it.
+        m = tl.full([BLOCK], float("-inf"), dtype=tl.float32)
+        s = tl.zeros([BLOCK], dtype=tl.float32)
+        for c0 in range(0, cols, BLOCK):
+            x = tl.load(x_row + c0 + offs, mask=c0 + offs < cols, other=float("-inf")).to(tl.float32)
+            m_new = tl.maximum(m, x)
+            s = s * tl.exp(m - m_new) + tl.exp(x - m_new)
+            m = m_new
+        row_max = tl.max(m, axis=0)
+        total = tl.sum(s * tl.exp(m - row_max), axis=0)
+        for c0 in range(0, cols, BLOCK):          # pass 2: normalise and write
+            mask = c0 + offs < cols
+            x = tl.load(x_row + c0 + offs, mask=mask, other=float("-inf")).to(tl.float32)
+            tl.store(y_row + c0 + offs, (tl.exp(x - row_max) / total).to(y_ptr.dtype.element_ty), mask=mask)
+
+
+@pl.variant(backend="triton", note="one program per row: max, exp, sum and divide in one kernel, fp32 math")
+def triton_fused(x):
+    if x.dim() != 2 or x.stride(1) != 1:
+        raise ValueError(f"x must be a (rows, cols) matrix with contiguous rows, got shape {tuple(x.shape)}")
+    rows, cols = x.shape
+    y = torch.empty_like(x)
+    plan = row_plan(cols)
+    _softmax_kernel[(rows,)](x, y, cols, x.stride(0), BLOCK=plan.block, ONE_PASS=plan.one_pass,
+                             num_warps=plan.num_warps)
+    return y
+
+
+variants = [eager_chain, torch_softmax, torch_compile, triton_fused]
+
+
+def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[Kernel]:
+    """The kernels ``variant`` launches and the bytes each loads and stores (the traffic model).
+
+    >>> round(sum(k.bytes for k in kernels("eager_chain", (100, 1000))) / (100 * 1000))  # 8 passes × 4 B
+    32
+    """
+    rows, cols = size
+    b, n, r = nbytes(dtype), rows * cols, rows
+    one = 1 if device != "cpu" and cols <= 1024 else 2          # inductor: persistent up to 1,024 columns
+    if variant == "eager_chain":
+        return [Kernel("row max", n * b, r * b, n), Kernel("x − max", (n + r) * b, n * b, n),
+                Kernel("exp", n * b, n * b, n), Kernel("row sum", n * b, r * b, n),
+                Kernel("e / sum", (n + r) * b, n * b, n)]
+    if variant == "torch_softmax":
+        # one kernel; it picks a register, shared-memory or looped version by width and alignment, so
+        # the model counts the least it can move (one read) — the Nsight counters tell which it chose
+        return [Kernel("softmax (library: ≥ 1 read)", n * b, n * b, flops(size))]
+    if variant == "torch_compile":
+        return [Kernel(f"fused ({one} read{'s' if one > 1 else ''})", one * n * b, n * b, flops(size))]
+    if variant == "triton_fused":
+        passes = 1 if row_plan(cols).one_pass else 2
+        return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b, n * b, flops(size))]
+    raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")

@@ -26,7 +26,7 @@ lab: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q --timeout=900 tests
 	$(PY) -m pytest -q --doctest-modules perflab labs
-	$(PY) -m pytest -q --timeout=900 --nbval-lax -p no:randomly notebooks
+	PERFLAB_HEADLESS=1 $(PY) -m pytest -q --timeout=900 --nbval-lax --nbval-cell-timeout=600 -p no:randomly notebooks
 
 test-units: $(VENV)/.installed
 	$(PY) -m pytest -q tests

@@ -214,8 +214,9 @@ class LabRun:
         """A plotly bar chart of each timed variant: GB/s (memory labs) or TFLOP/s, vs its ceiling."""
         import plotly.graph_objects as go
         timed = [r for r in self.rows if r.measurement]
-        if metric == "auto":
-            metric = "tflops" if any(r.measurement.tflops for r in timed) else "gbps"
+        if metric == "auto":     # bandwidth for memory-bound labs, FLOP/s where a matmul peak binds
+            compute = any(r.record.ceiling.startswith("matmul") for r in timed if r.record and r.record.ceiling)
+            metric = "tflops" if compute else "gbps"
         unit = {"gbps": "GB/s", "tflops": "TFLOP/s", "median": "seconds"}[metric]
         vals = [getattr(r.measurement, metric) for r in timed]
         fig = go.Figure(go.Bar(x=[r.name for r in timed], y=vals,

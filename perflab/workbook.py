@@ -53,6 +53,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     os.environ["PERFLAB_RESULTS"] = str(results_path)      # every lab run in a notebook lands here
+    os.environ["PERFLAB_HEADLESS"] = "1"                   # no front end: widgets print text instead
     notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
     if args.only:
         notebooks = [n for n in notebooks if any(n.name.startswith(o) for o in args.only)]

@@ -60,16 +60,16 @@ def main(argv=None) -> int:
     if not notebooks:
         print("no notebooks matched", file=sys.stderr)
         return 2
-    timings = []
+    from perflab.results import manifest
+    timings, man = [], manifest()
     for nb in notebooks:
         r = execute(nb, out, args.timeout, args.verbose)
         timings.append(r)
         print(f"{'ok ' if r['ok'] else 'ERR'} {r['seconds']:8.1f} s  {r['notebook']}"
               + (f"  {r['error']}" if r["error"] else ""), flush=True)
-    from perflab.results import manifest
-    (out / "timings.json").write_text(json.dumps({"manifest": manifest(), "notebooks": timings,
-                                                  "total_s": round(sum(t["seconds"] for t in timings), 1)},
-                                                 indent=1))
+        (out / "timings.json").write_text(json.dumps(         # rewritten after each notebook
+            {"manifest": man, "notebooks": timings, "total_s": round(sum(t["seconds"] for t in timings), 1)},
+            indent=1))
     print(f"total {sum(t['seconds'] for t in timings):.1f} s; executed notebooks, timings.json and "
           f"results.json in {out}")
     return 0 if all(t["ok"] for t in timings) else 1

@@ -103,9 +103,9 @@ def kernel(name: str):
 def launch(kern, grid: tuple[int, ...], block: tuple[int, ...], args: tuple) -> None:
     """Launch on torch's current stream (tensors -> pointers, ints -> long long, floats -> float).
 
-    The stream plumbing is chapter 7's (``labs.ch07_memory_access._cuda.launch``), shared rather than copied.
+    The stream plumbing is perflab's (``perflab.cuda.launch``), shared rather than copied.
     """
-    from labs.ch07_memory_access._cuda import launch as _launch
+    from perflab.cuda import launch as _launch
     _launch(kern, grid, block, args)
 
 

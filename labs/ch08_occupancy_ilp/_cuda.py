@@ -226,8 +226,8 @@ def max_active_blocks(name: str, threads: int, shared_mem: int = 0) -> int:
 
 
 def launch(kern, grid, block, args, shared_mem: int = 0) -> None:
-    """Launch on torch's current stream (chapter 7's launcher: tensors -> pointers, ints -> long long)."""
-    from labs.ch07_memory_access._cuda import launch as _launch
+    """Launch on torch's current stream (perflab.cuda.launch: tensors -> pointers, ints -> long long)."""
+    from perflab.cuda import launch as _launch
     _launch(kern, grid, block, args, shared_mem)
 
 

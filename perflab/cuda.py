@@ -1,0 +1,65 @@
+"""Launch CuPy (NVRTC-compiled) CUDA C kernels on torch's current stream, for labs written in CUDA C.
+
+Launching on torch's stream keeps CUDA-event timing (perflab.bench) and torch's own kernels in order
+with the CuPy kernel. CuPy is imported inside the functions, so this module costs nothing without a GPU.
+"""
+from __future__ import annotations
+
+import functools
+
+
+class _StreamHandle:
+    """A raw CUDA stream pointer wearing the CUDA stream protocol, for ``cupy.cuda.Stream.from_external``."""
+
+    def __init__(self, ptr: int):
+        self.ptr = ptr
+
+    def __cuda_stream__(self) -> tuple[int, int]:
+        return (0, self.ptr)
+
+
+@functools.cache
+def _stream(device_index: int, stream_ptr: int):
+    import cupy
+    if hasattr(cupy.cuda.Stream, "from_external"):             # CuPy >= 14
+        return cupy.cuda.Stream.from_external(_StreamHandle(stream_ptr))
+    return cupy.cuda.ExternalStream(stream_ptr, device_index)   # CuPy 13
+
+
+def launch(kern, grid: tuple[int, ...], block: tuple[int, ...], args: tuple, shared_mem: int = 0) -> None:
+    """Launch ``kern`` on torch's current stream, so CUDA-event timing around torch work covers it.
+
+    Arguments convert as: CUDA tensors -> their data pointer (no copy), Python ints -> ``long long``,
+    Python floats -> ``float``. The device is that of the first tensor argument.
+    """
+    import numpy as np
+    import torch
+
+    device = None
+    raw = []
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            if not a.is_cuda:
+                raise ValueError(f"CUDA kernels need CUDA tensors, got one on {a.device}. Pass device='cuda'.")
+            device = a.device if device is None else device
+            raw.append(a.data_ptr())
+        elif isinstance(a, float):
+            raw.append(np.float32(a))
+        else:
+            raw.append(a)
+    index = device.index if device is not None and device.index is not None else torch.cuda.current_device()
+    stream = _stream(index, torch.cuda.current_stream(index).cuda_stream)
+    import cupy
+    with cupy.cuda.Device(index):
+        kern(tuple(grid), tuple(block), tuple(raw), shared_mem=shared_mem, stream=stream)
+
+
+def grid_stride_blocks(device, threads: int, work_items: int) -> int:
+    """Blocks for a grid-stride loop: enough to fill every SM once, never more than the work needs.
+
+    The SM count and threads per SM are read from the device, never typed in.
+    """
+    import torch
+    props = torch.cuda.get_device_properties(device)
+    per_sm = max(1, getattr(props, "max_threads_per_multi_processor", 2048) // threads)
+    return max(1, min(props.multi_processor_count * per_sm, -(-work_items // threads)))

@@ -8,8 +8,9 @@ EXTRAS ?= lab,dev
 PORT   ?= 8888
 OUT    ?= workbook-out
 WHEELS ?= wheelhouse
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test test-units test-notebooks workbook wheelhouse doctor clean
+.PHONY: lab test test-browser test-units workbook wheelhouse doctor clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,12 +25,19 @@ lab: $(VENV)/.installed
 
 ## make test: everything CI runs (unit + lab correctness tests, then every notebook on this tier)
 test: $(VENV)/.installed
-	$(PY) -m pytest -q --timeout=900 tests
+	$(PY) -m pytest -q --timeout=900 --ignore=tests/browser tests
 	$(PY) -m pytest -q --doctest-modules perflab labs
 	PERFLAB_HEADLESS=1 $(PY) -m pytest -q --timeout=900 --nbval-lax --nbval-cell-timeout=600 -p no:randomly notebooks
+	$(MAKE) test-browser
+
+## make test-browser: JupyterLab driven by Playwright in Debian's chromium (installed here if missing)
+test-browser: $(VENV)/.installed
+	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji; } \
+	  || echo "could not install chromium (needs root and apt): the browser test will skip"
+	PERFLAB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q --timeout=900 tests/browser
 
 test-units: $(VENV)/.installed
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --ignore=tests/browser tests
 
 ## make workbook OUT=dir: execute every notebook headless on this machine's tier
 workbook: $(VENV)/.installed

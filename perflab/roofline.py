@@ -95,8 +95,8 @@ class Roofline:
                 _ceiling_lines(fig, r.device, r.datasheet_gbps, r.datasheet_peaks, x_lo, x_hi, "dash",
                                "datasheet")
             for p in r.points:
-                fig.add_trace(go.Scatter(
-                    x=[p.intensity], y=[p.tflops], mode="markers+text", text=[p.label],
+                fig.add_trace(go.Scatter(        # reference points: hover labels only, to keep it legible
+                    x=[p.intensity], y=[p.tflops], mode="markers+text" if i == 0 else "markers", text=[p.label],
                     textposition="top center", marker=dict(size=10, symbol="circle" if i == 0 else "diamond"),
                     name=f"{p.label} ({r.device})", showlegend=False,
                     hovertemplate=f"{p.label}<br>{p.intensity:.3g} FLOP/B<br>{p.tflops:.3g} TFLOP/s"))

@@ -168,7 +168,7 @@ class LabRun:
 
     # ---- views ---------------------------------------------------------------------------------
     def table(self) -> Table:
-        ref = {r.variant: r for r in results.reference(self.lab.name)}
+        ref = self._reference_records()
         base = self.baseline
         cols = ["variant", "check", "median", "p20–p80", "GB/s", "TFLOP/s", "% ceiling",
                 f"vs {base.name if base else 'baseline'}", "H200 % ceiling", "H200 speedup"]
@@ -199,6 +199,16 @@ class LabRun:
         title = (f"{self.lab.name} · {self.lab.TITLE} · size {self.size}, {self.dtype} · "
                  f"measured on {self.device}")
         return Table(cols, rows, title, notes)
+
+    def _reference_records(self) -> dict:
+        """H200 records of this lab and dtype, one per variant, at the lab's default GPU size if recorded."""
+        gpu_size = self.lab.SIZES["gpu"][0]
+        gpu_size = list(gpu_size) if isinstance(gpu_size, tuple) else gpu_size
+        out = {}
+        for r in results.reference(self.lab.name):
+            if r.dtype == self.dtype and (r.variant not in out or r.size == gpu_size):
+                out[r.variant] = r
+        return out
 
     def _speedup_text(self, r: Row) -> str:
         base = self.baseline
@@ -274,7 +284,8 @@ class LabRun:
 
 
 def reference_roofline(lab_name: str | None = None):
-    """The H200 reference roofline (ceilings from its manifest) with that lab's points, or None."""
+    """The H200 reference roofline (ceilings from its manifest), with that lab's points if a lab is
+    named (ceilings only otherwise), or None when no reference is recorded."""
     from perflab.roofline import Roofline
     path = results.reference_path()
     if not path.exists():
@@ -286,7 +297,7 @@ def reference_roofline(lab_name: str | None = None):
     roof = Roofline(device=f"{manifest['device']} (reference)", bandwidth_gbps=c["copy_gbps"],
                     peaks=c["matmul_tflops"])
     for r in records:
-        if (lab_name is None or r.lab == lab_name) and r.tflops and r.median_s and r.gbps:
+        if lab_name is not None and r.lab == lab_name and r.tflops and r.median_s and r.gbps:
             roof.add(r.variant, r.tflops * 1e12 * r.median_s, r.gbps * 1e9 * r.median_s, r.median_s,
                      precision=_precision_of(r, r.dtype), source=manifest["device"])
     return roof

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import subprocess
 import sys
 
 LOOPBACK = "127.0.0.1"
@@ -37,7 +36,7 @@ def main(argv=None):
     token = os.environ.get("PERFLAB_TOKEN") or secrets.token_hex(24)
     cmd = server_command(args.port, token, args.notebooks)
     print(f"perflab: JupyterLab at http://{LOOPBACK}:{args.port}/lab?token={token}", flush=True)
-    return subprocess.call(cmd)
+    os.execv(cmd[0], cmd)          # become the server: stopping this process stops JupyterLab
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The one timing entry point: bench(fn) -> Measurement, on the GPU or the CPU."""
 from __future__ import annotations
 
+import functools
 import time
 from typing import Callable
 
@@ -54,6 +55,7 @@ def bench(fn: Callable[[], object], *, warmup_ms: float = 25, rep_ms: float = 10
         ms = do_bench_cudagraph(fn, rep=rep_ms, return_mode="all")
         samples, method = [t * 1e-3 for t in ms], "cuda-graph"
     else:
+        keep_freed_memory()
         samples, method = _cpu_samples(fn, rep_ms), "cpu-timer"
     samples = [s for s in samples if s > 0] or [first]
     return Measurement(samples, label=label, device=e.device, bytes=bytes, flops=flops,
@@ -82,3 +84,26 @@ def _cpu_samples(fn, rep_ms: float) -> list[float]:
     while len(samples) < 5:       # slow calls give few blocks: add single calls for a spread
         samples += Timer(stmt="fn()", globals={"fn": fn}).timeit(1).times
     return samples
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """On the cpu tier, ask glibc to keep freed blocks (up to 512 MB) instead of returning them to the OS.
+
+    Eager PyTorch on a CPU allocates a fresh full-size temporary per op. glibc hands blocks of a few MB
+    back to the OS when they are freed, so the next op's temporary page-faults on every 4 KB page: on
+    the 2-core test machine that made the eager chains 10× slower, at random, from one process to the
+    next. A GPU's caching allocator never does this, so the CPU timings would compare page faults, not
+    memory traffic. Returns True when the setting was applied (Linux with glibc only).
+    """
+    import ctypes
+    import sys
+    from perflab.machine import env
+    if env().tier != "cpu" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3           # from <malloc.h>
+    return bool(libc.mallopt(m_trim_threshold, 512 << 20)) and bool(libc.mallopt(m_mmap_threshold, 32 << 20))

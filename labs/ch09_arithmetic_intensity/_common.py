@@ -11,26 +11,7 @@ MAX_ONE_PASS = 8192     # widest row (elements) a Triton program keeps in regist
 LOOP_BLOCK = 4096       # columns per step when a program loops over a wide row
 
 
-def keep_freed_memory() -> bool:
-    """On the cpu tier, ask glibc to keep freed blocks (up to 512 MB) instead of returning them to the OS.
-
-    Eager PyTorch on a CPU allocates a fresh full-size temporary per op. glibc hands blocks of a few MB
-    back to the OS when they are freed, so the next op's temporary page-faults on every 4 KB page: on
-    the 2-core test machine that made the eager chains 10× slower, at random, from one process to the
-    next. A GPU's caching allocator never does this, so the CPU timings would compare page faults, not
-    memory traffic. Returns True when the setting was applied (Linux with glibc only).
-    """
-    import ctypes
-    import sys
-    if pl.env().tier != "cpu" or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3           # from <malloc.h>
-    return bool(libc.mallopt(m_trim_threshold, 512 << 20)) and bool(libc.mallopt(m_mmap_threshold, 32 << 20))
-
+from perflab.timer import keep_freed_memory  # noqa: E402  (perflab.bench also applies it)
 
 KEEPS_FREED_MEMORY = keep_freed_memory()
 

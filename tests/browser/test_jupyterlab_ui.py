@@ -1,0 +1,143 @@
+"""The workbook in a real browser: JupyterLab (make lab's server) driven by Playwright in Debian's chromium.
+
+Opens ch00 and ch07, runs every cell, and checks what a learner sees: the before/after panel renders,
+moving its size slider re-runs the lab and changes the chart, and the plotly roofline is drawn.
+Screenshots go to $PERFLAB_SCREENSHOTS (default: browser-screenshots/).
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = os.environ.get("PERFLAB_CHROMIUM", "/usr/bin/chromium")
+if not shutil.which(CHROMIUM):
+    pytest.skip(f"no chromium at {CHROMIUM} (make test-browser installs it)", allow_module_level=True)
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("PERFLAB_SCREENSHOTS", "browser-screenshots"))
+TOKEN = "browser-test-token-0123456789abcdef"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """make lab's server, on a copy of the notebooks: JupyterLab autosaves, and the committed
+    notebooks must stay without outputs."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    work = tmp_path_factory.mktemp("notebooks")
+    for nb in (REPO / "notebooks").glob("*.ipynb"):
+        shutil.copy(nb, work / nb.name)
+    env = dict(os.environ, PERFLAB_TOKEN=TOKEN)
+    proc = subprocess.Popen([sys.executable, "-m", "perflab.serve", "--port", str(port), "--notebooks", str(work)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(120):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def page():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS,
+                                    chromium_sandbox=False, headless=True)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield pg
+        browser.close()
+
+
+def run_all(page, url: str, name: str):
+    page.goto(f"{url}/lab/tree/{name}?reset&token={TOKEN}")        # reset: no tabs restored from earlier runs
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    no_news = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
+    if no_news.count():
+        no_news.first.click()
+    for _ in range(5):          # the menu item stays disabled until the kernel is connected: retry
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        page.wait_for_timeout(3000)
+        if any(t != "[ ]:" for t in page.evaluate(PROMPTS)):
+            break
+        page.keyboard.press("Escape")
+    try:
+        page.wait_for_function(DONE, timeout=300_000, polling=1000)
+    except playwright.TimeoutError:
+        page.screenshot(path=str(SHOTS / f"{name}_timeout.png"))
+        raise AssertionError(f"{name} did not finish: prompts {page.evaluate(PROMPTS)}") from None
+
+
+ACTIVE = ".jp-NotebookPanel:not(.lm-mod-hidden)"      # the notebook in the visible tab
+PROMPTS = f"() => [...document.querySelectorAll('{ACTIVE} .jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent)"
+DONE = """() => {
+    const prompts = [...document.querySelectorAll('ACTIVE .jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
+    return prompts.length > 0 && !prompts.some(t => t.includes('*')) && /[0-9]/.test(prompts[prompts.length - 1]);
+}""".replace("ACTIVE", ACTIVE)
+
+
+def shoot(locator, name: str):
+    """Screenshot one element once it is scrolled into view and drawn (the notebook renders lazily)."""
+    locator.scroll_into_view_if_needed()
+    locator.wait_for(state="visible", timeout=60_000)
+    locator.page.wait_for_timeout(1500)
+    locator.screenshot(path=str(SHOTS / name))
+
+
+def plot_titles(page) -> list:
+    return page.eval_on_selector_all(f"{ACTIVE} .js-plotly-plot", "els => els.map(e => (e.layout && e.layout.title && "
+                                     "(e.layout.title.text || e.layout.title)) || '')")
+
+
+def test_ch00_panel_slider_reruns_and_roofline_is_drawn(server, page):
+    run_all(page, server, "ch00_start_here.ipynb")
+    assert page.locator(".jp-OutputArea-output .jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']",
+                        has_text="Traceback").count() == 0
+    assert any("Roofline" in t for t in plot_titles(page)), plot_titles(page)
+    panel = page.locator(ACTIVE).locator(".widget-vbox", has=page.locator(".widget-slider")).filter(
+        has_text="ch00.scale_shift").first
+    panel.scroll_into_view_if_needed()
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    first, second = "size 1000003", "size 250007"          # the lab's first two cpu sizes
+    if first not in panel.inner_text():                     # on a GPU machine the sizes differ
+        pytest.skip("panel sizes are not the cpu tier's")
+    before_y = panel.locator(".js-plotly-plot").first.evaluate("e => JSON.stringify(e.data.map(t => t.y))")
+    shoot(panel, "ch00_panel_before.png")
+    handle = panel.locator(".noUi-handle").first
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("([el, s]) => el.innerText.includes('last run: ' + s)",
+                           arg=[panel.element_handle(), second], timeout=120_000)
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    after_y = panel.locator(".js-plotly-plot").first.evaluate("e => JSON.stringify(e.data.map(t => t.y))")
+    assert f"{second}, float32" in panel.inner_text() and f"{first}, float32" not in panel.inner_text()
+    assert after_y != before_y
+    shoot(panel, "ch00_panel_after.png")
+    shoot(page.locator(ACTIVE).locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="Roofline")).first,
+          "ch00_roofline.png")
+
+
+def test_ch07_runs_and_shows_its_charts(server, page):
+    run_all(page, server, "ch07_memory_access.ipynb")
+    titles = plot_titles(page)
+    assert any("roofline" in t.lower() for t in titles), titles
+    assert page.locator(ACTIVE).locator(".widget-slider").count() >= 1
+    nb = page.locator(ACTIVE)
+    shoot(nb.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="roofline")).first,
+          "ch07_matmul_roofline.png")
+    shoot(nb.locator(".jp-OutputArea-output", has_text="Book check · Chapter 7").first, "ch07_book_check.png")

@@ -1,0 +1,10 @@
+"""Chapter 13 labs: profiling and tuning a PyTorch training step.
+
+Lab modules: ``train_step`` (a tiny transformer's training run, fixed one cause at a time: input
+pipeline, hidden host sync, bf16 autocast, fused AdamW, torch.compile, CUDA graphs) and
+``checkpointing`` (activation checkpointing: the same gradients, less memory, more time; also the
+exercise). Helpers: ``model`` (the model, data and loop pieces), ``profiling`` (torch.profiler and NVTX
+ranges, wrong and right nesting), ``memory`` (peak memory and saved-activation bytes), ``book_check``
+and ``solutions``.
+"""
+NOT_LABS = ("model", "profiling", "memory", "book_check", "solutions")

@@ -63,3 +63,15 @@ def grid_stride_blocks(device, threads: int, work_items: int) -> int:
     props = torch.cuda.get_device_properties(device)
     per_sm = max(1, getattr(props, "max_threads_per_multi_processor", 2048) // threads)
     return max(1, min(props.multi_processor_count * per_sm, -(-work_items // threads)))
+
+
+@functools.cache
+def _module(source: str, options: tuple[str, ...] = ()):
+    import cupy
+    return cupy.RawModule(code=source, options=options)
+
+
+def compile_kernel(source: str, name: str, options: tuple[str, ...] = ()):
+    """The kernel ``name`` of a CUDA C ``source`` as a ``cupy.RawKernel``; NVRTC runs once per source
+    and options in a process (for the device that is current)."""
+    return _module(source, tuple(options)).get_function(name)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 
+from perflab.cuda import compile_kernel
+
 SAXPY = r"""
 // The first kernel: out[i] = a * x[i] + y[i], one element per thread.
 // blockIdx.x * blockDim.x + threadIdx.x is this thread's global index; the grid has
@@ -87,17 +89,11 @@ SOURCES = {"saxpy": SAXPY, "twice_plus_one": TWICE, "heavy_free": HEAVY, "heavy_
 
 
 @functools.cache
-def _module(source: str):
-    import cupy
-    return cupy.RawModule(code=source)
-
-
-@functools.cache
 def kernel(name: str):
     """The compiled kernel ``name`` (a ``cupy.RawKernel``); NVRTC runs once per process and source."""
     if name not in SOURCES:
         raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(SOURCES)}")
-    return _module(SOURCES[name]).get_function(name)
+    return compile_kernel(SOURCES[name], name)
 
 
 def launch(kern, grid: tuple[int, ...], block: tuple[int, ...], args: tuple) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 
+from perflab.cuda import compile_kernel, grid_stride_blocks, launch  # noqa: F401  (launch: the shared launcher)
+
 COPY = r"""
 // One float per thread and step; a grid-stride loop covers any n with a grid sized to the GPU.
 extern "C" __global__ void copy_scalar(const float* __restrict__ x, float* __restrict__ y, long long n)
@@ -185,17 +187,8 @@ SOURCES = {
 
 
 @functools.cache
-def _module(source: str):
-    import cupy
-    return cupy.RawModule(code=source)
-
-
-@functools.cache
 def kernel(name: str):
     """The compiled kernel ``name`` (a ``cupy.RawKernel``); NVRTC runs once per process and name."""
     if name not in SOURCES:
         raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(SOURCES)}")
-    return _module(SOURCES[name]).get_function(name)
-
-
-from perflab.cuda import grid_stride_blocks, launch  # noqa: E402,F401  (the shared launcher)
+    return compile_kernel(SOURCES[name], name)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import re
 
+from perflab.cuda import compile_kernel
+
 STREAM = r"""
 // y = a*x + b. A grid-stride loop in which each thread first issues ILP independent loads (lanes of a
 // warp read neighbouring floats, so every load is coalesced) and only then uses them: ILP loads of
@@ -200,15 +202,9 @@ def options(name: str) -> tuple[str, ...]:
 
 
 @functools.cache
-def _module(text: str, opts: tuple[str, ...]):
-    import cupy
-    return cupy.RawModule(code=text, options=opts)
-
-
-@functools.cache
 def kernel(name: str):
     """The compiled kernel ``name`` (a ``cupy.RawKernel``); NVRTC runs once per process and source."""
-    return _module(source(name), options(name)).get_function(name)
+    return compile_kernel(source(name), name, options(name))
 
 
 def attributes(name: str) -> dict:

@@ -23,7 +23,7 @@ __all__ = [
     "panel", "calculator", "show",                # notebook views
     "ncu", "ncu_compare", "torch_profile",        # profilers
     "read_results", "write_results", "reference", "Record",   # results files
-    "calc",                                       # back-of-envelope calculators
+    "calc", "audit",                              # calculators; the read-only checklist audit
 ]
 
 _LAZY = {
@@ -36,7 +36,7 @@ _LAZY = {
     "ncu": "perflab.nsight", "ncu_compare": "perflab.nsight", "torch_profile": "perflab.nsight",
     "read_results": ("perflab.results", "read"), "write_results": ("perflab.results", "write"),
     "reference": "perflab.results", "Record": "perflab.results",
-    "calc": ("perflab.calc", None),
+    "calc": ("perflab.calc", None), "audit": ("perflab.audit", "audit"),
 }
 
 

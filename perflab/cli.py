@@ -72,6 +72,25 @@ def _ceilings(args) -> int:
     return 0
 
 
+def _audit(args) -> int:
+    from perflab.audit import CHECKS, audit, remaining
+    if args.list:
+        for c in CHECKS:
+            print(f"{c.id:<26} ch{c.chapter:02d}  {c.category:<36} {c.title}")
+        return 0
+    a = audit(only=args.only or None, category=args.category, script=args.script, data_dir=args.data_dir)
+    if args.json:
+        print(a.to_json())
+    else:
+        print(a.text())
+        if args.items:
+            print()
+            print(remaining.table())
+        else:
+            print(f"\n{len(a.remaining)} more checklist items need a person: perflab audit --items lists them")
+    return 1 if a.counts()["fail"] else 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="perflab", description="perflab: measure GPU performance ideas.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -100,6 +119,15 @@ def main(argv=None) -> int:
     c.add_argument("--refresh", action="store_true")
     c.add_argument("--json", action="store_true")
     c.set_defaults(fn=_ceilings)
+    a = sub.add_parser("audit", help="read-only check of this machine against the book's appendix checklist")
+    a.add_argument("--json", action="store_true", help="print the results as JSON")
+    a.add_argument("--only", action="append", help="a check id or prefix such as gpu. (repeatable)")
+    a.add_argument("--category", help="only checks whose category contains this text")
+    a.add_argument("--script", help="also scan this training script for blocking .to() copies")
+    a.add_argument("--data-dir", help="also count small files in this dataset folder")
+    a.add_argument("--items", action="store_true", help="also list the checklist items no check can read")
+    a.add_argument("--list", action="store_true", help="list the checks and exit")
+    a.set_defaults(fn=_audit)
     args = p.parse_args(argv)
     try:
         return args.fn(args)

@@ -71,7 +71,7 @@ def grade(lab, fn: Callable, *, seeds: tuple[int, ...] = (11, 12), target: float
     g.lines.append(f"✅ correct at sizes {sizes}, seeds {list(seeds)}")
     if e.tier != "gpu":
         g.lines.append("· speed is graded on a GPU only (this is the cpu tier): run this cell on a GPU "
-                       "to see your fraction of the copy bandwidth")
+                       "to see your fraction of the measured ceiling")
         return g
     r = run(lab, variants=[fn], record=False)
     rec = r.records[0] if r.records else None

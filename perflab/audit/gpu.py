@@ -1,0 +1,181 @@
+"""GPU and driver checks (ch3, ch8, ch16): one read-only `nvidia-smi --query-gpu` call, never a setter."""
+from __future__ import annotations
+
+from perflab.audit.core import Check, MissingFact, Result
+
+DRV, RES, POWER = "OS and driver", "GPU resource management", "Power and thermal management"
+SMI = "nvidia-smi --query-gpu"
+
+# NVML clock-throttle reason bits (nvml.h, nvmlClocksThrottleReason*)
+THROTTLE_BITS = {0x1: "GpuIdle", 0x2: "ApplicationsClocksSetting", 0x4: "SwPowerCap", 0x8: "HwSlowdown",
+                 0x10: "SyncBoost", 0x20: "SwThermalSlowdown", 0x40: "HwThermalSlowdown",
+                 0x80: "HwPowerBrakeSlowdown", 0x100: "DisplayClockSetting"}
+THROTTLE_FAIL = 0x8 | 0x20 | 0x40 | 0x80
+THROTTLE_WARN = 0x2 | 0x4
+
+
+def per_gpu(f, field: str) -> list[tuple[str, str]]:
+    """[(gpu index, value)] for one nvidia-smi field; MissingFact when no GPU reports it."""
+    gpus = f["smi"]
+    if not gpus:
+        raise MissingFact("nvidia-smi", "lists no GPU")
+    pairs = [(g.get("index") or str(i), g.get(field)) for i, g in enumerate(gpus)]
+    if all(v is None for _, v in pairs):
+        raise MissingFact(field, "nvidia-smi reports N/A or does not know this field")
+    return [(i, v) for i, v in pairs if v is not None]
+
+
+def _ev(pairs, unit: str = "") -> str:
+    return ", ".join(f"GPU{i}={v}{unit}" for i, v in pairs) + f" · {SMI}"
+
+
+def _by_value(f, field, good, status_bad, advice, unit=""):
+    pairs = per_gpu(f, field)
+    ok = all(good(v) for _, v in pairs)
+    return Result("pass" if ok else status_bad, _ev(pairs, unit), "" if ok else advice)
+
+
+def persistence(f) -> Result:
+    return _by_value(f, "persistence_mode", lambda v: v == "Enabled", "warn",
+                     "sudo nvidia-smi -pm 1 (or enable nvidia-persistenced): saves 1–2 s of driver init per "
+                     "process start")
+
+
+def mig(f) -> Result:
+    return _by_value(f, "mig.mode.current", lambda v: v == "Disabled", "warn",
+                     "MIG is on: this process sees a slice of the GPU. Fine if intended, else disable it")
+
+
+def ecc_mode(f) -> Result:
+    return _by_value(f, "ecc.mode.current", lambda v: v == "Enabled", "warn",
+                     "keep ECC on for long jobs: turning it off gains only a few percent")
+
+
+def ecc_errors(f) -> Result:
+    return _by_value(f, "ecc.errors.uncorrected.volatile.total", lambda v: int(v) == 0, "fail",
+                     "uncorrectable ECC errors since boot: drain this GPU and have it checked")
+
+
+def ecc_history(f) -> Result:
+    return _by_value(f, "ecc.errors.uncorrected.aggregate.total", lambda v: int(v) == 0, "warn",
+                     "this GPU has had uncorrectable errors in its lifetime: watch for retired/remapped pages")
+
+
+def throttle(f) -> Result:
+    pairs = per_gpu(f, "clocks_throttle_reasons.active")
+    clocks = {g.get("index"): (g.get("clocks.sm"), g.get("clocks.max.sm")) for g in f["smi"]}
+    worst, parts = "pass", []
+    for i, v in pairs:
+        mask = int(v, 16)
+        names = [n for b, n in THROTTLE_BITS.items() if mask & b] or ["none"]
+        sm, top = clocks.get(i, (None, None))
+        parts.append(f"GPU{i}: {'+'.join(names)}" + (f" ({sm}/{top} MHz)" if sm and top else ""))
+        if mask & THROTTLE_FAIL:
+            worst = "fail"
+        elif mask & THROTTLE_WARN and worst == "pass":
+            worst = "warn"
+    advice = {"pass": "", "warn": "clocks held down by a power cap or application clocks: check power and "
+              "nvidia-smi -q -d PERFORMANCE", "fail": "thermal or hardware slowdown: check cooling, airflow "
+              "and power delivery"}[worst]
+    return Result(worst, "; ".join(parts) + f" · {SMI}", advice)
+
+
+def power_cap(f) -> Result:
+    gpus = f["smi"]
+    pairs = [(g.get("index"), g.get("enforced.power.limit"), g.get("power.default_limit")) for g in gpus]
+    pairs = [(i, float(e), float(d)) for i, e, d in pairs if e and d]
+    if not pairs:
+        raise MissingFact("enforced.power.limit", "nvidia-smi reports N/A")
+    capped = [i for i, e, d in pairs if e < 0.98 * d]
+    ev = ", ".join(f"GPU{i}={e:.0f}/{d:.0f} W" for i, e, d in pairs) + f" (enforced/default) · {SMI}"
+    return Result("warn" if capped else "pass", ev,
+                  "the power limit is below default: intended for perf/W? (root: nvidia-smi -pl)" if capped else "")
+
+
+def power_draw(f) -> Result:
+    pairs = [(g.get("index"), g.get("power.draw"), g.get("enforced.power.limit")) for g in f["smi"]]
+    pairs = [(i, float(p), float(lim)) for i, p, lim in pairs if p and lim]
+    if not pairs:
+        raise MissingFact("power.draw", "nvidia-smi reports N/A")
+    at_cap = [i for i, p, lim in pairs if p >= 0.98 * lim]
+    ev = ", ".join(f"GPU{i}={p:.0f}/{lim:.0f} W" for i, p, lim in pairs) + f" (draw/limit) · {SMI}"
+    return Result("warn" if at_cap else "pass", ev,
+                  "drawing at the power limit: clocks will drop; watch SwPowerCap" if at_cap else "")
+
+
+def temperature(f) -> Result:
+    pairs = per_gpu(f, "temperature.gpu")
+    hottest = max(int(v) for _, v in pairs)
+    status = "pass" if hottest < 85 else "warn" if hottest < 95 else "fail"
+    return Result(status, _ev(pairs, " °C"), "" if status == "pass" else
+                  "≥ 85 °C warning, ≥ 95 °C critical: check cooling before the GPU throttles")
+
+
+def memory_used(f) -> Result:
+    rows = [(g.get("index"), g.get("memory.used"), g.get("memory.total")) for g in f["smi"]]
+    rows = [(i, float(u), float(t)) for i, u, t in rows if u and t]
+    if not rows:
+        raise MissingFact("memory.used", "nvidia-smi reports N/A")
+    top = max(u / t for _, u, t in rows)
+    status = "pass" if top < 0.80 else "warn" if top < 0.95 else "fail"
+    ev = ", ".join(f"GPU{i}={u / t:.0%} of {t / 1024:.0f} GiB" for i, u, t in rows) + f" · {SMI}"
+    return Result(status, ev, "" if status == "pass" else
+                  "under 80 % leaves room for activations and the KV cache; ≥ 95 % risks OOM")
+
+
+def pcie_width(f) -> Result:
+    rows = [(g.get("index"), g.get("pcie.link.width.current"), g.get("pcie.link.width.max"),
+             g.get("pcie.link.gen.current"), g.get("pcie.link.gen.max")) for g in f["smi"]]
+    rows = [r for r in rows if r[1] and r[2]]
+    if not rows:
+        raise MissingFact("pcie.link.width", "nvidia-smi reports N/A")
+    narrow = [i for i, w, wm, _, _ in rows if int(w) < int(wm)]
+    ev = ", ".join(f"GPU{i}=x{w}/x{wm} gen{g}/{gm}" for i, w, wm, g, gm in rows) + f" (now/max) · {SMI}"
+    return Result("warn" if narrow else "pass", ev, "a link runs narrower than it can: check the slot and "
+                  "riser (the generation drops at idle, which is normal)" if narrow else "")
+
+
+def compute_mode(f) -> Result:
+    return _by_value(f, "compute_mode", lambda v: v != "Prohibited", "fail",
+                     "compute mode Prohibited: no process may use this GPU (root: nvidia-smi -c 0)")
+
+
+def driver_runtime(f) -> Result:
+    driver = per_gpu(f, "driver_version")[0][1]       # no driver: unknown, there is nothing to match
+    v = f["torch.version"]
+    if not v.get("cuda"):
+        return Result("fail", f"torch {v['torch']} is a CPU-only build, driver {driver} · torch.version, {SMI}",
+                      "install a CUDA build of torch: this one cannot use the GPU")
+    ok = f["torch.cuda_ok"]
+    ev = f"torch {v['torch']} built for CUDA {v['cuda']}, driver {driver} · torch.version, {SMI}"
+    return Result("pass" if ok else "fail", ev, "" if ok else
+                  "torch cannot use the driver: the driver is older than torch's CUDA needs; update it")
+
+
+def p2p(f) -> Result:
+    n = f["torch.gpus"]
+    if n < 2:
+        raise MissingFact("peer access", f"{n} GPU visible: needs two to compare")
+    blocked = f["torch.p2p_blocked"]
+    pairs = n * (n - 1)
+    ev = f"{pairs - len(blocked)}/{pairs} GPU pairs have peer access · torch.cuda.can_device_access_peer"
+    return Result("warn" if blocked else "pass", ev,
+                  "some pairs go through the host: check nvidia-smi topo -m and NVLink state" if blocked else "")
+
+
+CHECKS = [
+    Check("gpu.driver", "torch's CUDA runs on this driver", 3, DRV, driver_runtime, "L9067"),
+    Check("gpu.persistence", "persistence mode on", 3, DRV, persistence, "L1249, L9067"),
+    Check("gpu.ecc", "ECC enabled", 3, DRV, ecc_mode, "L1354, L9106"),
+    Check("gpu.ecc_errors", "no uncorrectable ECC errors (volatile)", 16, DRV, ecc_errors, "L6266, L9106"),
+    Check("gpu.ecc_history", "no uncorrectable ECC errors (lifetime)", 16, DRV, ecc_history, "L6266"),
+    Check("gpu.mig", "MIG off (whole GPU)", 3, RES, mig, "L1292, L9097"),
+    Check("gpu.compute_mode", "compute mode allows processes", 3, RES, compute_mode, "L9094"),
+    Check("gpu.memory", "device memory used < 80 %", 16, RES, memory_used, "L6259–6260, L9230"),
+    Check("gpu.p2p", "peer access between all GPU pairs", 4, RES, p2p, "L9013–9016"),
+    Check("gpu.pcie", "PCIe link at full width", 2, RES, pcie_width, "L6265"),
+    Check("gpu.throttle", "no clock throttling (thermal/power)", 8, POWER, throttle, "L3642–3648, L9504"),
+    Check("gpu.power_cap", "power limit at its default", 3, POWER, power_cap, "L9510, L9522"),
+    Check("gpu.power_draw", "drawing below the power limit", 16, POWER, power_draw, "L9510"),
+    Check("gpu.temperature", "temperature < 85 °C", 16, POWER, temperature, "L6261–6262, L9504"),
+]

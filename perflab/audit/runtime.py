@@ -1,0 +1,222 @@
+"""PyTorch runtime checks: precision flags, SDPA, allocator, debug switches (ch9, ch13), DataLoader (ch5)."""
+from __future__ import annotations
+
+import ast
+
+from perflab.audit.core import Check, MissingFact, Result
+
+PREC, CUDA = "Arithmetic and mixed precision", "GPU programming and CUDA tuning"
+DEBUG = "Profiling, debugging and monitoring"
+DATA, REPRO = "I/O and data pipeline", "Reproducibility and documentation"
+
+
+def _flag(f, key: str, good: bool, bad_status: str, advice: str, pass_note: str = "") -> Result:
+    value = f[key]
+    ok = value == good
+    return Result("pass" if ok else bad_status, f"{value} · {f.where(key)}", pass_note if ok else advice)
+
+
+def tf32(f) -> Result:
+    value = f["torch.matmul_precision"]
+    ev = f"'{value}' · {f.where('torch.matmul_precision')}"
+    if value in ("high", "medium"):
+        return Result("pass", ev, "TF32 (or bf16) tensor cores for fp32 matmuls on sm_80+")
+    return Result("warn", ev, "torch.set_float32_matmul_precision('high'): fp32 matmuls use TF32 tensor "
+                  "cores on sm_80+ (10-bit mantissa: check your accuracy)")
+
+
+def cudnn_tf32(f) -> Result:
+    return _flag(f, "torch.cudnn_tf32", True, "warn", "torch.backends.cudnn.allow_tf32 = True (the default)")
+
+
+def cudnn_benchmark(f) -> Result:
+    return _flag(f, "torch.cudnn_benchmark", True, "warn", "torch.backends.cudnn.benchmark = True when "
+                 "input shapes are fixed: cuDNN then times its algorithms once and keeps the fastest")
+
+
+def cudnn_deterministic(f) -> Result:
+    return _flag(f, "torch.cudnn_deterministic", False, "warn",
+                 "deterministic cuDNN is slower: keep it only where bitwise reproducibility is required")
+
+
+def deterministic(f) -> Result:
+    return _flag(f, "torch.deterministic", False, "warn",
+                 "torch.use_deterministic_algorithms(True) costs speed: keep it for debugging runs")
+
+
+def anomaly(f) -> Result:
+    return _flag(f, "torch.anomaly", False, "fail",
+                 "autograd anomaly detection checks every backward op: turn it off outside debugging")
+
+
+def launch_blocking(f) -> Result:
+    value = f["env"].get("CUDA_LAUNCH_BLOCKING")
+    ev = f"CUDA_LAUNCH_BLOCKING={value or 'unset'} · environment"
+    if value == "1":
+        return Result("fail", ev, "unset CUDA_LAUNCH_BLOCKING: it waits for every kernel, so the CPU can never "
+                      "run ahead of the GPU")
+    return Result("pass", ev)
+
+
+def module_loading(f) -> Result:
+    value = f["env"].get("CUDA_MODULE_LOADING")
+    ev = f"CUDA_MODULE_LOADING={value or 'unset (LAZY since CUDA 11.7)'} · environment"
+    if value and value.upper() == "EAGER":
+        return Result("warn", ev, "EAGER loads every kernel at start-up: slower start and more memory")
+    return Result("pass", ev)
+
+
+def compile_debug(f) -> Result:
+    env = f["env"]
+    on = {k: env[k] for k in ("TORCH_COMPILE_DEBUG", "TORCHDYNAMO_VERBOSE", "TORCH_LOGS") if env.get(k)}
+    ev = (", ".join(f"{k}={v}" for k, v in on.items()) or "no compiler debug variables") + " · environment"
+    if on:
+        return Result("warn", ev, "compiler logging slows compilation and fills logs: unset after debugging")
+    return Result("pass", ev)
+
+
+def alloc_conf(f) -> Result:
+    env = f["env"]
+    found = {k: env[k] for k in ("PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF") if env.get(k)}
+    if not found:
+        return Result("warn", "PYTORCH_ALLOC_CONF and PYTORCH_CUDA_ALLOC_CONF unset · environment",
+                      "try PYTORCH_ALLOC_CONF=expandable_segments:True when memory fragments (reserved ≫ "
+                      "allocated); older torch reads PYTORCH_CUDA_ALLOC_CONF")
+    ev = ", ".join(f"{k}={v}" for k, v in found.items()) + " · environment"
+    if len(set(found.values())) > 1:
+        return Result("warn", ev, "both names are set and differ: keep one (newer torch reads PYTORCH_ALLOC_CONF)")
+    return Result("pass", ev)
+
+
+def sdpa(f) -> Result:
+    b = f["torch.sdpa"]
+    ev = ", ".join(f"{k}={v}" for k, v in b.items()) + f" · {f.where('torch.sdpa')}"
+    if b.get("flash") and b.get("mem_efficient"):
+        return Result("pass", ev)
+    return Result("warn", ev, "re-enable the fused attention kernels: torch.backends.cuda.enable_flash_sdp(True) "
+                  "and enable_mem_efficient_sdp(True)")
+
+
+def bf16(f) -> Result:
+    value = f["torch.bf16"]
+    if value is None:
+        raise MissingFact("torch.cuda.is_bf16_supported()", "no CUDA device")
+    return Result("pass" if value else "warn", f"{value} · torch.cuda.is_bf16_supported()",
+                  "" if value else "no bf16 tensor cores (pre-sm_80): use fp16 autocast with a GradScaler")
+
+
+def fp8(f) -> Result:
+    cap = f["torch.capability"]
+    if cap is None:
+        raise MissingFact("compute capability", "no CUDA device")
+    te = f.get("modules", {}).get("transformer_engine")
+    ev = f"sm_{cap[0]}{cap[1]}, transformer_engine {'found' if te else 'not installed'} · torch, find_spec"
+    if tuple(cap) >= (8, 9):
+        return Result("pass", ev, "fp8 tensor cores available (torch._scaled_mm, Transformer Engine)")
+    return Result("warn", ev, "fp8 tensor cores need sm_89+ (Ada, Hopper): stay with bf16/fp16 here")
+
+
+def pinned(f) -> Result:
+    ok = f["torch.pinned_ok"]
+    if ok is None:
+        raise MissingFact("pinned memory", "needs a CUDA device")
+    return Result("pass" if ok else "fail", f"{ok} · torch.empty(1, pin_memory=True).is_pinned()",
+                  "" if ok else "cannot pin host memory: raise ulimit -l (memlock)")
+
+
+def torch_threads(f) -> Result:
+    n, cores = f["torch.threads"], len(f["affinity"])
+    ev = f"{n} intra-op threads, {cores} usable cores · torch.get_num_threads, sched_getaffinity"
+    return Result("pass" if n <= cores else "warn", ev, "" if n <= cores else
+                  f"torch.set_num_threads({cores}) or OMP_NUM_THREADS: more threads than cores thrash")
+
+
+def _loader(f, name: str):
+    return f["loader"][name]
+
+
+def loader_workers(f) -> Result:
+    n = _loader(f, "num_workers")
+    return Result("pass" if n > 0 else "warn", f"num_workers={n} · {f.where('loader')}",
+                  "" if n > 0 else "num_workers > 0 so decoding overlaps the GPU step (start near one per core)")
+
+
+def loader_pin(f) -> Result:
+    v = _loader(f, "pin_memory")
+    return Result("pass" if v else "warn", f"pin_memory={v} · {f.where('loader')}",
+                  "" if v else "pin_memory=True, then .to(device, non_blocking=True) overlaps the copy")
+
+
+def loader_persistent(f) -> Result:
+    n, v = _loader(f, "num_workers"), _loader(f, "persistent_workers")
+    if n == 0:
+        return Result("warn", f"num_workers=0: no workers to keep · {f.where('loader')}", "add workers first")
+    return Result("pass" if v else "warn", f"persistent_workers={v} · {f.where('loader')}",
+                  "" if v else "persistent_workers=True: workers survive between epochs (no restart stall)")
+
+
+def loader_prefetch(f) -> Result:
+    n, p = _loader(f, "num_workers"), _loader(f, "prefetch_factor")
+    if n == 0:
+        return Result("warn", f"num_workers=0: nothing prefetches · {f.where('loader')}", "add workers first")
+    ev = f"prefetch_factor={p}: {n * p} batches queued · {f.where('loader')}"
+    return Result("pass" if p >= 2 else "warn", ev, "" if p >= 2 else "prefetch_factor ≥ 2 (2 is the default)")
+
+
+def loader_sampler(f) -> Result:
+    sampler, world = _loader(f, "sampler"), int(f["env"].get("WORLD_SIZE", "1"))
+    ev = f"{sampler}, WORLD_SIZE={world} · {f.where('loader')}, environment"
+    if world <= 1 or sampler == "DistributedSampler":
+        return Result("pass", ev)
+    return Result("fail", ev, "under DDP use DistributedSampler: otherwise every rank reads the same samples")
+
+
+def non_blocking(f) -> Result:
+    tree = ast.parse(f["script"])
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and n.func.attr in ("to", "cuda")]
+    if not calls:
+        return Result("pass", f"no .to()/.cuda() calls · {f.where('script')}")
+    blocking = [n.lineno for n in calls if not any(k.arg == "non_blocking" and isinstance(k.value, ast.Constant)
+                                                   and k.value.value is True for k in n.keywords)]
+    ev = f"{len(calls) - len(blocking)}/{len(calls)} device copies non_blocking · {f.where('script')}"
+    if blocking:
+        return Result("warn", ev + f" (blocking at lines {blocking[:8]})",
+                      "non_blocking=True with pinned batches lets the copy overlap compute "
+                      "(.to(dtype) lines are false alarms)")
+    return Result("pass", ev)
+
+
+def git_clean(f) -> Result:
+    lines = [x for x in f["git_status"].splitlines() if x.strip()]
+    ev = f"{len(lines)} changed files · {f.where('git_status')}"
+    return Result("pass" if not lines else "warn", ev, "" if not lines else
+                  "commit before you benchmark so the numbers name the code that made them")
+
+
+CHECKS = [
+    Check("torch.tf32", "fp32 matmuls may use TF32", 9, PREC, tf32, "L4090, L9360"),
+    Check("torch.cudnn_tf32", "cuDNN may use TF32", 9, PREC, cudnn_tf32, "L4090, L9360"),
+    Check("torch.bf16", "bf16 supported", 9, PREC, bf16, "L4107, L9345"),
+    Check("torch.fp8", "fp8 tensor cores (sm_89+)", 2, PREC, fp8, "L9354"),
+    Check("torch.sdpa", "flash and mem-efficient SDPA enabled", 9, CUDA, sdpa, "L4056, L9387"),
+    Check("torch.cudnn_benchmark", "cudnn.benchmark on", 13, CUDA, cudnn_benchmark, "L9312"),
+    Check("torch.cudnn_deterministic", "cudnn.deterministic off", 13, CUDA, cudnn_deterministic, "L9312"),
+    Check("torch.deterministic", "deterministic algorithms off", 13, CUDA, deterministic, "L9312"),
+    Check("torch.alloc_conf", "allocator configured (expandable segments)", 13, CUDA, alloc_conf,
+          "L1380, L5338, L9263"),
+    Check("torch.pinned", "pinned host memory can be allocated", 3, CUDA, pinned, "L1129, L9130"),
+    Check("torch.threads", "torch threads ≤ usable cores", 3, CUDA, torch_threads, "L9052, L9112"),
+    Check("debug.launch_blocking", "CUDA_LAUNCH_BLOCKING off", 13, DEBUG, launch_blocking, "L9324"),
+    Check("debug.anomaly", "autograd anomaly detection off", 13, DEBUG, anomaly, "L9324"),
+    Check("debug.module_loading", "CUDA modules load lazily", 12, DEBUG, module_loading, ""),
+    Check("debug.compile_logs", "no compiler debug logging", 14, DEBUG, compile_debug, ""),
+    Check("data.num_workers", "DataLoader num_workers > 0", 5, DATA, loader_workers, "L2064, L9127"),
+    Check("data.pin_memory", "DataLoader pin_memory=True", 5, DATA, loader_pin, "L1129, L9130"),
+    Check("data.persistent_workers", "DataLoader persistent_workers=True", 5, DATA, loader_persistent,
+          "L2064, L9182"),
+    Check("data.prefetch", "DataLoader prefetch_factor ≥ 2", 5, DATA, loader_prefetch, "L2299, L9182"),
+    Check("data.sampler", "DistributedSampler under DDP", 13, DATA, loader_sampler, "L9182"),
+    Check("data.non_blocking", "host→device copies non_blocking", 5, DATA, non_blocking, "L1125, L9133"),
+    Check("repro.git_clean", "code committed before measuring", 1, REPRO, git_clean, "L8926"),
+]

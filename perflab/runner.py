@@ -34,7 +34,7 @@ def availability(fn: Callable, env) -> tuple[bool, bool, str]:
     if missing:
         return False, False, f"needs {', '.join(missing)}" + (f" ({env.tools.get(missing[-1], '')})"
                                                               if missing[-1] in env.tools else "")
-    if meta.backend == "triton" and env.has("triton-compiled") is False:
+    if meta.backend == "triton" and not env.has("triton-compiled"):
         return True, False, "Triton interpreter: checked for correctness, not timed"
     return True, True, ""
 

@@ -11,6 +11,8 @@ A lab is one Python module under ``labs/chNN_<slug>/`` with these names:
     flops(size, dtype) -> int               the arithmetic it must do (0 for pure data movement)
     variants = [baseline, ...]              plain functions ``fn(**inputs) -> tensor``
     TARGET = 0.8               optional: the fraction of the ceiling an exercise must reach on a GPU
+    BANDWIDTH = "h2d_pinned"   optional: the measured link that bounds it, if not the device copy
+                               ("h2d_pinned", "d2h_pinned", ...: a Ceilings field without "_gbps")
 
 Variants may carry metadata through :func:`variant`.
 """

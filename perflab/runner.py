@@ -136,17 +136,26 @@ class LabRun:
         raise KeyError(f"no variant {name!r} in this run; ran {[r.name for r in self.rows]}")
 
     def ceiling_for(self, precision: str, nbytes: float, nflops: float) -> tuple[str, float, str]:
-        """(name, value, unit) of the measured ceiling bounding a variant of this size."""
+        """(name, value, unit) of the measured ceiling bounding a variant of this size.
+
+        The bandwidth is the device copy unless the lab names another measured link in
+        ``BANDWIDTH`` (e.g. "h2d_pinned" for host-to-device labs); where that link was not measured
+        (the cpu tier) the copy stands in.
+        """
         c = self.ceilings
+        link = getattr(self.lab.module, "BANDWIDTH", "copy")
+        gbps = getattr(c, f"{link}_gbps", None)
+        if gbps is None:
+            link, gbps = "copy", c.copy_gbps
         if nflops and not c.peak_tflops(precision):
             precision = self.dtype          # a precision this device lacks (tf32 on a CPU) runs as the dtype
         peak = c.peak_tflops(precision) if nflops else None
         if nflops and peak:
-            mem_bound_tflops = nflops / nbytes * c.copy_gbps / 1e3
+            mem_bound_tflops = nflops / nbytes * gbps / 1e3
             if mem_bound_tflops < peak:
-                return "copy", mem_bound_tflops, "TFLOP/s"
+                return link, mem_bound_tflops, "TFLOP/s"
             return f"matmul {precision}", peak, "TFLOP/s"
-        return "copy", c.copy_gbps, "GB/s"
+        return link, gbps, "GB/s"
 
     def _finish_records(self, nbytes, nflops):
         base = self.baseline

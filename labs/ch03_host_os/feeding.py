@@ -1,0 +1,44 @@
+"""Feeding the GPU from the host: DataLoader workers, pin_memory and prefetch against a GPU step.
+
+Chapter 5's notebook owns the input pipeline; here we reuse its loader (labs.ch05_data_pipeline.loader:
+a dataset with a simulated read latency, a real transform, and a simulated GPU step) with the settings
+Chapter 3 is about: more worker processes, pinned batches and a deeper prefetch queue. On a GPU the
+batch is really copied to the device (from pinned memory when pin_memory=True).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from labs.ch05_data_pipeline import loader
+
+PIPELINE = replace(loader.Pipeline(), fetch_us=700.0, step_ms=8.0)
+
+SWEEP = [     # baseline first; the step=0 row is the loader alone (the model column needs it)
+    {"num_workers": 0},
+    {"num_workers": 0, "step_ms": 0.0},
+    {"num_workers": 1, "prefetch_factor": 2},
+    {"num_workers": 2, "prefetch_factor": 2},
+    {"num_workers": 2, "prefetch_factor": 4},
+    {"num_workers": 0, "pin_memory": True},
+    {"num_workers": 2, "prefetch_factor": 2, "pin_memory": True},
+]
+
+
+def sweep_table(sweep: list | None = None, rep_ms: float = 120):
+    return loader.sweep_table(SWEEP if sweep is None else sweep, PIPELINE, rep_ms=rep_ms)
+
+
+def pin_gain(table) -> float | None:
+    """Time saved per step by pin_memory=True at the same workers/prefetch (2 workers, prefetch 2)."""
+    by = {r[0]: r for r in table.rows}
+    a, b = by.get("workers=2, prefetch=2"), by.get("workers=2, prefetch=2, pinned")
+    try:
+        ta, tb = _seconds(a[2]), _seconds(b[2])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return 1 - tb / ta
+
+
+def _seconds(text: str) -> float:
+    num, unit = text.split()
+    return float(num) * {"s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}[unit]

@@ -1,0 +1,201 @@
+"""Chapter 4's multi-process measurements. torchrun launches this file; the notebook never imports it.
+
+    python -m torch.distributed.run --standalone --nproc_per_node 2 labs/ch04_distributed/dist_bench.py \
+        --out /tmp/ch04.json [--tier cpu|gpu]
+
+Backend: NCCL when every rank has its own GPU, else gloo on CPU processes. Four experiments, rank 0
+writes one JSON file:
+- allreduce: time of one all-reduce vs message size -> algorithm and bus bandwidth;
+- ddp: one training step of a small MLP: compute only / all-reduce after backward / DDP (overlapped);
+- buckets: the DDP step vs ``bucket_cap_mb``;
+- accum: k micro-batches per optimizer step with and without ``no_sync`` (all-reduces counted by a
+  DDP communication hook).
+
+Why a fixed-count loop instead of perflab.bench: a collective blocks until every rank calls it, so all
+ranks must run exactly the same number of calls; bench picks its count adaptively per process. Each
+iteration is timed between barriers (and device syncs), and we keep the slowest rank's time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+PLAN = {  # message sizes (bytes), MLP width/depth/batch, iterations, bucket sizes (MB)
+    "cpu": dict(sizes=[4_096, 65_536, 1 << 20, 4 << 20], width=384, depth=6, batch=48, iters=10,
+                buckets=[0.25, 1, 25], accum=4),
+    "gpu": dict(sizes=[8_192, 131_072, 1 << 20, 8 << 20, 64 << 20, 256 << 20, 1 << 30], width=2048,
+                depth=10, batch=256, iters=20, buckets=[1, 5, 25, 100], accum=4),
+}
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, iters, device, warmup=2, counter=None) -> dict:
+    """Run fn the same number of times on every rank; per-iteration time = slowest rank."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    if counter is not None:                  # count only steady-state steps (DDP rebuilds buckets at first)
+        counter.calls = 0
+    times = []
+    for _ in range(iters):
+        dist.barrier()
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    t = torch.tensor(times, dtype=torch.float64, device=device)   # NCCL reduces device tensors only
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    s = sorted(t.cpu().tolist())
+    q = lambda p: s[min(len(s) - 1, int(p * len(s)))]  # noqa: E731
+    return {"median_s": statistics.median(s), "p20_s": q(0.2), "p80_s": q(0.8), "n": len(s)}
+
+
+def allreduce_sweep(plan, device, world) -> list[dict]:
+    out = []
+    for nbytes in plan["sizes"]:
+        x = torch.rand(nbytes // 4, device=device)
+        m = _timed(lambda: dist.all_reduce(x), plan["iters"], device)
+        alg = nbytes / m["median_s"] / 1e9
+        out.append({"bytes": nbytes, **m, "algbw_gbps": alg, "busbw_gbps": alg * 2 * (world - 1) / world})
+    return out
+
+
+def make_model(plan, device, seed=0):
+    torch.manual_seed(seed)
+    w = plan["width"]
+    layers = []
+    for _ in range(plan["depth"]):
+        layers += [nn.Linear(w, w), nn.ReLU()]
+    return nn.Sequential(*layers).to(device)
+
+
+class Counter:
+    """DDP communication-hook state: counts the buckets all-reduced."""
+    def __init__(self):
+        self.calls = 0
+
+
+def counting_hook(state: Counter, bucket):
+    state.calls += 1
+    t = bucket.buffer()
+    t.div_(dist.get_world_size())
+    return dist.all_reduce(t, async_op=True).get_future().then(lambda f: f.value()[0])
+
+
+def train_steps(plan, device, world, rank):
+    x = torch.rand(plan["batch"], plan["width"], device=device, generator=None)
+    loss_fn = lambda m: m(x).square().mean()  # noqa: E731
+    nparams = sum(p.numel() for p in make_model(plan, device).parameters())
+    rows = []
+
+    plain = make_model(plan, device)
+    def compute_only():
+        plain.zero_grad(set_to_none=True)
+        loss_fn(plain).backward()
+    rows.append({"mode": "compute only (no communication)", **_timed(compute_only, plan["iters"], device)})
+
+    def post_backward():
+        plain.zero_grad(set_to_none=True)
+        loss_fn(plain).backward()
+        for p in plain.parameters():        # the 'before' of Table 4-1: one all-reduce per gradient, after backward
+            dist.all_reduce(p.grad)
+            p.grad.div_(world)
+    rows.append({"mode": "one all-reduce per gradient after backward", **_timed(post_backward, plan["iters"], device)})
+
+    def post_backward_flat():
+        plain.zero_grad(set_to_none=True)
+        loss_fn(plain).backward()
+        grads = [p.grad for p in plain.parameters()]
+        flat = torch.cat([g.reshape(-1) for g in grads])      # one message instead of one per tensor
+        dist.all_reduce(flat)
+        flat.div_(world)
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+    rows.append({"mode": "one flat all-reduce after backward", **_timed(post_backward_flat, plan["iters"], device)})
+
+    ddp = DDP(make_model(plan, device), device_ids=[device.index] if device.type == "cuda" else None)
+    def ddp_step():
+        ddp.zero_grad(set_to_none=True)
+        loss_fn(ddp).backward()
+    rows.append({"mode": "DDP (overlapped, default 25 MiB buckets)", **_timed(ddp_step, plan["iters"], device)})
+
+    buckets = []
+    for cap in plan["buckets"]:
+        state = Counter()
+        m = DDP(make_model(plan, device), bucket_cap_mb=cap,
+                device_ids=[device.index] if device.type == "cuda" else None)
+        m.register_comm_hook(state, counting_hook)
+        def step():
+            m.zero_grad(set_to_none=True)
+            loss_fn(m).backward()
+        r = _timed(step, plan["iters"], device, counter=state)
+        calls = state.calls / plan["iters"]
+        buckets.append({"bucket_cap_mb": cap, **r, "allreduces_per_step": calls})
+
+    accum = []
+    k = plan["accum"]
+    for use_no_sync in (False, True):
+        state = Counter()
+        m = DDP(make_model(plan, device), device_ids=[device.index] if device.type == "cuda" else None)
+        m.register_comm_hook(state, counting_hook)
+        def step():
+            m.zero_grad(set_to_none=True)
+            for i in range(k):
+                if use_no_sync and i < k - 1:
+                    with m.no_sync():
+                        loss_fn(m).backward()
+                else:
+                    loss_fn(m).backward()
+        r = _timed(step, plan["iters"], device, counter=state)
+        accum.append({"no_sync": use_no_sync, "micro_batches": k, **r,
+                      "allreduces_per_step": state.calls / plan["iters"]})
+    return {"params": nparams, "grad_bytes": nparams * 4, "ddp": rows, "buckets": buckets, "accum": accum}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tier", choices=["cpu", "gpu"], default=None)
+    a = ap.parse_args()
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    use_gpu = torch.cuda.is_available() and torch.cuda.device_count() >= world and a.tier != "cpu"
+    if use_gpu:
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        torch.set_num_threads(1)             # two processes share a small CPU: one thread each
+        device = torch.device("cpu")
+    backend = "nccl" if use_gpu else "gloo"
+    dist.init_process_group(backend, device_id=device if use_gpu else None)
+    plan = PLAN["gpu" if use_gpu else "cpu"]
+    t0 = time.perf_counter()
+    result = {"backend": backend, "world_size": world, "torch": torch.__version__,
+              "device": torch.cuda.get_device_name(local) if use_gpu else "CPU processes",
+              "nvls": os.environ.get("NCCL_NVLS_ENABLE"), "plan": plan,
+              "allreduce": allreduce_sweep(plan, device, world)}
+    result.update(train_steps(plan, device, world, rank))
+    result["wall_s"] = time.perf_counter() - t0
+    if rank == 0:
+        with open(a.out, "w") as f:
+            json.dump(result, f, indent=1)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Chapter 3: the h2d lab's variants and grader, the calculators, the read-only host report, the feeding sweep."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import perflab as pl
+from labs.ch03_host_os import book_check, feeding, h2d_copy, host_report, models, solutions
+from perflab.check import compare
+
+LAB = "ch03.h2d_copy"
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+SIZES = [h2d_copy.SIZES["cpu"][0], 4_099]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("seed", [5, 6])
+@pytest.mark.parametrize("name", ["pageable", "pinned_async", "staged"])
+def test_variants_match_reference(name, size, seed):
+    inputs = h2d_copy.make_inputs(size, DEVICE, "float32", seed)
+    assert inputs["host"].device.type == "cpu" and inputs["out"].device.type == DEVICE
+    out = getattr(h2d_copy, name)(**inputs)        # the copies also work CPU→CPU, so they are checked here too
+    assert compare(out, h2d_copy.reference(**inputs), "float32").ok
+    assert inputs["host"].std() > 0.2              # fresh uniform data, not a constant
+
+
+def test_variants_are_gpu_only_in_the_runner():
+    r = pl.run(LAB, rep_ms=5, record=False)
+    if DEVICE == "cpu":
+        assert all(row.status == "skipped" and "cuda" in row.why for row in r.rows)
+
+
+def test_grader_passes_the_solution_and_fails_wrong_copies():
+    assert pl.grade(LAB, solutions.my_to_device).correct
+    assert pl.grade(LAB, lambda host, pinned, out: host.to(out.device)).correct          # the starter
+    assert not pl.grade(LAB, lambda host, pinned, out: out)                              # never copied
+    assert not pl.grade(LAB, lambda host, pinned, out: out[:-1].copy_(pinned[:-1]))      # short by one
+    assert not pl.grade(LAB, lambda host, pinned, out: out.copy_(pinned.flip(0)))
+
+
+def test_calculators_by_hand():
+    assert models.numa_penalty(80, 139) == pytest.approx(1.7375)
+    assert models.mean_latency_ns(80, 139, 0.5) == pytest.approx(109.5)
+    assert models.copy_s(10e9, 10) == pytest.approx(1.0)
+    assert models.step_s(0.02, 0.011, overlapped=False) == pytest.approx(0.031)
+    assert models.step_s(0.02, 0.011, overlapped=True) == pytest.approx(0.02)
+    assert models.step_s(0.005, 0.011, overlapped=True) == pytest.approx(0.011)
+    assert "74% more" in models.explain_numa()
+    assert "36% faster" in models.explain_feed(64, 20, 5.8, 53.1)
+
+
+def test_host_report_reads_and_never_writes(tmp_path, monkeypatch):
+    writes = []
+    real_open = open
+
+    def spy(path, mode="r", *a, **k):
+        if any(c in mode for c in "wa+x"):
+            writes.append(path)
+        return real_open(path, mode, *a, **k)
+    monkeypatch.setattr("builtins.open", spy)
+    monkeypatch.setattr(Path, "write_text", lambda *a, **k: writes.append(a))
+    t = host_report.report()
+    assert not writes
+    assert [r[0] for r in t.rows][:3] == ["NUMA nodes", "this process's CPUs", "transparent hugepages"]
+    assert str(len(os.sched_getaffinity(0))) in t.rows[1][1]
+
+
+def test_sysfs_parsers(tmp_path):
+    assert host_report.selected("always [madvise] never") == "madvise"
+    assert host_report.selected(None) is None
+    assert host_report._ranges({0, 1, 2, 5, 7, 8}) == "0-2,5,7-8"
+    for n, cpus in ((0, "0-3"), (1, "4-7")):
+        (tmp_path / f"node{n}").mkdir()
+        (tmp_path / f"node{n}" / "cpulist").write_text(cpus + "\n")
+    (tmp_path / "possible").write_text("0-1")
+    assert host_report.numa_nodes(str(tmp_path)) == {0: "0-3", 1: "4-7"}
+
+
+def test_first_touch_shows_page_faults():
+    t = host_report.first_touch(nbytes=8 * 1024 * 1024 + 4096 * 3, rep_ms=20)
+    fresh = float(t.rows[0][-1].rstrip("×"))
+    assert t.rows[-1][0].startswith("already mapped") and fresh > 1.2      # faulting in pages costs something
+
+
+def test_feeding_sweep_and_book_check():
+    sweep = feeding.sweep_table([{"num_workers": 0}, {"num_workers": 2, "prefetch_factor": 2},
+                                 {"num_workers": 2, "prefetch_factor": 2, "pin_memory": True}], rep_ms=40)
+    assert sweep.rows[0][1].startswith("✅") and sweep.rows[1][1].startswith("✅")
+    gain = feeding.pin_gain(sweep)
+    assert (gain is None) == (DEVICE == "cpu")
+    text = str(book_check.table(sweep))
+    assert "1.74×" in text and "L1119" in text and "L1129" in text
+    assert feeding._seconds("9.3 ms") == pytest.approx(9.3e-3) and feeding._seconds("866 us") == pytest.approx(866e-6)

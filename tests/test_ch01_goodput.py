@@ -1,0 +1,108 @@
+"""Chapter 1: the goodput lab's variants agree with the reference, planted stalls/bugs are caught, calculators match hand arithmetic."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import perflab as pl
+from labs.ch01_goodput import book_check, calculators as calc, stopwatch, train_loop as tl
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+SIZES = [tl.SIZES["cpu"][0], (23, 45)]          # the cpu size and a second, non-aligned one
+
+
+def test_chapter_has_exactly_its_lab():
+    assert sorted(n for n in pl.list_labs() if n.startswith("ch01.")) == ["ch01.train_loop"]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", [f.__name__ for f in tl.variants])
+def test_variant_matches_reference(name, size):
+    inputs = tl.make_inputs(size, DEVICE, "float32", seed=7)
+    ref = tl.reference(**inputs)
+    out = getattr(tl, name)(**inputs)
+    assert pl.lab.info(getattr(tl, name)) is not None
+    from perflab.check import compare
+    assert compare(out, ref, "float32").ok
+
+
+def test_fresh_seeds_give_fresh_data():
+    a, b = tl.make_inputs(SIZES[1], "cpu", seed=1), tl.make_inputs(SIZES[1], "cpu", seed=2)
+    assert not torch.equal(a["raw"], b["raw"]) and not torch.equal(a["init"][0], b["init"][0])
+
+
+def test_checkpoints_are_written():
+    inputs = tl.make_inputs(SIZES[1], "cpu", seed=3)
+    for f in os.listdir(inputs["ckpt_dir"]):
+        os.remove(os.path.join(inputs["ckpt_dir"], f))
+    tl.all_fixes(**inputs)
+    saved = sorted(os.listdir(inputs["ckpt_dir"]))
+    assert saved == [f"step{s}.pt" for s in range(tl.CKPT_EVERY, tl.STEPS + 1, tl.CKPT_EVERY)]
+    params = torch.load(os.path.join(inputs["ckpt_dir"], saved[-1]))
+    assert len(params) == 6 and params[0].shape == (SIZES[1][1], SIZES[1][1])
+
+
+def _wrong_order(raw, labels, order, init, staged_x, staged_y, ckpt_dir):
+    params, opt = tl.make_model(init)
+    b = staged_x.shape[1]
+    losses = [tl.step(params, opt, *tl.fast_batch(raw, labels, order[(tl.STEPS - 1 - s) * b:(tl.STEPS - s) * b], "cpu"))
+              for s in range(tl.STEPS)]                                     # batches in reverse order
+    return tl.result(params, torch.stack(losses))
+
+
+def _skips_a_step(raw, labels, order, init, staged_x, staged_y, ckpt_dir):
+    params, opt = tl.make_model(init)
+    losses = [tl.step(params, opt, staged_x[s], staged_y[s]) for s in range(tl.STEPS - 1)]
+    losses.append(losses[-1])
+    return tl.result(params, torch.stack(losses))
+
+
+@pytest.mark.parametrize("bad", [_wrong_order, _skips_a_step])
+def test_planted_bugs_fail_the_gate_and_the_grader(bad):
+    row = pl.run("ch01.train_loop", variants=[bad], record=False).rows[0]
+    assert row.status == "wrong"
+    assert not pl.grade("ch01.train_loop", bad).correct
+
+
+def test_grader_passes_the_solution():
+    from labs.ch01_goodput.solutions import all_fixes
+    assert pl.grade("ch01.train_loop", all_fixes).correct
+
+
+def test_flops_is_six_n_d():
+    assert tl.n_params((5, 3)) == 2 * (9 + 3) + 30 + 10
+    assert tl.flops((5, 3)) == 6 * tl.n_params((5, 3)) * 5 * tl.STEPS
+
+
+def test_stopwatch_fractions_and_breakdown():
+    w = stopwatch.Stopwatch(sync=False)
+    w.seconds.update({"data": 1.0, "compute": 2.0}); w.wall = 4.0
+    f = w.fractions()
+    assert f["data"] == 0.25 and f["compute"] == 0.5 and f["other"] == pytest.approx(0.25)
+    t = stopwatch.breakdown(size=SIZES[1], repeats=1, variants=["stalled", "compute_only"])
+    assert [r[0] for r in t.rows] == ["stalled", "compute_only"] and t.rows[1][4] == "0%"   # no checkpoint
+
+
+def test_goodput_calculators_match_the_book():
+    assert calc.goodput_fraction(100_000, 10, 8, 1500) == pytest.approx(10_000 / 12_000)   # L331 83.3%
+    assert calc.goodput_fraction(300, 1, 1, 1000) == pytest.approx(0.30)                   # L337
+    assert calc.training_flops(100e12, 29e12) == pytest.approx(1.74e28)                     # vs L245 1.2e29
+    assert 2e14 / calc.TIB == pytest.approx(181.9, abs=0.1)                                 # L257 "182 TB"
+    assert calc.gpus_to_hold(100e12, 2, 288) == pytest.approx(694.4, abs=0.1)
+    assert 182e12 / 288e9 == pytest.approx(632, abs=1)                                      # L259 ~630
+
+
+def test_bytes_per_param_recipes():
+    assert calc.bytes_per_param(**calc.RECIPES["bf16 mixed + Adam"])["total"] == 16
+    assert calc.bytes_per_param(**calc.RECIPES["fp32 + Adam"])["total"] == 16
+    assert calc.bytes_per_param(**calc.RECIPES["fp8 mixed + Adam"])["total"] == 15
+    assert calc.bytes_per_param(**calc.RECIPES["inference fp4"])["total"] == 0.5
+    assert "200 TB = 182 TiB" in calc.explain_memory(100, "inference bf16", 180)
+
+
+def test_book_check_rows():
+    t = book_check.table()
+    text = str(t)
+    assert "1.74e+28" in text and "83.3%" in text and "182 TiB" in text and len(t.rows) == 7

@@ -65,6 +65,18 @@ def _bench(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from perflab.report import markdown
+    text = markdown(args.results)
+    if args.out:
+        from pathlib import Path
+        Path(args.out).write_text(text + "\n")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def _ceilings(args) -> int:
     from perflab.peaks import ceilings
     c = ceilings(refresh=args.refresh)
@@ -115,6 +127,10 @@ def main(argv=None) -> int:
     b.add_argument("--refresh", action="store_true", help="measure the ceilings again")
     b.add_argument("--rep-ms", type=float, default=100)
     b.set_defaults(fn=_bench)
+    rp = sub.add_parser("report", help="a Markdown report of a results file (per lab: % of ceiling, speedups)")
+    rp.add_argument("results", help="e.g. data/reference/nvidia-h200.json")
+    rp.add_argument("--out", help="write the Markdown here instead of printing it")
+    rp.set_defaults(fn=_report)
     c = sub.add_parser("ceilings", help="this device's measured ceilings (cached)")
     c.add_argument("--refresh", action="store_true")
     c.add_argument("--json", action="store_true")

@@ -1,0 +1,62 @@
+"""A readable Markdown report of a results file: per lab, each variant against its measured ceiling."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from perflab import results
+
+MEMORY_GATE = 0.85      # a memory-bound lab's best variant should reach this fraction of its bandwidth
+
+
+def _fmt_time(s):
+    from perflab.measure import format_time
+    return format_time(s) if s else "—"
+
+
+def _rate(r) -> str:
+    if r.ceiling and r.ceiling.startswith("matmul") and r.tflops:
+        return f"{r.tflops:,.3g} TFLOP/s"
+    return f"{r.gbps:,.1f} GB/s" if r.gbps else "—"
+
+
+def verdict(best) -> str:
+    """One line on the best correct variant of a lab: how close to its ceiling, and whether that is enough."""
+    if best is None or best.ceiling_fraction is None:
+        return "no timed, correct variant"
+    frac = best.ceiling_fraction
+    if best.ceiling and best.ceiling.startswith("matmul"):
+        return f"best `{best.variant}` at {frac:.0%} of the measured {best.ceiling} rate"
+    ok = "meets" if frac >= MEMORY_GATE else "below"
+    return f"best `{best.variant}` at {frac:.0%} of the measured {best.ceiling} bandwidth ({ok} the {MEMORY_GATE:.0%} gate)"
+
+
+def markdown(path: "str | Path") -> str:
+    """The report for one results file (data/reference/<device>.json or a workbook's results.json)."""
+    manifest, records = results.read(path)
+    out = [f"# perflab report · {manifest.get('device', '?')}", "",
+           f"Measured {manifest.get('date', '?')[:10]} · torch {manifest.get('torch')} · triton "
+           f"{manifest.get('triton')} · driver {manifest.get('driver')} · commit {manifest.get('commit')}", ""]
+    c = manifest.get("ceilings")
+    if c:
+        peaks = ", ".join(f"{k} {v:,.0f}" for k, v in c.get("matmul_tflops", {}).items())
+        out += [f"Ceilings: copy {c['copy_gbps']:,.0f} GB/s · matmul TFLOP/s: {peaks}", ""]
+    groups = defaultdict(list)
+    for r in records:
+        groups[(r.lab, json.dumps(r.size), r.dtype)].append(r)
+    for (lab, size, dtype), recs in sorted(groups.items()):
+        timed = [r for r in recs if r.correct and r.ceiling_fraction is not None]
+        best = max(timed, key=lambda r: r.ceiling_fraction, default=None)
+        out += [f"## {lab} · size {size} · {dtype}", "", verdict(best), "",
+                "| variant | median | rate | ceiling | % of ceiling | speedup vs baseline |",
+                "|---|---|---|---|---|---|"]
+        for r in recs:
+            if not r.correct:
+                out.append(f"| {r.variant} | wrong: not timed | | | | |")
+                continue
+            frac = f"{r.ceiling_fraction:.0%}" if r.ceiling_fraction is not None else "—"
+            speed = f"{r.speedup_vs_baseline:.2f}×" if r.speedup_vs_baseline else "—"
+            out.append(f"| {r.variant} | {_fmt_time(r.median_s)} | {_rate(r)} | {r.ceiling or '—'} | {frac} | {speed} |")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,30 @@
+"""perflab report: per lab, the best correct variant against its ceiling, wrong variants never ranked."""
+from perflab import cli, results
+from perflab.report import markdown
+from perflab.results import Record
+
+
+def rec(variant, median, frac, ceiling="copy", correct=True, speedup=1.0):
+    return Record(chapter="ch07", lab="ch07.copy", variant=variant, size=1001, dtype="float32",
+                  correct=correct, median_s=median if correct else None, gbps=1000.0 if correct else None,
+                  ceiling=ceiling if correct else None, ceiling_fraction=frac if correct else None,
+                  speedup_vs_baseline=speedup if correct else None)
+
+
+def test_report_ranks_correct_variants_and_applies_the_memory_gate(tmp_path):
+    path = results.write(tmp_path / "r.json", [
+        rec("slow", 2e-3, 0.40), rec("fast", 1e-3, 0.80, speedup=2.0),
+        rec("wrong_but_fast", 1e-4, 9.0, correct=False)])
+    text = markdown(path)
+    assert "## ch07.copy · size 1001 · float32" in text
+    assert "best `fast` at 80%" in text and "below the 85% gate" in text
+    assert "| wrong_but_fast | wrong: not timed" in text and "best `wrong_but_fast`" not in text
+    results.write(path, [rec("fast", 1e-3, 0.9)])
+    assert "meets the 85% gate" in markdown(path)
+
+
+def test_report_cli_writes_markdown(tmp_path, capsys):
+    path = results.write(tmp_path / "r.json", [rec("a", 1e-3, 0.5)])
+    assert cli.main(["report", str(path), "--out", str(tmp_path / "r.md")]) == 0
+    assert (tmp_path / "r.md").read_text().startswith("# perflab report")
+    assert cli.main(["report", str(tmp_path / "missing.json")]) == 2

@@ -10,7 +10,7 @@ import triton
 
 import perflab as pl
 from perflab.check import compare
-from perflab.lab import BACKENDS, REQUIRED_NAMES, info
+from perflab.lab import REQUIRED_NAMES, info
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 HAS_CUPY = DEVICE == "cuda" and importlib.util.find_spec("cupy") is not None
@@ -55,15 +55,6 @@ def test_lab_shape(name):
         assert all(size % m for m in (16, 32, 128)), f"size {size} is aligned to a block size"
         assert isinstance(lab.bytes(size, "float32"), int) and lab.bytes(size, "float32") > 0
         assert isinstance(lab.flops(size, "float32"), int) and lab.flops(size, "float32") >= 0
-
-
-@pytest.mark.parametrize("name", LABS)
-def test_variant_metadata(name):
-    for fn in pl.load(name).variants:
-        meta = info(fn)
-        assert hasattr(fn, "perflab") and meta.backend in BACKENDS and meta.note, fn.__name__
-        if meta.backend == "cupy":
-            assert "cuda" in meta.needs
 
 
 def test_gpu_sizes_fit_the_budget():

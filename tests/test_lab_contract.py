@@ -37,3 +37,32 @@ def test_loader_errors_name_the_fix():
         pl.load("ch07.nothing")
     with pytest.raises(ValueError, match="has no variant"):
         pl.load(LABS[0]).get_variant("nope")
+
+
+# inputs that are deliberately small-scale (weights), so the spread check uses a lower bound
+SMALL_SCALE_INPUTS = {("ch14.graph_breaks", "w")}
+
+
+@pytest.mark.parametrize("name", LABS)
+def test_variants_declare_backend_and_note(name):
+    from perflab.lab import BACKENDS, info
+    for fn in pl.load(name).variants:
+        meta = info(fn)
+        assert meta.backend in BACKENDS and meta.note, f"{name}.{fn.__name__}: decorate with pl.variant(note=...)"
+        if meta.backend == "cupy":
+            assert "cuda" in meta.needs, f"{name}.{fn.__name__}: CuPy variants need a GPU"
+
+
+@pytest.mark.parametrize("name", LABS)
+def test_inputs_are_seeded_random_data(name):
+    """Same seed, same inputs; another seed, other inputs; never constant. `out` buffers are outputs."""
+    import torch
+    lab = pl.load(name)
+    size = lab.SIZES["cpu"][0]
+    one, same, other = (lab.make_inputs(size, "cpu", lab.DTYPES[0], s) for s in (1, 1, 2))
+    for key, t in one.items():
+        if not isinstance(t, torch.Tensor) or t.numel() < 2 or key == "out":
+            continue
+        assert torch.equal(t, same[key]) and not torch.equal(t, other[key]), f"{name}: {key} is not seeded"
+        floor = 0.05 if (name, key) in SMALL_SCALE_INPUTS else 0.1
+        assert t.float().std() > floor, f"{name}: {key} looks constant"

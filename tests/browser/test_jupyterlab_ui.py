@@ -69,18 +69,39 @@ def run_all(page, url: str, name: str):
     no_news = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
     if no_news.count():
         no_news.first.click()
-    for _ in range(5):          # the menu item stays disabled until the kernel is connected: retry
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if accept_kernel_dialog(page) or all(t == "[ ]:" for t in page.evaluate(PROMPTS)):
+            run_all_cells(page)             # (re)start: first time, or after the kernel was lost
+        if page.evaluate(DONE):
+            return
+        page.wait_for_timeout(2000)
+    page.screenshot(path=str(SHOTS / f"{name}_timeout.png"))
+    raise AssertionError(f"{name} did not finish: prompts {page.evaluate(PROMPTS)}")
+
+
+def accept_kernel_dialog(page) -> bool:
+    """JupyterLab asks for a kernel when the notebook's kernel was lost; take the default one."""
+    select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
+    if select.count() and select.first.is_visible():
+        select.first.click()
+        page.wait_for_timeout(2000)
+        return True
+    return False
+
+
+def run_all_cells(page):
+    """Run → Run All Cells; the item is disabled until the kernel connects and a toast may cover the bar."""
+    for _ in range(6):
+        page.keyboard.press("Escape")
+        try:
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click(timeout=5_000)
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click(timeout=5_000)
+        except playwright.TimeoutError:
+            continue
         page.wait_for_timeout(3000)
         if any(t != "[ ]:" for t in page.evaluate(PROMPTS)):
-            break
-        page.keyboard.press("Escape")
-    try:
-        page.wait_for_function(DONE, timeout=300_000, polling=1000)
-    except playwright.TimeoutError:
-        page.screenshot(path=str(SHOTS / f"{name}_timeout.png"))
-        raise AssertionError(f"{name} did not finish: prompts {page.evaluate(PROMPTS)}") from None
+            return
 
 
 ACTIVE = ".jp-NotebookPanel:not(.lm-mod-hidden)"      # the notebook in the visible tab

@@ -55,6 +55,8 @@ def _make(name: str, threads: int, ilp: int, blocks_per_sm: int, note: str):
     return pl.variant(backend="cupy", needs="cuda", note=note)(fn)
 
 
+GENERATED_VARIANTS = r"cuda_t\d+_ilp\d+"     # the heat map's points (cuda_setting), named like its records
+
 @functools.cache
 def cuda_setting(threads: int, ilp: int, blocks_per_sm: int = BLOCKS_PER_SM):
     """The CUDA variant for one (block size, ILP) point of the heat map, named ``cuda_t{threads}_ilp{ilp}``."""

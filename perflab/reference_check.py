@@ -1,0 +1,124 @@
+"""Is a reference results file complete and internally consistent?
+
+Complete: every lab of the workbook has records, or is listed in ``data/reference/pending.json`` with
+the reason it has none yet (a listed lab that has records is an error too, so the list stays true).
+Consistent: every number in a record can be recomputed from the others and from the lab itself —
+rates from the lab's byte and FLOP counts and the median, speedups from the baseline's median,
+ceiling fractions from the manifest's measured ceilings — so a hand-edited or stale record shows.
+
+    python -m perflab.reference_check [data/reference/nvidia-h200.json]
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from perflab import results
+from perflab.lab import list_labs, load
+
+PENDING = Path(__file__).resolve().parents[1] / "data" / "reference" / "pending.json"
+RATE_TOL = 1e-3          # rates are recomputed from the same median: only rounding differs
+BASELINE_TOL = 0.01      # a sweep run beside the lab run times the baseline again (ch08's heat maps)
+CEILING_TOL = 0.03       # a later run's records use the ceilings measured in its own call (manifest "runs")
+
+
+def _close(a: float, b: float, tol: float) -> bool:
+    return math.isclose(a, b, rel_tol=tol)
+
+
+def _size(size):
+    return tuple(size) if isinstance(size, list) else size
+
+
+def record_problems(rec: results.Record, lab, ceilings: dict) -> list[str]:
+    """What is wrong with one record, recomputed from its lab module and the manifest's ceilings."""
+    where = f"{rec.lab} {rec.variant} {rec.size} {rec.dtype}"
+    generated = getattr(lab.module, "GENERATED_VARIANTS", None)       # a regex, for sweeps' variants
+    if rec.variant not in lab.variant_names() and not (generated and re.fullmatch(generated, rec.variant)):
+        return [f"{where}: the lab has no variant {rec.variant!r} any more (stale record)"]
+    if not rec.correct:
+        timed = [k for k in ("median_s", "gbps", "tflops", "speedup_vs_baseline") if getattr(rec, k) is not None]
+        return [f"{where}: marked wrong but has timings {timed}"] if timed else []
+    if rec.median_s is None:
+        return []                                              # checked, not timed (e.g. a correctness-only run)
+    out = []
+    if not (rec.median_s > 0 and (rec.p20_s or rec.median_s) <= rec.median_s <= (rec.p80_s or rec.median_s)):
+        out.append(f"{where}: quantiles out of order (p20 {rec.p20_s}, median {rec.median_s}, p80 {rec.p80_s})")
+    size = _size(rec.size)
+    for name, unit, per_call in (("gbps", 1e9, lab.bytes(size, rec.dtype)), ("tflops", 1e12, lab.flops(size, rec.dtype))):
+        value = getattr(rec, name)
+        if value is not None and per_call and not _close(value, per_call / rec.median_s / unit, RATE_TOL):
+            out.append(f"{where}: {name} {value:.6g} but the lab's count over the median gives "
+                       f"{per_call / rec.median_s / unit:.6g}")
+    if rec.ceiling and rec.ceiling_fraction is not None and not rec.ceiling.startswith("matmul"):
+        measured = ceilings.get(f"{rec.ceiling}_gbps")
+        if measured and rec.gbps and not _close(rec.ceiling_fraction, rec.gbps / measured, CEILING_TOL):
+            out.append(f"{where}: {rec.ceiling_fraction:.3f} of {rec.ceiling} but {rec.gbps:.0f} / "
+                       f"{measured:.0f} GB/s = {rec.gbps / measured:.3f}")
+    return out
+
+
+def group_problems(recs: list[results.Record]) -> list[str]:
+    """Speedups of one (lab, size, dtype) group must all be against the same baseline median."""
+    timed = [r for r in recs if r.correct and r.median_s and r.speedup_vs_baseline]
+    if not timed:
+        return []
+    baseline_medians = {r.variant: r.speedup_vs_baseline * r.median_s for r in timed}
+    lo, hi = min(baseline_medians.values()), max(baseline_medians.values())
+    r0 = recs[0]
+    out = []
+    if not _close(lo, hi, BASELINE_TOL):
+        out.append(f"{r0.lab} {r0.size} {r0.dtype}: speedups imply different baseline medians "
+                   f"({lo:.6g} … {hi:.6g} s): {baseline_medians}")
+    if not any(_close(r.speedup_vs_baseline, 1.0, RATE_TOL) and _close(r.median_s, lo, BASELINE_TOL) for r in timed):
+        out.append(f"{r0.lab} {r0.size} {r0.dtype}: no record is the baseline (speedup 1.00×)")
+    return out
+
+
+def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str] | None" = None) -> list[str]:
+    """Every completeness and consistency problem of the results file at ``path`` ([] when it is sound)."""
+    manifest, records = results.read(path)
+    pending = json.loads(PENDING.read_text()) if pending is None and PENDING.exists() else (pending or {})
+    labs = list_labs() if labs is None else labs
+    out = []
+    by_lab = defaultdict(list)
+    for r in records:
+        by_lab[r.lab].append(r)
+    for name in labs:
+        if name not in by_lab and name not in pending:
+            out.append(f"{name}: no records, and not in {PENDING.name} with a reason")
+        if name in by_lab and name in pending:
+            out.append(f"{name}: has records but is still listed in {PENDING.name}")
+    for name in sorted(set(pending) - set(labs)):
+        out.append(f"{name}: listed in {PENDING.name} but no such lab exists")
+    ceilings = manifest.get("ceilings", {})
+    groups = defaultdict(list)
+    for name, recs in sorted(by_lab.items()):
+        if name not in labs:
+            out.append(f"{name}: {len(recs)} records of a lab that no longer exists")
+            continue
+        lab = load(name)
+        for r in recs:
+            out += record_problems(r, lab, ceilings)
+            groups[(r.lab, json.dumps(r.size), r.dtype)].append(r)
+    for recs in groups.values():
+        out += group_problems(recs)
+    return out
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    path = Path(argv[0]) if argv else results.reference_path()
+    found = problems(path)
+    for p in found:
+        print(p)
+    print(f"{path}: {'sound' if not found else f'{len(found)} problems'}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

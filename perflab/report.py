@@ -59,4 +59,19 @@ def markdown(path: "str | Path") -> str:
             speed = f"{r.speedup_vs_baseline:.2f}×" if r.speedup_vs_baseline else "—"
             out.append(f"| {r.variant} | {_fmt_time(r.median_s)} | {_rate(r)} | {r.ceiling or '—'} | {frac} | {speed} |")
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out + book_ratios(records))
+
+
+def book_ratios(records) -> list[str]:
+    """The book's time ratios (each chapter's book_check.RATIOS) beside the ones in this file."""
+    from perflab.book import all_ratios
+    rows = []
+    for ratio in all_ratios():
+        ours = ratio.ours(records)
+        rows.append(f"| {ratio.claim} | {f'{ratio.book:.2g}×' if ratio.book else '—'} | "
+                    f"{f'{ours:.2f}×' if ours else '—'} | {ratio.verdict(ours)} | {ratio.why} |")
+    if not rows:
+        return []
+    return ["## The book's ratios", "",
+            "Ours: the median of the 'before' variant over the 'after' one in this file. Reproduced: within ±25%.", "",
+            "| claim | book | ours | verdict | why |", "|---|---|---|---|---|", *rows, ""]

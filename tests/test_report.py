@@ -28,3 +28,17 @@ def test_report_cli_writes_markdown(tmp_path, capsys):
     assert cli.main(["report", str(path), "--out", str(tmp_path / "r.md")]) == 0
     assert (tmp_path / "r.md").read_text().startswith("# perflab report")
     assert cli.main(["report", str(tmp_path / "missing.json")]) == 2
+
+
+def test_book_ratio_is_before_over_after_at_one_size():
+    from perflab.book import Ratio
+    from perflab.results import Record
+    recs = [Record("ch99", "ch99.lab", "slow", 100, "float32", True, median_s=3.0),
+            Record("ch99", "ch99.lab", "fast", 100, "float32", True, median_s=1.0),
+            Record("ch99", "ch99.lab", "fast", 200, "float32", True, median_s=9.0),   # another size: ignored
+            Record("ch99", "ch99.lab", "broken", 100, "float32", False)]
+    r = Ratio("claim", 2.5, "ch99.lab", "slow", "fast", "why")
+    assert r.ours(recs) == 3.0 and r.verdict(3.0) == "reproduced"
+    assert r.verdict(2.0) == "reproduced" and r.verdict(1.5) == "differs: see why"
+    assert Ratio("c", 2.0, "ch99.lab", "slow", "broken", "w").ours(recs) is None     # a wrong variant has no time
+    assert Ratio("c", None, "ch99.lab", "slow", "fast", "w").verdict(3.0) == "no book number"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from perflab import results
+from perflab.book import Ratio
 from perflab.table import Table
 
-# (claim, book ratio, lab, before variant, after variant, why ours differs)
-CLAIMS = [
+RATIOS = [Ratio(*claim) for claim in [
     ("Table 7-1 · coalesced vs stride-2 copy (L3087–L3093)", 3.7, "ch07.copy_ladder", "strided_2", "coalesced",
      "stride 2 doubles the sectors fetched and also stops 16-byte vector loads (more instructions per byte); "
      "on the H200 that lands near the book's ratio"),
@@ -20,13 +20,7 @@ CLAIMS = [
      "the gap is larger"),
     ("bank conflicts: padded [32][33] tile vs [32][32] (L3320)", None, "ch07.transpose", "cuda_smem_32",
      "cuda_smem_32_padded", "the book gives counter changes (52% → 100% shared throughput), not a time ratio"),
-]
-
-
-def _ratio(records, lab, before, after) -> float | None:
-    by = {(r.lab, r.variant): r for r in records if r.median_s}
-    b, a = by.get((lab, before)), by.get((lab, after))
-    return b.median_s / a.median_s if a and b else None
+]]
 
 
 def table(*runs) -> Table:
@@ -35,8 +29,7 @@ def table(*runs) -> Table:
     ref = results.reference()
     device = runs[0].device if runs else "this device"
     fmt = lambda v: "—" if v is None else f"{v:.2f}×"  # noqa: E731
-    rows = [[claim, fmt(book), fmt(_ratio(mine, lab, b, a)), fmt(_ratio(ref, lab, b, a)), why]
-            for claim, book, lab, b, a, why in CLAIMS]
+    rows = [[r.claim, fmt(r.book), fmt(r.ours(mine)), fmt(r.ours(ref)), r.why] for r in RATIOS]
     return Table(["book claim", "book", f"yours ({device})", "H200 reference", "why"], rows,
                  title="Book check · Chapter 7 speedups",
                  notes=["'—' under yours: the variants did not both run and time on this tier (CUDA C needs a GPU)",

@@ -1,0 +1,125 @@
+"""The two measured knob spaces: a Triton matmul's launch knobs on a GPU, a chunked elementwise chain on a CPU.
+
+Each objective can run any config of its space, exactly or with a planted shortcut (the wrong but faster
+candidates of the verify loop), and has a float64 reference to check against.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
+import torch
+
+from labs.ch20_tuning import _kernel
+from labs.ch20_tuning._kernel import DROP_K_TAIL, EXACT, SKIP_HALF_K
+from labs.ch20_tuning.space import Space
+
+SHORTCUTS = {"exact": EXACT, "skips half of K": SKIP_HALF_K, "drops the K tail": DROP_K_TAIL}
+
+
+@dataclass
+class Objective:
+    name: str
+    what: str
+    space: Space
+    size: tuple                     # where configs are timed
+    check_sizes: list               # where candidates are verified: aligned first, then not aligned
+    make_inputs: Callable           # (size, seed) -> dict of tensors
+    reference: Callable             # (**inputs) -> float64 tensor
+    call: Callable                  # (config dict, shortcut, **inputs) -> tensor
+    precision: str = "float32"
+    notes: list = field(default_factory=list)
+
+    def run(self, config: tuple, shortcut: int = EXACT, **inputs):
+        return self.call(self.space.as_dict(config), shortcut, **inputs)
+
+
+# ---- GPU: the Triton matmul's launch knobs -----------------------------------------------------------
+
+def _matmul_inputs(size, seed, device="cuda", dtype=torch.float16):
+    m, n, k = size
+    g = torch.Generator(device=device).manual_seed(seed)
+    return {"a": torch.randn(m, k, generator=g, device=device).to(dtype),
+            "b": torch.randn(k, n, generator=g, device=device).to(dtype)}
+
+
+def _matmul_call(cfg, shortcut, a, b):
+    c = torch.empty(a.shape[0], b.shape[1], device=a.device, dtype=a.dtype)
+    return _kernel.launch(a, b, c, cfg["BLOCK_M"], cfg["BLOCK_N"], cfg["BLOCK_K"], cfg["num_warps"],
+                          cfg["num_stages"], shortcut=shortcut)
+
+
+def triton_matmul(device: str = "cuda") -> Objective:
+    """48 launch configs of the chapter's Triton matmul, fp16, timed at 4099 × 4097 × 4095."""
+    space = Space({"BLOCK_M": (64, 128), "BLOCK_N": (64, 128, 256), "BLOCK_K": (32, 64),
+                   "num_warps": (4, 8), "num_stages": (3, 4)})
+    return Objective(
+        "triton_matmul", "Triton matmul, fp16: tile shape, warps and pipeline depth", space,
+        size=(4099, 4097, 4095), check_sizes=[(512, 512, 512), (509, 383, 1021)],
+        make_inputs=lambda size, seed: _matmul_inputs(size, seed, device),
+        reference=lambda a, b: a.double() @ b.double(), call=_matmul_call, precision="float16")
+
+
+# ---- CPU: an elementwise chain processed in chunks ------------------------------------------------------
+
+def _chain_inputs(size, seed):
+    g = torch.Generator().manual_seed(seed)
+    return {"x": torch.randn(size, generator=g)}
+
+
+def _chain_reference(x):
+    xd = x.double()
+    return torch.exp(-xd * xd) * xd * xd
+
+
+def _chain_call(cfg, shortcut, x):
+    """y = exp(−x²)·x², one chunk at a time: a chunk that fits in cache keeps the temporaries there."""
+    chunk, n = cfg["chunk"], x.numel()
+    starts = range(0, (n // chunk) * chunk if shortcut == DROP_K_TAIL else n, chunk)
+    if shortcut == SKIP_HALF_K:
+        starts = starts[::2]
+    y = torch.empty_like(x)
+    dt = getattr(torch, cfg["compute"])
+    sq_buf = torch.empty(chunk, dtype=dt) if cfg["buffers"] == "reused" else None
+    for s in starts:
+        c, out = x[s:s + chunk].to(dt), y[s:s + chunk]
+        if sq_buf is not None:                      # one cache-resident buffer, then one write of the result
+            sq = torch.mul(c, c, out=sq_buf[:c.numel()])
+            out.copy_(sq.neg().exp_().mul_(sq))
+        else:                                       # fresh temporaries for every chunk
+            sq = c * c
+            out.copy_(torch.exp(-sq) * sq)
+    return y
+
+
+def chunked_chain() -> Objective:
+    """44 configs of a chunked elementwise chain on the CPU: chunk size, buffer reuse, compute precision."""
+    space = Space({"chunk": tuple(2 ** p for p in range(10, 21)), "buffers": ("fresh", "reused"),
+                   "compute": ("float32", "float64")})
+    return Objective(
+        "chunked_chain", "y = exp(−x²)·x² over 2 M floats, chunked: chunk size, buffer reuse, compute precision", space,
+        size=2 ** 21 + 3, check_sizes=[2 ** 20, 2 ** 20 + 3], make_inputs=_chain_inputs,
+        reference=_chain_reference, call=_chain_call,
+        notes=["the cpu tier's stand-in: Triton interpreted on a CPU has no speed to tune"])
+
+
+def for_tier(tier: str | None = None) -> Objective:
+    tier = tier or pl.env().tier
+    return triton_matmul() if tier == "gpu" else chunked_chain()
+
+
+def measure(obj: Objective, configs=None, rep_ms: float = 20, seed: int = 0) -> dict:
+    """Median seconds of every config (all of the space by default) at obj.size; inf where a config
+    cannot run here (e.g. a tile that does not fit in this GPU's shared memory)."""
+    inputs = obj.make_inputs(obj.size, seed)
+    times = {}
+    for config in configs or obj.space.configs():
+        try:
+            times[config] = pl.bench(lambda: obj.run(config, **inputs), rep_ms=rep_ms, warmup_ms=5).median
+        except Exception as exc:                    # noqa: BLE001  (out of resources, compile errors)
+            if "out of resource" not in str(exc).lower() and "shared memory" not in str(exc).lower():
+                raise
+            times[config] = math.inf
+    return times

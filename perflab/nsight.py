@@ -5,6 +5,7 @@ tier). Every function here returns a result that says "unavailable: <reason>" in
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -130,6 +131,21 @@ def parse_ncu_csv(text: str) -> list:
     return rows
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the process's stderr (file descriptor 2): some torch builds' profiler logs its start and
+    stop from C++, which would land in the notebook between the tables."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def torch_profile(fn, *, steps: int = 5, row_limit: int = 12, sort_by: str | None = None) -> str:
     """Profile a few calls of ``fn`` with torch.profiler; return its table of top operators."""
     import torch
@@ -138,7 +154,7 @@ def torch_profile(fn, *, steps: int = 5, row_limit: int = 12, sort_by: str | Non
     gpu = env().tier == "gpu"
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
     fn()                                   # warm-up outside the trace
-    with profile(activities=acts) as prof:
+    with _quiet_stderr(), profile(activities=acts) as prof:
         for _ in range(steps):
             fn()
         if gpu:

@@ -23,9 +23,8 @@ def panel(lab, *, sizes: list | None = None, variants: list[str] | None = None, 
         w = None
     if w is None or not in_notebook():
         print("(widgets unavailable here: showing one run as text)")
-        result = run(lab, size=sizes[0], variants=runnable, rep_ms=rep_ms)
-        print(result)
-        return result
+        print(run(lab, size=sizes[0], variants=runnable, rep_ms=rep_ms))
+        return None                         # printed: a returned run would be shown a second time
 
     size = w.SelectionSlider(options=[(str(s), s) for s in sizes], value=sizes[0], description="size",
                              continuous_update=False, layout=w.Layout(width="420px"))

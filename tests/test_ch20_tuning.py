@@ -96,7 +96,7 @@ def test_verifier_rejects_both_shortcuts_and_the_weak_one_misses_the_tail(chain)
     assert verify.verify(chain, verify.Candidate("honest", cfg)) is None
     assert "wrong" in verify.verify(chain, verify.Candidate("half", cfg, SKIP_HALF_K))
     assert "wrong" in verify.verify(chain, verify.Candidate("tail", cfg, DROP_K_TAIL))
-    aligned_only = objectives.Objective(**{**chain.__dict__, "check_sizes": chain.check_sizes[:1]})
+    aligned_only = chain.checked_at(chain.check_sizes[:1])
     assert verify.verify(aligned_only, verify.Candidate("tail", cfg, DROP_K_TAIL)) is None
 
 

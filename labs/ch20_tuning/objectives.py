@@ -5,6 +5,7 @@ candidates of the verify loop), and has a float64 reference to check against.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -34,6 +35,10 @@ class Objective:
 
     def run(self, config: tuple, shortcut: int = EXACT, **inputs):
         return self.call(self.space.as_dict(config), shortcut, **inputs)
+
+    def checked_at(self, sizes: list) -> "Objective":
+        """The same objective with other verification sizes (e.g. only an aligned one: a weak verifier)."""
+        return dataclasses.replace(self, check_sizes=list(sizes))
 
 
 # ---- GPU: the Triton matmul's launch knobs -----------------------------------------------------------
@@ -123,3 +128,52 @@ def measure(obj: Objective, configs=None, rep_ms: float = 20, seed: int = 0) -> 
                 raise
             times[config] = math.inf
     return times
+
+
+# ---- the measured table: shown, kept beside the workbook's results, read back as the H200 reference ----
+
+def _reference_path():
+    from perflab import results
+    return results.reference_path().with_name("ch20_space-nvidia-h200.json")
+
+
+def save_times(obj: Objective, times: dict) -> "str | None":
+    """Write the measured table beside the workbook's results file (PERFLAB_RESULTS), if one is set."""
+    import json
+    from perflab import results
+    sink = results.sink()
+    if sink is None:
+        return None
+    path = sink.with_name(f"ch20_space-{obj.name}.json")
+    rows = [{**obj.space.as_dict(c), "seconds": (None if math.isinf(t) else t)} for c, t in times.items()]
+    path.write_text(json.dumps({"objective": obj.name, "size": obj.size, "device": pl.env().device,
+                                "knobs": list(obj.space.knobs), "rows": rows}, indent=1))
+    return str(path)
+
+
+def reference_times() -> "tuple[Objective, dict] | None":
+    """The H200's measured Triton-matmul table (the reference run), or None before one was recorded."""
+    import json
+    path = _reference_path()
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    obj = triton_matmul(device="cpu")
+    times = {tuple(r[k] for k in data["knobs"]): (math.inf if r["seconds"] is None else r["seconds"])
+             for r in data["rows"]}
+    return obj, times
+
+
+def top_table(obj: Objective, times: dict, n: int = 6):
+    """The fastest and slowest configs of a measured table, against the best."""
+    from perflab.measure import format_time
+    from perflab.table import Table
+    ranked = sorted(times.items(), key=lambda kv: kv[1])
+    best = ranked[0][1]
+    pick = ranked[:n] + ranked[-2:] if len(ranked) > n + 2 else ranked
+    rows = [[i + 1 if i < n else len(ranked) - (len(pick) - 1 - i), obj.space.label(c),
+             format_time(t) if math.isfinite(t) else "cannot run here", f"{t / best:.2f}×"]
+            for i, (c, t) in enumerate(pick)]
+    return Table(["rank", "config", "median", "÷ best"], rows,
+                 title=f"{obj.what}: {len(times)} configs measured at size {obj.size}",
+                 notes=[f"the slowest is {ranked[-1][1] / best:.1f}× the best: the knobs matter"] + obj.notes)

@@ -181,3 +181,16 @@ def tuning_cost(knobs: int = 5, values_per_knob: int = 3, compile_s: float = 0.8
     hit = 1 - (1 - top_share) ** min(trials, n)
     return (f"{n:,} configs: exhaustive search takes {minutes:,.1f} min; {trials} random trials land in the "
             f"top {top_share:.0%} with probability {hit:.0%} ({trials * (compile_s + measure_s) / 60:,.1f} min)")
+
+
+def landscape_figure(space: Space, times: dict, title: str):
+    """Every config's time ÷ the best, sorted: how flat or steep the space is near its optimum."""
+    import plotly.graph_objects as go
+    finite = sorted((t, c) for c, t in times.items() if math.isfinite(t))
+    best = finite[0][0]
+    fig = go.Figure(go.Bar(x=list(range(1, len(finite) + 1)), y=[t / best for t, _ in finite],
+                           hovertext=[space.label(c) for _, c in finite]))
+    fig.add_hline(y=1.05, line_dash="dash", annotation_text="within 5%")
+    fig.update_layout(title=title, xaxis_title="configs, fastest first", yaxis_title="time ÷ best",
+                      yaxis_type="log", height=340)
+    return fig

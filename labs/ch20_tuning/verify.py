@@ -34,7 +34,7 @@ def loop(obj: Objective, candidates: list[Candidate], rep_ms: float = 20, verify
 
     ``verify_sizes`` narrows the check sizes (e.g. to the aligned one only) to show what a weaker
     verifier lets through."""
-    checker = obj if verify_sizes is None else Objective(**{**obj.__dict__, "check_sizes": verify_sizes})
+    checker = obj if verify_sizes is None else obj.checked_at(verify_sizes)
     inputs = obj.make_inputs(obj.size, 0)
     kept, kept_s, rows = None, float("inf"), []
     for cand in candidates:
@@ -53,3 +53,14 @@ def loop(obj: Objective, candidates: list[Candidate], rep_ms: float = 20, verify
                   notes=[f"verified at sizes {checker.check_sizes} against a float64 reference, then timed at "
                          f"{obj.size}"])
     return table, kept
+
+
+def candidates_from(trace, n_honest: int = 3) -> list[Candidate]:
+    """What a proposer would hand the verifier: a slower honest config, the two shortcuts applied to the
+    best config found (faster, wrong), then the best honest configs."""
+    from labs.ch20_tuning.objectives import DROP_K_TAIL, SKIP_HALF_K
+    ranked = [c for c, _ in sorted(zip(trace.configs, trace.times), key=lambda ct: ct[1]) if c is not None]
+    best, slow = ranked[0], ranked[len(ranked) // 2]
+    return ([Candidate("proposal 1", slow), Candidate("proposal 2: skips half the work", best, SKIP_HALF_K),
+             Candidate("proposal 3: drops the tail", best, DROP_K_TAIL)]
+            + [Candidate(f"proposal {4 + i}", c) for i, c in enumerate(ranked[:n_honest])])

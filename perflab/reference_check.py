@@ -79,6 +79,17 @@ def group_problems(recs: list[results.Record]) -> list[str]:
     return out
 
 
+def measurement_groups() -> set[str]:
+    """Record groups that are measurements but not labs (a chapter package's ``MEASUREMENTS``, e.g. the
+    engine calibration points of ch17): known names, with no lab module to recompute them from."""
+    import importlib
+    from perflab.lab import _chapter_packages
+    out = set()
+    for key, pkg in _chapter_packages().items():
+        out |= {f"{key}.{name}" for name in getattr(importlib.import_module(pkg), "MEASUREMENTS", ())}
+    return out
+
+
 def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str] | None" = None) -> list[str]:
     """Every completeness and consistency problem of the results file at ``path`` ([] when it is sound)."""
     manifest, records = results.read(path)
@@ -97,7 +108,10 @@ def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str]
         out.append(f"{name}: listed in {PENDING.name} but no such lab exists")
     ceilings = manifest.get("ceilings", {})
     groups = defaultdict(list)
+    measurements = measurement_groups()
     for name, recs in sorted(by_lab.items()):
+        if name in measurements:
+            continue
         if name not in labs:
             out.append(f"{name}: {len(recs)} records of a lab that no longer exists")
             continue

@@ -50,3 +50,10 @@ def test_completeness_both_ways(sample):
     assert any("still listed" in p for p in sample(pending={"ch00.scale_shift": "not run"}))
     assert any("no such lab" in p for p in sample(pending={"ch98.gone": "not run"}))
     assert any("no longer exists" in p for p in sample(labs=()))
+
+
+def test_declared_measurements_are_not_stale_labs(sample):
+    def add_calibration(recs):
+        recs.append({**recs[0], "lab": "ch17.calibration", "variant": "prefill", "speedup_vs_baseline": None})
+    assert "ch17.calibration" in reference_check.measurement_groups()
+    assert sample(add_calibration) == []

@@ -1,0 +1,63 @@
+"""The queue labs around their runs: the simulator's prediction for the lab's own costs, and the ratio lines."""
+from __future__ import annotations
+
+import perflab as pl
+from perflab.table import Table
+
+from labs.ch12_graphs_scheduling import simulators as sim
+
+H200_SMS = 132
+
+
+def tile_costs(size, seed: int = 0) -> list:
+    """The skewed lab's inputs at ``size``, as the cost of each 1,024-item tile (its costliest item)."""
+    import torch
+    from labs.ch12_graphs_scheduling import skewed_queue as sq
+    from labs.ch12_graphs_scheduling._triton import BLOCK
+    cost = sq.make_inputs(size, "cpu", "float32", seed)["cost"]
+    pad = (-cost.numel()) % BLOCK
+    tiles = torch.nn.functional.pad(cost, (0, pad)).view(-1, BLOCK).amax(dim=1)
+    return tiles.tolist()
+
+
+def predict(size=None, sms: int | None = None) -> Table:
+    """Static split vs dynamic queue for the lab's own tile costs, on this GPU's programs and an H200's.
+
+    Each program is a worker that runs one tile at a time at a fixed speed: the kernels run one
+    16-warp program per SM, so a program never shares its SM and its speed does not change when
+    others finish.
+    """
+    from labs.ch12_graphs_scheduling import skewed_queue as sq
+    from labs.ch12_graphs_scheduling._triton import PROGRAMS_PER_SM
+    e = pl.env()
+    size = sq.SIZES["gpu"][0] if size is None else size
+    tiles = tile_costs(size)
+    rows = []
+    machines = [("an H200", H200_SMS)]
+    if e.tier == "gpu" and (sms or e.sms) != H200_SMS:
+        machines.insert(0, (e.device, sms or e.sms))
+    for name, count in machines:
+        programs = PROGRAMS_PER_SM * count
+        s, d, ratio = sim.compare(tiles, programs, chunk=sq.CHUNK)
+        rows.append([f"{name}: {programs} programs", f"{s.makespan:,}", f"{s.utilization:.0%}",
+                     f"{d.makespan:,}", f"{d.utilization:.0%}", f"{ratio:.2f}×"])
+    formula = sim.predicted_ratio(sq.HEAVY_FACTOR, sq.HEAVY_FRACTION)
+    return Table(["workers", "static makespan", "static busy", "dynamic makespan", "dynamic busy", "static ÷ dynamic"],
+                 rows, title=f"Simulator on the lab's {len(tiles):,} tiles (size {size}), in cost units",
+                 notes=[f"formula: heavy factor ÷ mean cost = {formula:.2f}× (the slices holding heavy items are "
+                        "all heavy); jitter and the tile maximum move it a little"])
+
+
+def ratio_line(run, baseline: str = "static_split", best: str = "dynamic_queue") -> str:
+    """One line: the dynamic queue's speedup over the static split, here and on the H200."""
+    from perflab import results
+    mine = {r.name: r.measurement.median for r in run.rows if r.measurement}
+    gpu_size = list(run.lab.SIZES["gpu"][0])
+    ref = {r.variant: r.median_s for r in results.reference(run.lab.name) if r.median_s and r.size == gpu_size}
+    if baseline in mine and best in mine:
+        here = f"{mine[baseline] / mine[best]:.2f}× on {run.device}"
+    else:
+        why = next((r.why for r in run.rows if r.name == best and r.why), "not timed")
+        here = f"not timed on {run.device} ({why})"
+    h200 = f"{ref[baseline] / ref[best]:.2f}× on the H200" if baseline in ref and best in ref else "H200: not recorded"
+    return f"{best} vs {baseline}: {here}; {h200}"

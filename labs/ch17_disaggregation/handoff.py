@@ -1,0 +1,118 @@
+"""Launch kv_handoff.py under torchrun from the notebook, read its JSON, and show it as a perflab Table.
+
+    res = handoff.measure()     # NCCL between 2 GPUs; gloo between 2 CPU processes on any other machine
+    pl.show(handoff.table(res))
+
+Reuses Chapter 4's launcher pieces (labs/ch04_distributed/launch.py): the child environment (NCCL's NVLink
+multicast off, the repo on PYTHONPATH) and the GPU count. The 2×H200 reference is the "ch17" entry of
+data/reference/nvidia-h200x2.json, written on a 2-GPU machine by
+``python -m labs.ch17_disaggregation.handoff --reference`` (other entries of that file are kept).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from labs.ch04_distributed.launch import REFERENCE, child_env, gpu_count
+from perflab.table import Table
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+SCRIPT = HERE / "kv_handoff.py"
+
+
+def command(out: str, device: str) -> list:
+    """The exact torchrun command line (one node, two processes)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            str(SCRIPT), "--out", out, "--device", device]
+
+
+def measure(timeout_s: int = 240, verbose: bool = True) -> dict | None:
+    """Run the handoff in 2 processes; return its result dict, or None (and one line saying why)."""
+    n = gpu_count()
+    device = "cuda" if n >= 2 else "cpu"
+    if verbose and n == 1:
+        print("1 GPU: NCCL needs 2 GPUs, so the handoff runs between 2 CPU processes (gloo) with the tiny model; "
+              "the 2×H200 reference below shows NVLink")
+    out = os.path.join(tempfile.mkdtemp(prefix="perflab-ch17-"), "ch17.json")
+    cmd = command(out, device)
+    if verbose:
+        print("$ python -m torch.distributed.run --standalone --nproc_per_node 2 "
+              f"{os.path.relpath(SCRIPT, REPO)} --out {os.path.basename(out)} --device {device}")
+    try:
+        p = subprocess.run(cmd, env=child_env(), cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        print(f"the handoff did not finish in {timeout_s} s; skipped")
+        return None
+    if p.returncode != 0 or not os.path.exists(out):
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        print(f"torchrun failed (exit {p.returncode}); last lines: " + " | ".join(tail))
+        return None
+    res = json.loads(Path(out).read_text())
+    if verbose:
+        print(f"2 processes, backend {res['backend']} on {res['device']}, {res['model']} ({res['dtype']}), "
+              f"measured in {res['wall_s']:.1f} s")
+    return res
+
+
+def reference() -> dict | None:
+    """The 2×H200 handoff, or None when it has not been recorded yet."""
+    if not REFERENCE.exists():
+        return None
+    return json.loads(REFERENCE.read_text()).get("ch17")
+
+
+def best_gbps(res: dict | None) -> float | None:
+    """The bandwidth of the largest transfer (the link's bandwidth, not its latency)."""
+    return max(res["rows"], key=lambda r: r["bytes"])["gbps"] if res and res.get("rows") else None
+
+
+def _size(b: float) -> str:
+    return f"{b / 2**20:.2f} MiB" if b >= 2**20 else f"{b / 1024:.0f} KiB"
+
+
+def table(res: dict | None) -> Table:
+    """Per prompt: KV bytes, transfer time, GB/s, bit-exact, decode agreement; the 2×H200 pair beside it."""
+    ref = {r["prompt"]: r for r in (reference() or {}).get("rows", [])}
+    rows = []
+    for r in (res or {}).get("rows", []):
+        rows.append([r["prompt"], _size(r["bytes"]), f"{r['median_s'] * 1e3:.3f}",
+                     f"{r['p20_s'] * 1e3:.3f}–{r['p80_s'] * 1e3:.3f}", f"{r['gbps']:.2f}",
+                     "✅" if r["bit_exact"] else "❌", "✅" if r["tokens_equal"] else "❌"])
+    for p, r in ref.items():
+        rows.append([f"{p} (2×H200)", _size(r["bytes"]), f"{r['median_s'] * 1e3:.3f}", "—", f"{r['gbps']:.1f}",
+                     "✅" if r["bit_exact"] else "❌", "✅" if r["tokens_equal"] else "❌"])
+    who = f"{res['backend']}, {res['device']}, {res['model']} {res['dtype']}" if res else "not measured here"
+    notes = ["bit-exact: SHA-256 of the received bytes equals the sender's; decode: the decode worker's next "
+             "tokens from the received KV equal the prefill worker's from its own",
+             "median of the slower rank per transfer, after 2 warm-up transfers"]
+    notes.append("2×H200 rows: data/reference/nvidia-h200x2.json (key ch17)" if ref else
+                 "no 2×H200 reference recorded yet (python -m labs.ch17_disaggregation.handoff --reference on 2 GPUs)")
+    return Table(["prompt tokens", "KV bytes", "time ms", "p20–p80 ms", "GB/s", "bit-exact", "decode agrees"], rows,
+                 title=f"KV handoff, prefill worker → decode worker · yours: {who}", notes=notes)
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(description="record the 2-GPU KV handoff reference for Chapter 17")
+    ap.add_argument("--reference", action="store_true", help=f"add key ch17 to {REFERENCE.relative_to(REPO)}")
+    a = ap.parse_args(argv)
+    res = measure()
+    if res is None:
+        return 1
+    print(table(res))
+    if a.reference:
+        from perflab.results import manifest
+        data = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {"manifest": manifest(), "records": []}
+        data["ch17"] = res
+        REFERENCE.write_text(json.dumps(data, indent=1) + "\n")
+        print("wrote key ch17 of", REFERENCE)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

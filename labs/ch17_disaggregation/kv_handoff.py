@@ -1,0 +1,143 @@
+"""A real prefill -> decode KV handoff between two processes. torchrun launches this file; notebooks use handoff.py.
+
+    python -m torch.distributed.run --standalone --nproc_per_node 2 labs/ch17_disaggregation/kv_handoff.py \
+        --out /tmp/ch17.json --device cpu|cuda
+
+Rank 0 is the prefill worker, rank 1 the decode worker; both build the same engine model (same seed).
+For each prompt length, rank 0 prefills, packs the prompt's K and V of every layer into one contiguous
+buffer (layers, 2, heads, tokens, head_dim), and sends it with torch.distributed.send: NCCL between two
+GPUs, gloo between two CPU processes. Rank 1 receives it into its own cache, checks it bit for bit (a
+SHA-256 of the bytes, which rank 0 also sends), and decodes on from the received KV; rank 0 decodes the same
+tokens from its own cache, and the two token lists must agree.
+
+Why a fixed-count loop instead of perflab.bench: send and recv pair up across the two processes, so both
+must make exactly the same number of calls (bench picks its count adaptively per process). Each transfer
+is timed between barriers (and device syncs), keeping the slower rank's time, as labs/ch04 does.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import time
+
+import torch
+import torch.distributed as dist
+
+PLAN = {"cpu": dict(prompts=[64, 256, 496], iters=6, decode=8),      # the tiny model (max 512 positions)
+        "cuda": dict(prompts=[128, 512, 1000], iters=10, decode=8)}   # GPT-2 small, bf16 (max 1024)
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def pack(cache, length: int) -> torch.Tensor:
+    """Sequence 0's first ``length`` positions of every layer's K and V -> (layers, 2, heads, length, head_dim)."""
+    return torch.stack([torch.stack([k[0, :, :length], v[0, :, :length]]) for k, v in zip(cache.k, cache.v)]).contiguous()
+
+
+def unpack(buf: torch.Tensor, cache) -> None:
+    """The inverse of pack: write the received K and V into sequence 0 of this worker's cache."""
+    length = buf.shape[3]
+    for layer, (k, v) in enumerate(zip(cache.k, cache.v)):
+        k[0, :, :length].copy_(buf[layer, 0])
+        v[0, :, :length].copy_(buf[layer, 1])
+    cache.set_lengths([length])
+
+
+def digest(t: torch.Tensor) -> torch.Tensor:
+    """SHA-256 of a tensor's bytes, as 32 uint8 values on the same device."""
+    raw = t.detach().contiguous().cpu().view(torch.uint8).numpy().tobytes()
+    return torch.tensor(list(hashlib.sha256(raw).digest()), dtype=torch.uint8, device=t.device)
+
+
+def decode_from(model, cache, first: int, steps: int, device) -> list:
+    """Greedy-decode ``steps`` tokens after ``first`` from an already filled cache."""
+    tok, out = torch.tensor([[first]], device=device), []
+    for _ in range(steps):
+        tok = model(tok, cache)[:, -1].argmax(-1, keepdim=True)
+        out.append(int(tok))
+    return out
+
+
+def one_prompt(model, cfg, p: int, plan: dict, rank: int, device, dtype) -> dict:
+    from labs.inference.kv_cache import KVCache
+    gen = torch.Generator().manual_seed(1000 + p)
+    tokens = torch.randint(0, cfg.vocab_size, (1, p), generator=gen).to(device)
+    cache = KVCache.empty(cfg, 1, p + plan["decode"] + 1, device, dtype)
+    shape = (cfg.n_layers, 2, cfg.n_heads, p, cfg.head_dim)
+    if rank == 0:
+        first = int(model(tokens, cache)[0, -1].argmax())          # prefill: the first token comes from here
+        buf = pack(cache, p)
+    else:
+        buf = torch.empty(shape, device=device, dtype=dtype)
+    nbytes = buf.numel() * buf.element_size()
+    meta = torch.tensor([first if rank == 0 else 0], device=device)
+    times = []
+    for i in range(plan["iters"] + 2):                               # 2 warm-up transfers
+        dist.barrier()
+        _sync(device)
+        t0 = time.perf_counter()
+        (dist.send if rank == 0 else dist.recv)(buf, 1 - rank)
+        _sync(device)
+        if i >= 2:
+            times.append(time.perf_counter() - t0)
+    (dist.send if rank == 0 else dist.recv)(meta, 1 - rank)
+    sha = digest(buf)
+    ref_sha = sha.clone()
+    (dist.send if rank == 0 else dist.recv)(ref_sha, 1 - rank)    # rank 1 gets the sender's digest
+    if rank == 1:
+        unpack(buf, cache)
+    mine = decode_from(model, cache, int(meta), plan["decode"], device)
+    theirs = torch.tensor(mine, device=device)
+    (dist.send if rank == 0 else dist.recv)(theirs, 1 - rank)      # rank 1 gets rank 0's local decode
+    t = torch.tensor(times, dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    s = sorted(t.cpu().tolist())
+    q = lambda f: s[min(len(s) - 1, int(f * len(s)))]  # noqa: E731
+    med = statistics.median(s)
+    return {"prompt": p, "bytes": nbytes, "shape": list(shape), "median_s": med, "p20_s": q(0.2), "p80_s": q(0.8),
+            "gbps": nbytes / med / 1e9, "bit_exact": bool(torch.equal(sha, ref_sha)),
+            "tokens_equal": theirs.tolist() == mine, "decoded": mine}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    a = ap.parse_args(argv)
+    from labs.inference.model import ModelConfig, build_model
+    backend = "nccl" if a.device == "cuda" else "gloo"
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    if a.device == "cuda":                          # pick the GPU before NCCL starts, as labs/ch04 does
+        torch.cuda.set_device(local)
+        device, dtype, cfg = torch.device("cuda", local), torch.bfloat16, ModelConfig.gpt2()
+    else:
+        torch.set_num_threads(1)
+        device, dtype, cfg = torch.device("cpu"), torch.float32, ModelConfig.tiny()
+    dist.init_process_group(backend, device_id=device if a.device == "cuda" else None)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if world != 2:
+        raise SystemExit(f"the handoff needs exactly 2 processes (a prefill and a decode worker), got {world}")
+    plan = PLAN[a.device]
+    model = build_model(cfg, device, dtype, seed=0)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        rows = [one_prompt(model, cfg, p, plan, rank, device, dtype) for p in plan["prompts"]]
+    name = torch.cuda.get_device_name(device) if a.device == "cuda" else "CPU processes"
+    if rank == 1:                                   # the receiver knows whether the bytes arrived intact
+        with open(a.out, "w") as f:
+            json.dump({"backend": backend, "device": name, "world_size": world, "dtype": str(dtype).split(".")[-1],
+                       "model": f"{cfg.n_layers} layers, {cfg.n_heads} heads × {cfg.head_dim}",
+                       "kv_bytes_per_token": cfg.kv_bytes_per_token(torch.tensor([], dtype=dtype).element_size()),
+                       "wall_s": time.perf_counter() - t0, "rows": rows}, f, indent=1)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

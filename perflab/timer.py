@@ -78,11 +78,14 @@ def _synchronize():
 
 def _cpu_samples(fn, rep_ms: float) -> list[float]:
     """Per-call seconds from torch.utils.benchmark: blocks of calls sized to beat timer overhead."""
+    import torch
     from torch.utils.benchmark import Timer
-    m = Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=rep_ms / 1e3)
-    samples = list(m.times)
+    # the caller's thread count, not Timer's default of one: code runs as it would outside the timer, and
+    # torch.compile (which guards on the thread count) does not recompile inside it
+    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    samples = list(timer.blocked_autorange(min_run_time=rep_ms / 1e3).times)
     while len(samples) < 5:       # slow calls give few blocks: add single calls for a spread
-        samples += Timer(stmt="fn()", globals={"fn": fn}).timeit(1).times
+        samples += timer.timeit(1).times
     return samples
 
 

@@ -58,3 +58,16 @@ def test_bench_rejects_bad_arguments():
     if pl.env().tier == "cpu":
         with pytest.raises(ValueError, match="needs a CUDA GPU"):
             pl.bench(lambda: None, mode="cudagraph")
+
+
+def test_cpu_bench_keeps_the_callers_thread_count():
+    import torch
+    import perflab as pl
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        pl.bench(lambda: seen.append(torch.get_num_threads()), rep_ms=5, mode="cpu")
+        assert set(seen) == {2}
+    finally:
+        torch.set_num_threads(before)

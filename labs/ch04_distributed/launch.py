@@ -193,7 +193,9 @@ def main(argv=None):
         return 1
     if a.reference:
         from perflab.results import manifest
-        REFERENCE.write_text(json.dumps({"manifest": manifest(), "records": [], "ch04": res}, indent=1) + "\n")
+        data = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {"records": []}
+        data.update(manifest=manifest(), ch04=res)              # other chapters' keys stay
+        REFERENCE.write_text(json.dumps(data, indent=1) + "\n")
         print("wrote", REFERENCE)
     else:
         for t in (allreduce_table(res), ddp_table(res), bucket_table(res), accum_table(res)):

@@ -134,7 +134,7 @@ def measure(obj: Objective, configs=None, rep_ms: float = 20, seed: int = 0) -> 
 
 def _reference_path():
     from perflab import results
-    return results.reference_path().with_name("ch20_space-nvidia-h200.json")
+    return results.reference_path().with_name("ch20_space-triton_matmul-nvidia-h200.json")
 
 
 def save_times(obj: Objective, times: dict) -> "str | None":

@@ -1,0 +1,52 @@
+"""Shared by the chapter's labs: one model per (tier, device, dtype), built once per process."""
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from labs.inference.model import ModelConfig, build_model
+
+
+def tier_of(device) -> str:
+    return "gpu" if torch.device(device).type == "cuda" else "cpu"
+
+
+def config_for(device) -> ModelConfig:
+    """Tiny on the CPU, GPT-2 small on a GPU (labs/inference/model.py)."""
+    return ModelConfig.for_tier(tier_of(device))
+
+
+def current_config() -> ModelConfig:
+    from perflab.machine import env
+    return ModelConfig.for_tier(env().tier)
+
+
+def model_for(device="cpu", dtype: str = "float32"):
+    """Random weights (seed 0), built on first use and kept: the weights are read-only inputs, and
+    drawing GPT-2's 163M of them takes about a second. "cuda", "cuda:0" and torch.device("cuda") share one."""
+    d = torch.device(device)
+    if d.type == "cuda" and d.index is None:
+        d = torch.device("cuda", torch.cuda.current_device())
+    return _model(str(d), dtype)
+
+
+@functools.lru_cache(maxsize=4)
+def _model(device: str, dtype: str):
+    return build_model(config_for(device), torch.device(device), getattr(torch, dtype), seed=0)
+
+
+def random_tokens(shape, vocab: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, vocab, shape, generator=g)
+
+
+def decode_bytes(cfg: ModelConfig, batch: int, context: int, steps: int, dtype_bytes: int = 4) -> int:
+    """The least a decode must move: every weight once per step, plus the KV of the context."""
+    return steps * (cfg.n_params() * dtype_bytes + batch * context * cfg.kv_bytes_per_token(dtype_bytes))
+
+
+def decode_flops(cfg: ModelConfig, batch: int, context: int, steps: int) -> int:
+    """2 FLOPs per weight per token (embedding lookups excluded) plus QK and PV over the context."""
+    weights = cfg.n_params() - (cfg.vocab_size + cfg.max_seq_len) * cfg.d_model
+    return steps * batch * (2 * weights + 4 * cfg.n_layers * context * cfg.d_model)

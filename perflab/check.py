@@ -9,6 +9,7 @@ from dataclasses import dataclass
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5, "tf32": 2e-3, "bfloat16": 1e-2, "float16": 2e-3,
              "float8": 6e-2, "int8": 0.0, "int32": 0.0, "int64": 0.0, "bool": 0.0}
 ELEMENT_FACTOR = 10.0
+CHUNK = 1 << 24          # elements compared at a time: the float64 temporaries stay small on any GPU
 
 
 @dataclass
@@ -55,37 +56,59 @@ def compare(out, ref, precision: str = "float32", tol: float | None = None) -> C
     if tuple(out.shape) != tuple(ref.shape):
         return Check(False, f"shape {tuple(out.shape)} but the reference has shape {tuple(ref.shape)}")
     tol = tolerance(precision) if tol is None else tol
-    o = out.detach().to("cpu", torch.float64)
-    r = ref.detach().to("cpu", torch.float64)
-    total = r.numel()
-    finite = torch.isfinite(o)
-    if not bool(finite.all()):
-        idx = _first(~finite)
-        return Check(False, f"{int((~finite).sum())} of {total} elements are NaN/Inf (unwritten output? "
-                            f"first at index {idx})", mismatches=int((~finite).sum()), total=total,
-                     first_bad=(idx, float(o[idx]), float(r[idx])))
-    diff = (o - r).abs()
-    norm = float(r.norm()) or 1.0
-    rel = float(diff.norm()) / norm
+    o_all, r_all = out.detach().reshape(-1), ref.detach().reshape(-1)
+    total = r_all.numel()
+
+    def chunks():               # float64 on the reference's device, a slice at a time (bounded memory)
+        for s in range(0, total, CHUNK):
+            yield s, o_all[s:s + CHUNK].to(r_all.device, torch.float64), r_all[s:s + CHUNK].to(torch.float64)
+
+    nonfinite, first_nonfinite, ref_sq = 0, None, 0.0
+    for s, o, r in chunks():
+        bad = ~torch.isfinite(o)
+        n = int(bad.sum())
+        if n and first_nonfinite is None:
+            first_nonfinite = s + int(bad.nonzero()[0, 0])
+        nonfinite += n
+        ref_sq += float((r * r).sum())
+    if nonfinite:
+        idx = _unravel(first_nonfinite, out.shape)
+        return Check(False, f"{nonfinite} of {total} elements are NaN/Inf (unwritten output? first at index {idx})",
+                     mismatches=nonfinite, total=total,
+                     first_bad=(idx, float(o_all[first_nonfinite]), float(r_all[first_nonfinite])))
+    norm = ref_sq ** 0.5 or 1.0
     rms = norm / max(total, 1) ** 0.5
-    bound = ELEMENT_FACTOR * tol * (r.abs() + rms)
-    bad = diff > bound
-    n_bad = int(bad.sum())
+    diff_sq, n_bad, first_bad, max_diff, argmax = 0.0, 0, None, 0.0, 0
+    for s, o, r in chunks():
+        diff = (o - r).abs()
+        diff_sq += float((diff * diff).sum())
+        bad = diff > ELEMENT_FACTOR * tol * (r.abs() + rms)
+        n = int(bad.sum())
+        if n and first_bad is None:
+            first_bad = s + int(bad.nonzero()[0, 0])
+        n_bad += n
+        if diff.numel() and float(diff.max()) > max_diff:
+            max_diff, argmax = float(diff.max()), s + int(diff.argmax())
+    rel = diff_sq ** 0.5 / norm
     if n_bad or rel > tol:
-        idx = _first(bad) if n_bad else _first(diff == diff.max())
-        yours, want = o[idx].item(), r[idx].item()
+        flat = first_bad if n_bad else argmax
+        idx, yours, want = _unravel(flat, out.shape), float(o_all[flat]), float(r_all[flat])
         why = (f"{n_bad} of {total} elements differ beyond tolerance" if n_bad
                else f"relative error {rel:.2e} exceeds {tol:.0e} for {precision}")
         return Check(False, f"{why} (relative error {rel:.2e}); first at index {idx}: "
                             f"yours {yours:.6g}, reference {want:.6g}",
-                     rel_error=rel, max_abs_error=float(diff.max()), mismatches=n_bad, total=total,
+                     rel_error=rel, max_abs_error=max_diff, mismatches=n_bad, total=total,
                      first_bad=(idx, yours, want))
-    return Check(True, "", rel_error=rel, max_abs_error=float(diff.max()) if total else 0.0, total=total)
+    return Check(True, "", rel_error=rel, max_abs_error=max_diff, total=total)
 
 
-def _first(mask) -> tuple:
-    nz = mask.nonzero()
-    return tuple(int(i) for i in nz[0]) if len(nz) else ()
+def _unravel(flat: int, shape) -> tuple:
+    """The multi-dimensional index of a flat (row-major) position."""
+    idx = []
+    for dim in reversed(tuple(shape)):
+        flat, i = divmod(flat, dim)
+        idx.append(i)
+    return tuple(reversed(idx))
 
 
 def poison_allocator(like) -> None:

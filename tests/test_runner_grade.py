@@ -96,3 +96,21 @@ def test_a_lab_can_name_the_link_that_bounds_it():
     assert run.ceiling_for("float32", 1e9, 0) == ("h2d_pinned", 50.0, "GB/s")
     c.h2d_pinned_gbps = None                       # not measured (cpu tier): the copy stands in
     assert run.ceiling_for("float32", 1e9, 0) == ("copy", 4000.0, "GB/s")
+
+
+def test_compare_in_chunks_finds_the_first_bad_element_anywhere(monkeypatch):
+    import torch
+    from perflab import check
+    monkeypatch.setattr(check, "CHUNK", 7)                 # many chunks for a 5 × 9 tensor
+    ref = torch.arange(1.0, 46.0).reshape(5, 9)
+    assert check.compare(ref.clone(), ref).ok
+    bad = ref.clone()
+    bad[3, 4] = 0.0                                        # flat 31: in the fifth chunk
+    c = check.compare(bad, ref)
+    assert not c.ok and c.mismatches == 1 and c.first_bad == ((3, 4), 0.0, 32.0)
+    nan = ref.clone()
+    nan[4, 8] = float("nan")
+    c = check.compare(nan, ref)
+    assert not c.ok and "NaN/Inf" in c.reason and c.first_bad[0] == (4, 8)
+    drift = ref * (1 + 3e-5)                               # every element a little off: the norm catches it
+    assert not check.compare(drift, ref, "float32", tol=1e-5).ok

@@ -1,0 +1,188 @@
+"""Chapter 15 labs: variants vs references, speculative output = the target's greedy output, tensor parallel =
+one process (in-process and under torchrun), planted bugs caught, and the grader."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+import perflab as pl
+from perflab.check import compare
+from perflab.runner import check_variant
+from labs.ch15_parallel_decoding import solutions, spec_decode as sd, tp
+from labs.inference.kv_cache import KVCache
+from labs.inference.model import ModelConfig, build_model
+
+# lab -> a second small size, not aligned to block sizes
+SECOND = {"ch15.decode_linear": 19, "ch15.greedy_verify": (7, 3, 509), "ch15.speculative": (3, 21)}
+
+
+def test_chapter_labs():
+    assert sorted(n for n in pl.list_labs() if n.startswith("ch15.")) == sorted(SECOND)
+
+
+@pytest.mark.parametrize("name", ["ch15.decode_linear", "ch15.greedy_verify"])
+@pytest.mark.parametrize("which", [0, 1])
+def test_variants_match_reference(name, which):
+    lab = pl.load(name)
+    size = [lab.SIZES["cpu"][0], SECOND[name]][which]
+    for fn in lab.variants:
+        inputs = lab.make_inputs(size, "cpu", lab.DTYPES[0], seed=100 + which)
+        check = compare(fn(**inputs), lab.reference(**inputs), lab.DTYPES[0])
+        assert check.ok, f"{name}.{fn.__name__} at {size}: {check.reason}"
+
+
+def test_greedy_verify_inputs_cover_every_accepted_length():
+    inp = pl.load("ch15.greedy_verify").make_inputs((61, 5, 101), "cpu", "int64", seed=3)
+    out = pl.load("ch15.greedy_verify").reference(**inp)
+    accepted = (out >= 0).sum(1) - 1
+    assert set(accepted.tolist()) == set(range(6))
+
+
+# ---- planted bugs ------------------------------------------------------------------------------
+
+def verify_forgets_bonus(logits, draft):           # keeps the accepted drafts but not the target's own token
+    out = solutions.vectorized(logits, draft)
+    n = (out >= 0).sum(1, keepdim=True) - 1
+    return torch.where(torch.arange(out.shape[1]) < n, out, torch.full_like(out, -1))
+
+
+def verify_off_by_one(logits, draft):              # compares each draft with the argmax one position later
+    best = logits.argmax(-1)
+    ok = (draft == best[:, 1:]).long().cumprod(1)
+    keep = torch.arange(best.shape[1]) <= ok.sum(1, keepdim=True)
+    return torch.where(keep, best, torch.full_like(best, -1))
+
+
+def linear_drops_last_token(x, w, b):
+    y = torch.nn.functional.linear(x, w, b)
+    y[-1] = 0
+    return y
+
+
+def spec_without_verification(prompt, target, draft, greedy, k, new_tokens, seed):
+    """Emits the draft's proposals as they are: right only when every draft matches."""
+    d = sd.ControlledDraft(draft, greedy, 0.8, seed)
+    return torch.tensor(sd.target_greedy(target, prompt.tolist(), 1) + d.tokens[1:new_tokens])
+
+
+@pytest.mark.parametrize("name, bug", [("ch15.greedy_verify", verify_forgets_bonus),
+                                       ("ch15.greedy_verify", verify_off_by_one),
+                                       ("ch15.decode_linear", linear_drops_last_token),
+                                       ("ch15.speculative", spec_without_verification)])
+def test_planted_bugs_are_caught(name, bug):
+    lab = pl.load(name)
+    row = check_variant(lab, bug, lab.SIZES["cpu"][0], lab.DTYPES[0], seed=5)
+    assert row.status == "wrong", (name, bug.__name__, row.status, row.why)
+
+
+def test_grader_fails_wrong_and_passes_the_solution():
+    assert not pl.grade("ch15.greedy_verify", verify_off_by_one)
+    assert not pl.grade("ch15.greedy_verify", lambda logits, draft: logits.argmax(-1))
+    g = pl.grade("ch15.greedy_verify", solutions.vectorized)
+    assert g.correct
+
+
+# ---- speculative decoding: the output is the target's greedy output ----------------------------
+
+@pytest.fixture(scope="module")
+def pair():
+    return sd.setup("cpu", "cpu", seed=7, extra=8)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_speculative_equals_greedy(pair, p, k):
+    target, draft, prompt, greedy = pair
+    n = 29
+    out, st = sd.speculative_generate(target, sd.ControlledDraft(draft, greedy, p, seed=k), prompt, n, k)
+    assert out == greedy[:n] == sd.target_greedy(target, prompt, n)
+    assert sum(st.per_round) >= n - 1 and st.rounds == len(st.per_round)
+    if p == 1.0:
+        assert st.alpha == 1 and st.rounds == -(-(n - 1) // (k + 1))        # every round adds k+1 tokens
+    if p == 0.0:
+        assert st.alpha == 0 and st.rounds == n - 1                           # every round adds one token
+
+
+def test_controlled_draft_match_rate(pair):
+    target, draft, prompt, greedy = pair
+    d = sd.ControlledDraft(draft, greedy, 0.7, seed=1)
+    same = sum(a == b for a, b in zip(d.tokens, greedy)) / len(greedy)
+    assert 0.5 < same < 0.9 and all(0 <= t < draft.config.vocab_size for t in d.tokens)
+    with pytest.raises(ValueError, match="must be in"):
+        sd.ControlledDraft(draft, greedy, 1.5)
+
+
+def test_k_sweep_check_line():
+    rows = [dict(k=2, speedup=1.5, predicted=1.6), dict(k=4, speedup=1.9, predicted=2.0)]
+    ok = sd.KSweep(0.8, 10, "cpu", 1.0, 0.1, rows)
+    assert ok.check().startswith("✅") and "k=2" in ok.check()
+    bad = sd.KSweep(0.8, 10, "cpu", 1.0, 0.1, rows + [dict(k=8, speedup=1.0, predicted=2.0)])
+    assert bad.check().startswith("❌") and "k=8" in bad.check()
+
+
+# ---- tensor parallel ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny():
+    return build_model(ModelConfig.tiny(), "cpu", seed=3)
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_tp_simulation_equals_one_process(tiny, world):
+    tokens = torch.randint(0, 512, (2, 23), generator=torch.Generator().manual_seed(0))
+    shards = [tp.shard_model(tiny, r, world) for r in range(world)]
+    with torch.no_grad():
+        full = tiny(tokens)
+    assert torch.allclose(tp.simulate(shards, tokens), full, atol=1e-5, rtol=1e-4)
+
+
+def _lockstep_forward(model, world, tokens, caches):
+    """Run tp.forward on `world` threads; all_reduce = sum through a shared slot and a barrier."""
+    barrier, slots, outs = threading.Barrier(world), [None] * world, [None] * world
+
+    def rank(r):
+        def all_reduce(t):
+            slots[r] = t.clone()
+            barrier.wait()
+            total = sum(slots)
+            barrier.wait()
+            t.copy_(total)
+        outs[r] = tp.forward(tp.shard_model(model, r, world), tokens, all_reduce, caches[r])
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(world)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outs
+
+
+def test_tp_forward_with_kv_cache_equals_one_process(tiny):
+    world, g = 2, torch.Generator().manual_seed(1)
+    prompt = torch.randint(0, 512, (3, 11), generator=g)
+    step = torch.randint(0, 512, (3, 1), generator=g)
+    shard_cfg = tp.shard_model(tiny, 0, world).config
+    caches = [KVCache.empty(shard_cfg, 3, 16) for _ in range(world)]
+    full_cache = KVCache.empty(tiny.config, 3, 16)
+    with torch.no_grad():
+        ref = [tiny(prompt, full_cache), tiny(step, full_cache)]
+    got = [_lockstep_forward(tiny, world, prompt, caches), _lockstep_forward(tiny, world, step, caches)]
+    for r, outs in zip(ref, got):
+        for o in outs:                       # every rank ends with the same, full logits
+            assert torch.allclose(o, r, atol=1e-5, rtol=1e-4)
+
+
+def test_shard_rejects_uneven_split(tiny):
+    with pytest.raises(ValueError, match="must divide"):
+        tp.shard_model(tiny, 0, 3)
+
+
+def test_torchrun_tp_equals_one_process():
+    """The real launch: 2 processes with gloo (GPUs hidden on a 1-GPU machine, NCCL on ≥2)."""
+    res = tp.launch(verbose=False)
+    assert res and res["world_size"] == 2 and len(res["runs"]) == 2
+    for r in res["runs"]:
+        assert r["tokens_equal"] and r["max_abs_diff"] < 1e-4, r
+        assert r["single_s"] > 0 and r["tp_s"] > 0 and r["allreduce_s"] > 0
+    assert "✅" in str(tp.table(res)) and "not measured" in str(tp.table(None))

@@ -32,6 +32,24 @@ def verdict(best) -> str:
     return f"best `{best.variant}` at {frac:.0%} of the measured {best.ceiling} bandwidth ({ok} the {MEMORY_GATE:.0%} gate)"
 
 
+def below_gate(best) -> bool:
+    return bool(best and best.ceiling_fraction is not None and best.ceiling == "copy"
+                and best.ceiling_fraction < MEMORY_GATE)
+
+
+def _exception(lab: str, best) -> list[str]:
+    """Under the gate, the lab's written reason (its module's GATE_NOTE), or a line saying none was given."""
+    if not below_gate(best):
+        return []
+    from perflab.lab import load
+    try:
+        note = getattr(load(lab).module, "GATE_NOTE", None)
+    except (ValueError, TypeError, ImportError):
+        note = None
+    return [f"> **Below the gate:** {note}" if note else "> **Below the gate, no reason written yet** "
+            "(add a GATE_NOTE to the lab module).", ""]
+
+
 def markdown(path: "str | Path") -> str:
     """The report for one results file (data/reference/<device>.json or a workbook's results.json)."""
     manifest, records = results.read(path)
@@ -48,7 +66,7 @@ def markdown(path: "str | Path") -> str:
     for (lab, size, dtype), recs in sorted(groups.items()):
         timed = [r for r in recs if r.correct and r.ceiling_fraction is not None]
         best = max(timed, key=lambda r: r.ceiling_fraction, default=None)
-        out += [f"## {lab} · size {size} · {dtype}", "", verdict(best), "",
+        out += [f"## {lab} · size {size} · {dtype}", "", verdict(best), ""] + _exception(lab, best) + [
                 "| variant | median | rate | ceiling | % of ceiling | speedup vs baseline |",
                 "|---|---|---|---|---|---|"]
         for r in recs:

@@ -42,3 +42,30 @@ def test_book_ratio_is_before_over_after_at_one_size():
     assert r.verdict(2.0) == "reproduced" and r.verdict(1.5) == "differs: see why"
     assert Ratio("c", 2.0, "ch99.lab", "slow", "broken", "w").ours(recs) is None     # a wrong variant has no time
     assert Ratio("c", None, "ch99.lab", "slow", "fast", "w").verdict(3.0) == "no book number"
+
+
+def test_every_lab_under_the_memory_gate_in_the_reference_says_why():
+    from collections import defaultdict
+    from perflab import report, results
+    from perflab.lab import load
+    _, records = results.read(results.reference_path())
+    groups = defaultdict(list)
+    for r in records:
+        groups[(r.lab, str(r.size), r.dtype)].append(r)
+    missing = []
+    for (lab, _, _), recs in groups.items():
+        timed = [r for r in recs if r.correct and r.ceiling_fraction is not None]
+        best = max(timed, key=lambda r: r.ceiling_fraction, default=None)
+        if report.below_gate(best) and not getattr(load(lab).module, "GATE_NOTE", None):
+            missing.append(lab)
+    assert not missing, f"under the 85% gate with no GATE_NOTE: {sorted(set(missing))}"
+
+
+def test_exception_line_with_and_without_a_note():
+    from perflab import report
+    from perflab.results import Record
+    low = Record("ch09", "ch09.softmax", "triton_fused", [1, 1], "float32", True, ceiling="copy", ceiling_fraction=0.5)
+    assert "Below the gate:" in report._exception("ch09.softmax", low)[0]
+    assert report._exception("ch00.scale_shift", low)[0].startswith("> **Below the gate, no reason")
+    ok = Record("ch09", "ch09.softmax", "triton_fused", [1, 1], "float32", True, ceiling="copy", ceiling_fraction=0.9)
+    assert report._exception("ch09.softmax", ok) == []

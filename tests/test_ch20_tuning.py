@@ -156,3 +156,13 @@ def test_strassen_matches_matmul_and_rejects_odd_sizes():
     assert torch.allclose(book_check.strassen_one_level(a, b), a @ b)
     with pytest.raises(ValueError, match="even size"):
         book_check.strassen_one_level(a[:63, :63], b[:63, :63])
+
+
+def test_serving_space_is_scored_by_the_simulator():
+    from labs.ch20_tuning import serving
+    values = serving.measure(n_requests=40)
+    assert len(values) == serving.space().size == 120
+    finite = [v for v in values.values() if math.isfinite(v)]
+    assert finite and min(finite) < max(finite)                      # the knobs matter
+    best = min(values, key=values.get)
+    assert serving.table(values).rows[0][0] == serving.space().label(best)

@@ -181,13 +181,26 @@ def ncu_compare(cases: list, metrics: dict, timeout_s: float = 180):
                          notes=["the timing tables above are the counter-free view of the same effect"])
         row = [f"{lab}.{variant}"]
         for spec in metrics.values():
-            parts = [_sum_over_kernels(res, m) for m in spec.split("/")]
+            parts = [_over_kernels(res, m) for m in spec.split("/")]
             val = parts[0] / parts[1] if len(parts) == 2 and parts[1] else parts[0]
             row.append("—" if val is None else f"{val:,.4g}")
         rows.append(row)
     return Table(["variant"] + list(metrics), rows, title="Nsight Compute counters (one call each)")
 
 
-def _sum_over_kernels(res: ProfileResult, metric: str) -> float | None:
-    vals = [v for _, m, v, _ in res.rows if m == metric]
-    return sum(vals) if vals else None
+def _over_kernels(res: ProfileResult, metric: str) -> float | None:
+    """One value for all the kernels of a call: counts (bytes, sectors, instructions) add up; percentages
+    and rates are averaged, weighted by each kernel's duration where ncu measured it."""
+    rows = [(k, v, u) for k, m, v, u in res.rows if m == metric]
+    if not rows:
+        return None
+    if not _is_rate(metric, rows[0][2]):
+        return sum(v for _, v, _ in rows)
+    duration = {k: v for k, m, v, _ in res.rows if m == "gpu__time_duration.sum"}
+    weights = [duration.get(k, 1.0) for k, _, _ in rows]
+    return sum(w * v for w, (_, v, _) in zip(weights, rows)) / (sum(weights) or 1.0)
+
+
+def _is_rate(metric: str, unit: str | None) -> bool:
+    return (unit or "").strip() in ("%", "inst/cycle", "warp") or any(
+        s in metric for s in (".pct", "per_second", ".ratio", "per_cycle"))

@@ -71,3 +71,14 @@ def test_cpu_bench_keeps_the_callers_thread_count():
         assert set(seen) == {2}
     finally:
         torch.set_num_threads(before)
+
+
+def test_ncu_values_over_kernels_add_counts_and_average_percentages():
+    from perflab.nsight import ProfileResult, _over_kernels
+    res = ProfileResult(True, rows=[("k1", "dram__bytes.sum", 100.0, "byte"), ("k2", "dram__bytes.sum", 50.0, "byte"),
+                                    ("k1", "sm__throughput.avg.pct_of_peak_sustained_elapsed", 80.0, "%"),
+                                    ("k2", "sm__throughput.avg.pct_of_peak_sustained_elapsed", 20.0, "%"),
+                                    ("k1", "gpu__time_duration.sum", 3.0, "us"), ("k2", "gpu__time_duration.sum", 1.0, "us")])
+    assert _over_kernels(res, "dram__bytes.sum") == 150.0
+    assert _over_kernels(res, "sm__throughput.avg.pct_of_peak_sustained_elapsed") == (80 * 3 + 20 * 1) / 4
+    assert _over_kernels(res, "missing") is None

@@ -18,6 +18,11 @@ class _StreamHandle:
         return (0, self.ptr)
 
 
+def cupy_stream(torch_stream):
+    """The CuPy view of a torch CUDA stream (cached: it outlives the work and allocations made on it)."""
+    return _stream(torch_stream.device.index or 0, torch_stream.cuda_stream)
+
+
 @functools.cache
 def _stream(device_index: int, stream_ptr: int):
     import cupy

@@ -25,6 +25,7 @@ import torch
 
 import perflab as pl
 from labs.ch11_streams import _cuda
+from perflab.cuda import cupy_stream
 from labs.ch11_streams.compute import reference as _closed_form
 
 TITLE = "Workspace per piece in a 4-stream loop: cudaMalloc/cudaFree vs caching and stream-ordered pools"
@@ -64,21 +65,11 @@ def cupy_on(stream: torch.cuda.Stream):
     order), and restore the previous one afterwards."""
     import cupy
     previous = cupy.cuda.get_current_stream()
-    _cupy_stream(stream.device.index or 0, stream.cuda_stream).use()
+    cupy_stream(stream).use()
     try:
         yield
     finally:
         previous.use()
-
-
-@functools.cache
-def _cupy_stream(index: int, ptr: int):
-    """The CuPy view of a raw stream, cached so it outlives the allocations made on it."""
-    import cupy
-    from perflab.cuda import _StreamHandle
-    if hasattr(cupy.cuda.Stream, "from_external"):              # CuPy >= 14
-        return cupy.cuda.Stream.from_external(_StreamHandle(ptr))
-    return cupy.cuda.ExternalStream(ptr, index)                  # CuPy 13
 
 
 @functools.cache

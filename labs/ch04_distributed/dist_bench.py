@@ -18,7 +18,6 @@ iteration is timed between barriers (and device syncs), and we keep the slowest 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -27,6 +26,8 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
+
+from perflab.distributed import join, leave
 
 PLAN = {  # message sizes (bytes), MLP width/depth/batch, iterations, bucket sizes (MB)
     "cpu": dict(sizes=[4_096, 65_536, 1 << 20, 4 << 20], width=384, depth=6, batch=48, iters=10,
@@ -171,30 +172,15 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--tier", choices=["cpu", "gpu"], default=None)
     a = ap.parse_args()
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local = int(os.environ.get("LOCAL_RANK", rank))
-    use_gpu = torch.cuda.is_available() and torch.cuda.device_count() >= world and a.tier != "cpu"
-    if use_gpu:
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    else:
-        torch.set_num_threads(1)             # two processes share a small CPU: one thread each
-        device = torch.device("cpu")
-    backend = "nccl" if use_gpu else "gloo"
-    dist.init_process_group(backend, device_id=device if use_gpu else None)
-    plan = PLAN["gpu" if use_gpu else "cpu"]
+    r = join(gpu=False if a.tier == "cpu" else None)
+    plan = PLAN["gpu" if r.gpu else "cpu"]
     t0 = time.perf_counter()
-    result = {"backend": backend, "world_size": world, "torch": torch.__version__,
-              "device": torch.cuda.get_device_name(local) if use_gpu else "CPU processes",
+    result = {"backend": r.backend, "world_size": r.world, "torch": torch.__version__, "device": r.device_name,
               "nvls": os.environ.get("NCCL_NVLS_ENABLE"), "plan": plan,
-              "allreduce": allreduce_sweep(plan, device, world)}
-    result.update(train_steps(plan, device, world, rank))
+              "allreduce": allreduce_sweep(plan, r.device, r.world)}
+    result.update(train_steps(plan, r.device, r.world, r.rank))
     result["wall_s"] = time.perf_counter() - t0
-    if rank == 0:
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1)
-    dist.barrier()
-    dist.destroy_process_group()
+    leave(r, result, a.out)
 
 
 if __name__ == "__main__":

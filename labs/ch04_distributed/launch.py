@@ -9,40 +9,20 @@ The H200-pair reference is data/reference/nvidia-h200x2.json, written on a 2×H2
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from perflab.distributed import REPO, child_env, gpu_count, run_torchrun, torchrun_command  # noqa: F401 (reused)
 from perflab.table import Table
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 SCRIPT = HERE / "dist_bench.py"
 REFERENCE = REPO / "data" / "reference" / "nvidia-h200x2.json"
 
 
-def gpu_count() -> int:
-    try:
-        import torch
-        return torch.cuda.device_count() if torch.cuda.is_available() else 0
-    except ImportError:
-        return 0
-
-
 def command(out: str, nproc: int = 2) -> list[str]:
     """The exact torchrun command line (single node)."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-            str(SCRIPT), "--out", out]
-
-
-def child_env() -> dict:
-    env = dict(os.environ)
-    env["NCCL_NVLS_ENABLE"] = "0"       # NVLink SHARP multicast off (not available on every host)
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+    return torchrun_command(SCRIPT, ["--out", out], nproc)
 
 
 def measure(timeout_s: int = 300, verbose: bool = True) -> dict | None:
@@ -53,16 +33,9 @@ def measure(timeout_s: int = 300, verbose: bool = True) -> dict | None:
         print("needs 2 GPUs (or none: then gloo on 2 CPU processes); this machine has 1 GPU, so the "
               "measurement is skipped — the H200-pair reference below shows what 2 GPUs give")
         return None
-    out = os.path.join(tempfile.mkdtemp(prefix="perflab-ch04-"), "ch04.json")
-    cmd = command(out)
-    if verbose:
-        print("$", " ".join(["python"] + cmd[1:3] + cmd[3:5] + cmd[5:6] + [os.path.relpath(cmd[6], REPO)] + cmd[7:]))
-    p = subprocess.run(cmd, env=child_env(), cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
-    if p.returncode != 0 or not os.path.exists(out):
-        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-        print(f"torchrun failed (exit {p.returncode}); last lines: " + " | ".join(tail))
+    res = run_torchrun(SCRIPT, timeout_s=timeout_s, verbose=verbose)
+    if res is None:
         return None
-    res = json.loads(Path(out).read_text())
     if verbose:
         print(f"{res['world_size']} processes, backend {res['backend']} on {res['device']}, "
               f"measured in {res['wall_s']:.1f} s")

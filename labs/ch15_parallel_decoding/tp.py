@@ -13,11 +13,6 @@ attention and after the MLP). Embeddings, LayerNorms and the LM head are replica
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -146,25 +141,12 @@ def allreduce_bytes_per_forward(config: ModelConfig, tokens: int, dtype_bytes: i
 def launch(timeout_s: int = 300, verbose: bool = True) -> dict | None:
     """Run tp_worker.py in 2 processes and return its JSON: NCCL on ≥2 GPUs; on 0 or 1 GPU, gloo with
     2 CPU processes (on a 1-GPU machine the GPUs are hidden from them). None if the launch failed."""
-    from labs.ch04_distributed import launch as ch04           # its environment and GPU count, reused
-    n = ch04.gpu_count()
-    env = ch04.child_env()
-    if n == 1:
-        env["CUDA_VISIBLE_DEVICES"] = ""
+    from perflab.distributed import gpu_count, run_torchrun
+    one_gpu = gpu_count() == 1
+    if one_gpu:
         print("1 GPU: the 2 ranks run with gloo on CPU processes (the engine's CPU-sized model); measuring "
               "NCCL tensor parallelism needs a 2-GPU machine and is its own run")
-    out = os.path.join(tempfile.mkdtemp(prefix="perflab-ch15-"), "tp.json")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(WORKER), "--out", out]
-    if verbose:
-        print("$ python -m torch.distributed.run --standalone --nproc_per_node 2 "
-              f"{WORKER.relative_to(ch04.REPO)} --out {out}")
-    p = subprocess.run(cmd, env=env, cwd=ch04.REPO, capture_output=True, text=True, timeout=timeout_s)
-    if p.returncode != 0 or not os.path.exists(out):
-        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-        print(f"torchrun failed (exit {p.returncode}); last lines: " + " | ".join(tail))
-        return None
-    return json.loads(Path(out).read_text())
+    return run_torchrun(WORKER, timeout_s=timeout_s, hide_gpus=one_gpu, verbose=verbose)
 
 
 def table(res: dict | None):

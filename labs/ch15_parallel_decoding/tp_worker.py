@@ -12,8 +12,6 @@ tokens agree, and the time per forward of one process, of TP, and of its all-red
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 
 import torch
@@ -23,6 +21,7 @@ from labs.ch04_distributed.dist_bench import _timed      # fixed-count loop, slo
 from labs.ch15_parallel_decoding import tp
 from labs.inference.kv_cache import KVCache
 from labs.inference.model import ModelConfig, build_model
+from perflab.distributed import join, leave
 
 PLAN = {"cpu": dict(prefill=191, batch=8, context=127, iters=6),
         "gpu": dict(prefill=511, batch=32, context=255, iters=20)}
@@ -74,18 +73,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local = int(os.environ.get("LOCAL_RANK", rank))
-    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))        # ranks on this machine (torchrun sets it)
-    use_gpu = torch.cuda.is_available() and torch.cuda.device_count() >= per_node
-    if use_gpu:
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    else:
-        torch.set_num_threads(1)                 # two processes share a small CPU: one thread each
-        device = torch.device("cpu")
-    backend = "nccl" if use_gpu else "gloo"
-    dist.init_process_group(backend, device_id=device if use_gpu else None)
+    r = join()
+    rank, world, device, use_gpu = r.rank, r.world, r.device, r.gpu
     tier = "gpu" if use_gpu else "cpu"
     plan, cfg = PLAN[tier], ModelConfig.for_tier(tier)
     t0 = time.perf_counter()
@@ -97,17 +86,13 @@ def main():
     runs = [run_phase(f"prefill 1×{plan['prefill']}", model, shard, prefill, 0, device, plan["iters"], world),
             run_phase(f"decode B={plan['batch']} (context {plan['context']})", model, shard, decode,
                       plan["context"], device, plan["iters"], world)]
-    result = {"backend": backend, "world_size": world, "torch": torch.__version__,
-              "device": torch.cuda.get_device_name(local) if use_gpu else "CPU processes (1 thread each)",
+    result = {"backend": r.backend, "world_size": world, "torch": torch.__version__,
+              "device": r.device_name if use_gpu else "CPU processes (1 thread each)",
               "config": {k: getattr(cfg, k) for k in ("vocab_size", "d_model", "n_layers", "n_heads")},
               "runs": runs, "wall_s": time.perf_counter() - t0,
               "note": ("one process uses one GPU, TP=2 uses two" if use_gpu else
                        "one process uses one CPU thread, TP=2 uses two processes of one thread each")}
-    if rank == 0:
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1)
-    dist.barrier()
-    dist.destroy_process_group()
+    leave(r, result, a.out)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,11 @@ data/reference/nvidia-h200x2.json, written on a 2-GPU machine by
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from labs.ch04_distributed.launch import REFERENCE, child_env, gpu_count
+from labs.ch04_distributed.launch import REFERENCE
+from perflab.distributed import gpu_count, run_torchrun
 from perflab.table import Table
 
 HERE = Path(__file__).resolve().parent
@@ -25,35 +23,14 @@ REPO = HERE.parents[1]
 SCRIPT = HERE / "kv_handoff.py"
 
 
-def command(out: str, device: str) -> list:
-    """The exact torchrun command line (one node, two processes)."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            str(SCRIPT), "--out", out, "--device", device]
-
-
 def measure(timeout_s: int = 240, verbose: bool = True) -> dict | None:
     """Run the handoff in 2 processes; return its result dict, or None (and one line saying why)."""
-    n = gpu_count()
-    device = "cuda" if n >= 2 else "cpu"
-    if verbose and n == 1:
+    device = "cuda" if gpu_count() >= 2 else "cpu"
+    if verbose and gpu_count() == 1:
         print("1 GPU: NCCL needs 2 GPUs, so the handoff runs between 2 CPU processes (gloo) with the tiny model; "
               "the 2×H200 reference below shows NVLink")
-    out = os.path.join(tempfile.mkdtemp(prefix="perflab-ch17-"), "ch17.json")
-    cmd = command(out, device)
-    if verbose:
-        print("$ python -m torch.distributed.run --standalone --nproc_per_node 2 "
-              f"{os.path.relpath(SCRIPT, REPO)} --out {os.path.basename(out)} --device {device}")
-    try:
-        p = subprocess.run(cmd, env=child_env(), cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        print(f"the handoff did not finish in {timeout_s} s; skipped")
-        return None
-    if p.returncode != 0 or not os.path.exists(out):
-        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-        print(f"torchrun failed (exit {p.returncode}); last lines: " + " | ".join(tail))
-        return None
-    res = json.loads(Path(out).read_text())
-    if verbose:
+    res = run_torchrun(SCRIPT, ["--device", device], timeout_s=timeout_s, verbose=verbose)
+    if res is not None and verbose:
         print(f"2 processes, backend {res['backend']} on {res['device']}, {res['model']} ({res['dtype']}), "
               f"measured in {res['wall_s']:.1f} s")
     return res

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import os
 import statistics
 import time
 
 import torch
 import torch.distributed as dist
+
+from perflab.distributed import join, leave
 
 PLAN = {"cpu": dict(prompts=[64, 256, 496], iters=6, decode=8),      # the tiny model (max 512 positions)
         "cuda": dict(prompts=[128, 512, 1000], iters=10, decode=8)}   # GPT-2 small, bf16 (max 1024)
@@ -111,16 +111,9 @@ def main(argv=None):
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     a = ap.parse_args(argv)
     from labs.inference.model import ModelConfig, build_model
-    backend = "nccl" if a.device == "cuda" else "gloo"
-    local = int(os.environ.get("LOCAL_RANK", 0))
-    if a.device == "cuda":                          # pick the GPU before NCCL starts, as labs/ch04 does
-        torch.cuda.set_device(local)
-        device, dtype, cfg = torch.device("cuda", local), torch.bfloat16, ModelConfig.gpt2()
-    else:
-        torch.set_num_threads(1)
-        device, dtype, cfg = torch.device("cpu"), torch.float32, ModelConfig.tiny()
-    dist.init_process_group(backend, device_id=device if a.device == "cuda" else None)
-    rank, world = dist.get_rank(), dist.get_world_size()
+    r = join(gpu=a.device == "cuda")
+    rank, world, device, backend = r.rank, r.world, r.device, r.backend
+    dtype, cfg = (torch.bfloat16, ModelConfig.gpt2()) if r.gpu else (torch.float32, ModelConfig.tiny())
     if world != 2:
         raise SystemExit(f"the handoff needs exactly 2 processes (a prefill and a decode worker), got {world}")
     plan = PLAN[a.device]
@@ -128,15 +121,11 @@ def main(argv=None):
     t0 = time.perf_counter()
     with torch.inference_mode():
         rows = [one_prompt(model, cfg, p, plan, rank, device, dtype) for p in plan["prompts"]]
-    name = torch.cuda.get_device_name(device) if a.device == "cuda" else "CPU processes"
-    if rank == 1:                                   # the receiver knows whether the bytes arrived intact
-        with open(a.out, "w") as f:
-            json.dump({"backend": backend, "device": name, "world_size": world, "dtype": str(dtype).split(".")[-1],
-                       "model": f"{cfg.n_layers} layers, {cfg.n_heads} heads × {cfg.head_dim}",
-                       "kv_bytes_per_token": cfg.kv_bytes_per_token(torch.tensor([], dtype=dtype).element_size()),
-                       "wall_s": time.perf_counter() - t0, "rows": rows}, f, indent=1)
-    dist.barrier()
-    dist.destroy_process_group()
+    result = {"backend": backend, "device": r.device_name, "world_size": world, "dtype": str(dtype).split(".")[-1],
+              "model": f"{cfg.n_layers} layers, {cfg.n_heads} heads × {cfg.head_dim}",
+              "kv_bytes_per_token": cfg.kv_bytes_per_token(torch.tensor([], dtype=dtype).element_size()),
+              "wall_s": time.perf_counter() - t0, "rows": rows}
+    leave(r, result, a.out, writer=1)               # the receiver knows whether the bytes arrived intact
 
 
 if __name__ == "__main__":

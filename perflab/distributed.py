@@ -1,0 +1,122 @@
+"""Labs that run in several processes under torchrun: the notebook's side (launch one script, read its
+JSON) and the worker's side (join the process group on the right device, write the result once).
+
+    res = run_torchrun(SCRIPT, ["--steps", "5"])        # in the notebook: None (and one line) on failure
+
+    rank = join()                                        # in the script: NCCL on a GPU each, else gloo
+    ...
+    leave(rank, result, out_path)                        # rank 0 writes the JSON
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ---- the notebook's side ------------------------------------------------------------------------------
+
+def gpu_count() -> int:
+    try:
+        import torch
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except ImportError:
+        return 0
+
+
+def child_env(hide_gpus: bool = False) -> dict:
+    """The workers' environment: NVLink SHARP multicast off (not every host has it), one OpenMP thread,
+    the repository importable; ``hide_gpus`` makes them CPU processes (gloo) on a 1-GPU machine."""
+    env = dict(os.environ)
+    env["NCCL_NVLS_ENABLE"] = "0"
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    if hide_gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+def torchrun_command(script: "str | Path", args=(), nproc: int = 2) -> list:
+    """The exact command line: one node, ``nproc`` processes."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+            str(script), *map(str, args)]
+
+
+def run_torchrun(script: "str | Path", args=(), *, nproc: int = 2, timeout_s: float = 300,
+                 hide_gpus: bool = False, verbose: bool = True) -> dict | None:
+    """Run ``script`` under torchrun with ``--out <file>`` appended; return the JSON it wrote, or None
+    after one line saying why (it failed, or did not finish in time)."""
+    out = os.path.join(tempfile.mkdtemp(prefix="perflab-torchrun-"), "result.json")
+    cmd = torchrun_command(script, [*args, "--out", out], nproc)
+    if verbose:
+        shown = [os.path.relpath(str(script), REPO), *map(str, args)]
+        print(f"$ python -m torch.distributed.run --standalone --nproc_per_node {nproc} " + " ".join(shown))
+    try:
+        p = subprocess.run(cmd, env=child_env(hide_gpus), cwd=REPO, capture_output=True, text=True,
+                           timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        print(f"torchrun did not finish in {timeout_s:.0f} s; skipped")
+        return None
+    if p.returncode != 0 or not os.path.exists(out):
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        print(f"torchrun failed (exit {p.returncode}); last lines: " + " | ".join(tail))
+        return None
+    return json.loads(Path(out).read_text())
+
+
+# ---- the worker's side --------------------------------------------------------------------------------
+
+@dataclass
+class Rank:
+    rank: int
+    world: int
+    local: int
+    device: object          # torch.device
+    backend: str            # "nccl" or "gloo"
+
+    @property
+    def gpu(self) -> bool:
+        return self.backend == "nccl"
+
+    @property
+    def device_name(self) -> str:
+        import torch
+        return torch.cuda.get_device_name(self.device) if self.gpu else "CPU processes"
+
+
+def join(gpu: bool | None = None) -> Rank:
+    """Join the process group torchrun set up: NCCL, each rank on its own GPU, when every rank on this node
+    can have one (and ``gpu`` is not False); otherwise gloo, with one CPU thread per process."""
+    import torch
+    import torch.distributed as dist
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    use_gpu = gpu is not False and torch.cuda.is_available() and torch.cuda.device_count() >= per_node
+    if gpu and not use_gpu:
+        raise SystemExit(f"asked for GPUs, but this node has {torch.cuda.device_count()} for {per_node} ranks")
+    if use_gpu:
+        torch.cuda.set_device(local)              # before NCCL starts: one GPU per rank
+        device = torch.device("cuda", local)
+    else:
+        torch.set_num_threads(1)                  # ranks share a small CPU: one thread each
+        device = torch.device("cpu")
+    backend = "nccl" if use_gpu else "gloo"
+    dist.init_process_group(backend, device_id=device if use_gpu else None)
+    return Rank(rank, world, local, device, backend)
+
+
+def leave(rank: Rank, result: dict, out: str, writer: int = 0) -> None:
+    """Rank ``writer`` writes ``result`` as JSON; everyone waits for it, then leaves the group."""
+    import torch.distributed as dist
+    if rank.rank == writer:
+        with open(out, "w") as f:
+            json.dump(result, f, indent=1)
+    dist.barrier()
+    dist.destroy_process_group()

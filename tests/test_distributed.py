@@ -1,0 +1,29 @@
+"""perflab.distributed: a torchrun launch that fails says why and returns None; one that works returns
+the JSON rank 0 wrote after joining the group (gloo on this CPU)."""
+from perflab.distributed import child_env, run_torchrun, torchrun_command
+
+WORKER = '''
+import argparse
+from perflab.distributed import join, leave
+ap = argparse.ArgumentParser(); ap.add_argument("--out"); ap.add_argument("--fail", action="store_true")
+a = ap.parse_args()
+r = join()
+if a.fail:
+    raise SystemExit("planted failure")
+leave(r, {"rank": r.rank, "world": r.world, "backend": r.backend}, a.out)
+'''
+
+
+def test_run_torchrun_returns_rank0_json_and_none_on_failure(tmp_path, capsys):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    assert run_torchrun(script, timeout_s=120, verbose=False, hide_gpus=True) == {"rank": 0, "world": 2, "backend": "gloo"}
+    assert run_torchrun(script, ["--fail"], timeout_s=120, verbose=False, hide_gpus=True) is None
+    assert "torchrun failed" in capsys.readouterr().out
+
+
+def test_command_and_environment():
+    cmd = torchrun_command("x.py", ["--a", 1], nproc=3)
+    assert cmd[-5:] == ["--nproc_per_node", "3", "x.py", "--a", "1"]
+    env = child_env(hide_gpus=True)
+    assert env["NCCL_NVLS_ENABLE"] == "0" and env["CUDA_VISIBLE_DEVICES"] == ""

@@ -17,6 +17,7 @@ import torch
 import triton
 
 from labs.ch10_pipelining._kernels import matmul_kernel, matmul_persistent_kernel
+from labs.matmul_shape import bytes, flops, make_inputs, reference  # noqa: F401  (shared by both matmul labs)
 
 DTYPES = ["bfloat16"]
 MAX_STAGES = 4                      # the sweep goes 1 → 4; the tile must leave room for all of them
@@ -107,29 +108,7 @@ def matmul(a: torch.Tensor, b: torch.Tensor, *, stages: int = 3, group_m: int = 
     return c
 
 
-# ---- what both matmul labs share -----------------------------------------------------------------
-
-def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:
-    m, n, k = size
-    g = torch.Generator(device=device).manual_seed(seed)
-    t = getattr(torch, dtype)
-    return {"a": torch.randn(m, k, generator=g, device=device).to(t),
-            "b": torch.randn(k, n, generator=g, device=device).to(t)}
-
-
-def reference(a, b) -> torch.Tensor:
-    return a.double() @ b.double()
-
-
-def bytes(size, dtype="bfloat16") -> int:
-    m, n, k = size
-    return (m * k + k * n + m * n) * getattr(torch, dtype).itemsize     # read A and B once, write C once
-
-
-def flops(size, dtype="bfloat16") -> int:
-    m, n, k = size
-    return 2 * m * n * k
-
+# ---- what both matmul labs share ------------------------------------------------------------------
 
 @pl.variant(backend="torch", note="torch.matmul: cuBLAS on a GPU (the CPU's BLAS here), same shape and dtype")
 def torch_matmul(a, b):

@@ -6,6 +6,7 @@ import torch
 import triton
 
 from labs.ch14_compiler._matmul_kernel import CONFIGS, matmul_kernel
+from labs.matmul_shape import bytes, flops, make_inputs, reference  # noqa: F401  (the lab's shape)
 
 TITLE = "C = A @ B: torch (cuBLAS / CPU BLAS) vs our Triton kernel, autotuned over 3 tile configs"
 # (M, N, K): none a multiple of any tile, so the masks are exercised
@@ -13,28 +14,6 @@ SIZES = {"gpu": [(4_099, 4_097, 4_095), (8_191, 8_189, 4_093), (2_053, 2_051, 2_
          "cpu": [(131, 97, 75), (67, 45, 113)]}
 DTYPES = ["float16", "float32"]
 COMPILED: dict = {}      # the last CompiledKernel per dtype (GPU only), for reading its PTX
-
-
-def make_inputs(size, device="cpu", dtype="float16", seed: int = 0) -> dict:
-    m, n, k = size
-    g = torch.Generator(device=device).manual_seed(seed)
-    t = getattr(torch, dtype)
-    return {"a": torch.randn(m, k, generator=g, device=device).to(t),
-            "b": torch.randn(k, n, generator=g, device=device).to(t)}
-
-
-def reference(a, b) -> torch.Tensor:
-    return a.double() @ b.double()
-
-
-def bytes(size, dtype="float16") -> int:
-    m, n, k = size
-    return (m * k + k * n + m * n) * getattr(torch, dtype).itemsize
-
-
-def flops(size, dtype="float16") -> int:
-    m, n, k = size
-    return 2 * m * n * k
 
 
 def _cpu_bench(kernel_call, quantiles):

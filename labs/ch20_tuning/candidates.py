@@ -6,6 +6,7 @@ import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 
 from labs.ch20_tuning import _kernel
+from labs.matmul_shape import bytes, flops, make_inputs, reference  # noqa: F401  (the lab's shape)
 
 TITLE = "C = A @ B: cuBLAS vs Triton configs, and two 'faster' kernels that skip work"
 # (M, N, K): K is not a multiple of any BLOCK_K, so dropping the K tail changes the answer, and K spans
@@ -16,28 +17,6 @@ TARGET = 0.6            # the exercise: ≥ 60% of the measured fp16 matmul ceil
 
 SMALL = dict(block_m=32, block_n=32, block_k=32, num_warps=4, num_stages=2)
 TUNED = dict(block_m=128, block_n=256, block_k=64, num_warps=8, num_stages=3)   # a common Hopper choice
-
-
-def make_inputs(size, device="cpu", dtype="float16", seed: int = 0) -> dict:
-    m, n, k = size
-    g = torch.Generator(device=device).manual_seed(seed)
-    t = getattr(torch, dtype)
-    return {"a": torch.randn(m, k, generator=g, device=device).to(t),
-            "b": torch.randn(k, n, generator=g, device=device).to(t)}
-
-
-def reference(a, b) -> torch.Tensor:
-    return a.double() @ b.double()
-
-
-def bytes(size, dtype="float16") -> int:
-    m, n, k = size
-    return (m * k + k * n + m * n) * getattr(torch, dtype).itemsize
-
-
-def flops(size, dtype="float16") -> int:
-    m, n, k = size
-    return 2 * m * n * k
 
 
 def triton_matmul(a, b, shortcut=_kernel.EXACT, **cfg):

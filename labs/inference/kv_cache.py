@@ -15,7 +15,33 @@ from __future__ import annotations
 import torch
 
 
-class KVCache:
+class SequenceLengths:
+    """Per-sequence lengths on the device (``lengths``) and their maximum on the host (``used``), kept
+    in step without a device sync: what every KV cache layout shares."""
+    lengths: torch.Tensor
+    used: int
+
+    def advance(self, n) -> None:
+        """Grow every sequence by n tokens: an int, a host list (one per row), or a (B,) tensor."""
+        if isinstance(n, int):
+            self.lengths += n
+            self.used += n
+            return
+        if isinstance(n, (list, tuple)):
+            self.used += max(n)                                   # no device sync needed
+            n = torch.tensor(n, dtype=torch.long)
+        else:
+            self.used += int(n.max())
+        self.lengths += n.to(self.lengths.device)
+
+    def set_lengths(self, lengths) -> None:
+        """Overwrite the per-sequence lengths (host list or tensor); ``used`` follows their max."""
+        lengths = torch.as_tensor(lengths, dtype=torch.long)
+        self.lengths.copy_(lengths.to(self.lengths.device))
+        self.used = int(lengths.max()) if len(lengths) else 0
+
+
+class KVCache(SequenceLengths):
     """Per-layer K and V tensors of shape (batch, n_heads, max_len, head_dim), plus per-sequence lengths.
 
     ``lengths`` lives on the device (a CUDA graph can read and bump it). ``static=True`` makes
@@ -63,26 +89,6 @@ class KVCache:
         self.v[layer].scatter_(2, idx, v)
         S = self.span(T)
         return self.k[layer][:, :, :S], self.v[layer][:, :, :S]
-
-    def advance(self, n) -> None:
-        """Grow every sequence by n tokens: an int, a host list (one per row), or a (B,) tensor."""
-        if isinstance(n, int):
-            self.lengths += n
-            self.used += n
-            return
-        if isinstance(n, (list, tuple)):
-            self.used += max(n)                                   # no device sync needed
-            n = torch.tensor(n, dtype=torch.long)
-        else:
-            self.used += int(n.max())
-        self.lengths += n.to(self.lengths.device)
-
-    # --- bookkeeping used by the schedulers -------------------------------------------------------
-    def set_lengths(self, lengths) -> None:
-        """Overwrite the per-sequence lengths (host list or tensor); ``used`` follows their max."""
-        lengths = torch.as_tensor(lengths, dtype=torch.long)
-        self.lengths.copy_(lengths.to(self.lengths.device))
-        self.used = int(lengths.max()) if len(lengths) else 0
 
     def slot(self, i: int, length: int | None = None) -> "KVCache":
         """A one-sequence view of row i: writes through it land in this cache. ``length``: the row's

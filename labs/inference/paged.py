@@ -16,6 +16,8 @@ from collections import OrderedDict
 
 import torch
 
+from labs.inference.kv_cache import SequenceLengths
+
 NULL_BLOCK = 0
 
 
@@ -103,7 +105,7 @@ class BlockAllocator:
                 "cached": len(self.evictable), "evictions": self.evictions}
 
 
-class PagedKVCache:
+class PagedKVCache(SequenceLengths):
     """KV for ``rows`` sequences in a shared pool of blocks; same model-facing methods as KVCache.
 
     pool per layer: (num_blocks, block_size, n_heads, head_dim); table: (rows, 2 * max_blocks) block
@@ -160,25 +162,7 @@ class PagedKVCache:
         V = self.v[layer][self._ids].view(B, nb * self.block_size, H, D).transpose(1, 2)
         return K, V
 
-    def advance(self, n) -> None:
-        """Grow every sequence by n tokens: an int, a host list (one per row), or a (B,) tensor."""
-        if isinstance(n, int):
-            self.lengths += n
-            self.used += n
-            return
-        if isinstance(n, (list, tuple)):
-            self.used += max(n)                                   # no device sync needed
-            n = torch.tensor(n, dtype=torch.long)
-        else:
-            self.used += int(n.max())
-        self.lengths += n.to(self.lengths.device)
-
     # --- sequence bookkeeping (host side) ----------------------------------------------------------
-    def set_lengths(self, lengths) -> None:
-        lengths = torch.as_tensor(lengths, dtype=torch.long)
-        self.lengths.copy_(lengths.to(self.lengths.device))
-        self.used = int(lengths.max()) if len(lengths) else 0
-
     def reserve(self, row: int, n_tokens: int) -> None:
         """Own enough blocks for row to hold n_tokens (allocating only what is missing)."""
         need = -(-n_tokens // self.block_size)

@@ -9,8 +9,10 @@ JSON) and the worker's side (join the process group on the right device, write t
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,14 +59,22 @@ def run_torchrun(script: "str | Path", args=(), *, nproc: int = 2, timeout_s: fl
     if verbose:
         shown = [os.path.relpath(str(script), REPO), *map(str, args)]
         print(f"$ python -m torch.distributed.run --standalone --nproc_per_node {nproc} " + " ".join(shown))
-    try:
-        p = subprocess.run(cmd, env=child_env(hide_gpus), cwd=REPO, capture_output=True, text=True,
-                           timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        print(f"torchrun did not finish in {timeout_s:.0f} s; skipped")
-        return None
+    # its own session: on a timeout, torchrun and every rank go (no orphan left holding a GPU)
+    with subprocess.Popen(cmd, env=child_env(hide_gpus), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as p:
+        try:
+            stdout, stderr = p.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGTERM)          # torchrun's agent stops its ranks (their own sessions)
+            try:
+                p.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.communicate()
+            print(f"torchrun did not finish in {timeout_s:.0f} s (a rank waiting in a collective?); stopped it")
+            return None
     if p.returncode != 0 or not os.path.exists(out):
-        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        tail = (stderr or stdout).strip().splitlines()[-3:]
         print(f"torchrun failed (exit {p.returncode}); last lines: " + " | ".join(tail))
         return None
     return json.loads(Path(out).read_text())
@@ -90,9 +100,10 @@ class Rank:
         return torch.cuda.get_device_name(self.device) if self.gpu else "CPU processes"
 
 
-def join(gpu: bool | None = None) -> Rank:
+def join(gpu: bool | None = None, timeout_s: float | None = None) -> Rank:
     """Join the process group torchrun set up: NCCL, each rank on its own GPU, when every rank on this node
-    can have one (and ``gpu`` is not False); otherwise gloo, with one CPU thread per process."""
+    can have one (and ``gpu`` is not False); otherwise gloo, with one CPU thread per process.
+    ``timeout_s``: how long a collective may wait for a missing rank before failing (torch's default: 10 min)."""
     import torch
     import torch.distributed as dist
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
@@ -108,7 +119,8 @@ def join(gpu: bool | None = None) -> Rank:
         torch.set_num_threads(1)                  # ranks share a small CPU: one thread each
         device = torch.device("cpu")
     backend = "nccl" if use_gpu else "gloo"
-    dist.init_process_group(backend, device_id=device if use_gpu else None)
+    kwargs = {"timeout": datetime.timedelta(seconds=timeout_s)} if timeout_s else {}
+    dist.init_process_group(backend, device_id=device if use_gpu else None, **kwargs)
     return Rank(rank, world, local, device, backend)
 
 

@@ -27,3 +27,11 @@ def test_command_and_environment():
     assert cmd[-5:] == ["--nproc_per_node", "3", "x.py", "--a", "1"]
     env = child_env(hide_gpus=True)
     assert env["NCCL_NVLS_ENABLE"] == "0" and env["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def test_a_hung_run_is_stopped_with_its_ranks(tmp_path, capsys):
+    script = tmp_path / "hang.py"
+    script.write_text("import time, argparse\nap = argparse.ArgumentParser(); ap.add_argument('--out')\n"
+                      "ap.parse_args()\ntime.sleep(600)\n")
+    assert run_torchrun(script, timeout_s=8, verbose=False, hide_gpus=True) is None
+    assert "did not finish in 8 s" in capsys.readouterr().out

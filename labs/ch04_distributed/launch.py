@@ -47,7 +47,7 @@ def reference() -> dict | None:
     if not REFERENCE.exists():
         return None
     data = json.loads(REFERENCE.read_text())
-    return data.get("ch04") or data
+    return data.get("ch04")
 
 
 def reference_note() -> str:

@@ -1,5 +1,6 @@
 """Chapter 13's book check: the NVTX nesting (L5095–L5101), the ncu command (L5150–L5163), torch.compile's
-default mode and CUDA graphs (L5213), the allocator variable (L5338), and the CUDA-graph gain (L4975)."""
+default mode and CUDA graphs (L5213), the allocator variable (L5338), the FSDP() arguments (L5378), and the
+CUDA-graph gain (L4975)."""
 from __future__ import annotations
 
 import shlex
@@ -64,6 +65,26 @@ def allocator_names() -> str:
     return f"torch {torch.__version__} libc10 names: " + ", ".join(n.decode() for n in names)
 
 
+def fsdp_args() -> str:
+    """Which of the arguments the book passes to FSDP() (L5378) this torch's FullyShardedDataParallel and
+    fully_shard accept (read from their signatures)."""
+    import inspect
+    try:
+        from torch.distributed.fsdp import FullyShardedDataParallel
+    except ImportError as exc:
+        return f"torch.distributed.fsdp not importable here: {exc}"
+    fsdp1 = inspect.signature(FullyShardedDataParallel.__init__).parameters
+    has = lambda name, ps: "yes" if name in ps else "no"   # noqa: E731
+    out = (f"FullyShardedDataParallel: activation_checkpointing_policy "
+           f"{has('activation_checkpointing_policy', fsdp1)}, cpu_offload {has('cpu_offload', fsdp1)}")
+    try:
+        from torch.distributed.fsdp import fully_shard
+        out += f"; fully_shard: offload_policy {has('offload_policy', inspect.signature(fully_shard).parameters)}"
+    except ImportError:
+        out += "; no fully_shard in this torch"
+    return out
+
+
 def _graph_gain(records) -> str:
     by = {r.variant: r for r in records if r.median_s}
     if "compiled" in by and "cuda_graph" in by:
@@ -89,6 +110,11 @@ def table(run=None, nesting: str = "—") -> Table:
          "—", "older releases read only PYTORCH_CUDA_ALLOC_CONF; max_split_size_mb and roundup_power2_divisions "
          "are options of the native caching allocator; under backend:cudaMallocAsync the driver's pool "
          "allocates, so expect them to have no effect"],
+        ["L5378 · FSDP(…) takes activation_checkpointing_policy and CPUOffload", "both are FSDP() arguments",
+         fsdp_args(), "same (a torch API)",
+         "PyTorch's FSDP has no checkpointing argument (Lightning's FSDPStrategy does): checkpoint each block "
+         "with torch.utils.checkpoint (Lab 2) or apply_activation_checkpointing; offload is "
+         "cpu_offload=CPUOffload(offload_params=True), or offload_policy=CPUOffloadPolicy() with fully_shard"],
         ["L4975 · CUDA graphs: 20–30% gain (ch12)", "20–30%", here, _graph_gain(ref),
          "a launch-bound step (tiny model, many small kernels) gains more; a GEMM-bound one gains less"],
     ]

@@ -254,3 +254,15 @@ def test_row_plan():
     assert row_plan(8192).one_pass and not row_plan(8193).one_pass
     with pytest.raises(ValueError):
         row_plan(0)
+
+
+def test_launch_sweep_plans_and_cpu_refusal(capsys):
+    from labs.ch09_arithmetic_intensity import launch_sweep
+    p = launch_sweep.plans(4099)
+    assert (True, 8192, 8) in p and (False, 2048, 8) in p
+    assert all(not one for one, _, _ in launch_sweep.plans(40000))          # too wide for one pass
+    assert launch_sweep.main([]) == 2 and "needs a CUDA GPU" in capsys.readouterr().out
+    rows = [{"kernel": "softmax", "size": [4, 4099], "dtype": "float32", "one_pass": True, "block": 8192, "warps": w,
+             "gbps": g} for w, g in ((8, 1000.0), (16, 2000.0))]
+    t = launch_sweep.table(rows, copy_gbps=4000.0)
+    assert t.rows[0][3:] == ["one pass 8192, 16 warps", "50%", "50%"]      # row_plan(4099) is 8192 × 16 warps

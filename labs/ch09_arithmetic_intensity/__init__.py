@@ -7,4 +7,4 @@ Triton row-kernel plumbing), ``traffic`` (bytes each version moves, and its roof
 (FLOP/byte calculators), ``numerics`` (number formats and their errors), ``sparsity`` (2:4 model),
 ``book_check`` and ``solutions``.
 """
-NOT_LABS = ("traffic", "intensity", "numerics", "sparsity", "book_check", "solutions")
+NOT_LABS = ("traffic", "intensity", "numerics", "sparsity", "launch_sweep", "book_check", "solutions")

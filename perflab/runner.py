@@ -74,7 +74,20 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
     out._finish_records(nbytes, nflops)
     if record and results.sink() is not None and any(r.record for r in rows):
         results.merge(results.sink(), [r.record for r in rows if r.record])
+    _LAST[(lab.name, repr(size), dtype)] = out
     return out
+
+
+_LAST: dict = {}        # the latest run of each (lab, size, dtype) in this process
+
+
+def last_run(lab: str, size, dtype: str, variants: list[str]) -> "LabRun | None":
+    """The latest run in this process of ``lab`` at this size and dtype that covered every one of
+    ``variants``, or None."""
+    prev = _LAST.get((lab, repr(size), dtype))
+    if prev is None or not set(variants) <= {r.name for r in prev.rows}:
+        return None
+    return prev
 
 
 def _inputs(lab, size, dtype, seed) -> dict:

@@ -12,7 +12,7 @@ def panel(lab, *, sizes: list | None = None, variants: list[str] | None = None, 
     """
     from perflab.display import in_notebook
     from perflab.machine import env
-    from perflab.runner import availability, run
+    from perflab.runner import availability, last_run, run
     lab = load(lab)
     sizes = list(sizes or lab.SIZES[env().tier])
     names = variants or lab.variant_names()
@@ -22,6 +22,10 @@ def panel(lab, *, sizes: list | None = None, variants: list[str] | None = None, 
     except ImportError:
         w = None
     if w is None or not in_notebook():
+        prev = last_run(lab.name, sizes[0], lab.DTYPES[0], runnable)
+        if prev is not None:                # the same lab, size and variants already ran in this kernel
+            print("(widgets unavailable here: the run above stands for the panel; not measured again)")
+            return None
         print("(widgets unavailable here: showing one run as text)")
         print(run(lab, size=sizes[0], variants=runnable, rep_ms=rep_ms))
         return None                         # printed: a returned run would be shown a second time

@@ -114,3 +114,16 @@ def test_compare_in_chunks_finds_the_first_bad_element_anywhere(monkeypatch):
     assert not c.ok and "NaN/Inf" in c.reason and c.first_bad[0] == (4, 8)
     drift = ref * (1 + 3e-5)                               # every element a little off: the norm catches it
     assert not check.compare(drift, ref, "float32", tol=1e-5).ok
+
+
+def test_headless_panel_reuses_the_run_above_and_runs_when_there_is_none(monkeypatch, capsys):
+    from perflab import runner
+    monkeypatch.setattr(runner, "_LAST", {})
+    lab = pl.load(toylab)
+    pl.panel(toylab, rep_ms=5)                                   # nothing ran yet: it measures
+    assert "showing one run as text" in capsys.readouterr().out
+    monkeypatch.setattr(runner, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran again")))
+    pl.panel(toylab, rep_ms=5)                                   # the same lab, size and variants: reused
+    assert "not measured again" in capsys.readouterr().out
+    assert runner.last_run(lab.name, lab.SIZES["cpu"][0], "float32", ["two_ops"]) is not None
+    assert runner.last_run(lab.name, lab.SIZES["cpu"][1], "float32", ["two_ops"]) is None     # another size

@@ -2,18 +2,17 @@
 bugs that must fail, and the exercise grader on a right and a wrong answer."""
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 import torch
 import triton
 
 import perflab as pl
+import labtests
 from perflab.check import compare
 from perflab.lab import REQUIRED_NAMES, info
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-HAS_CUPY = DEVICE == "cuda" and importlib.util.find_spec("cupy") is not None
 
 # lab -> (baseline, a second small size aligned to no block size)
 LABS = {
@@ -24,13 +23,10 @@ LABS = {
 }
 
 
-def runnable(fn) -> str | None:
-    """None when this machine can run the variant, else why not."""
-    meta = info(fn)
-    if meta.backend == "cupy" and not HAS_CUPY:
-        return "CuPy variants need a CUDA GPU and cupy"
-    return None
 
+def runnable(fn) -> str | None:
+    """The runner's rule for CuPy variants; the torch ones run here too (explicit_copy copies host to host)."""
+    return labtests.runnable(fn) if info(fn).backend == "cupy" else None
 
 def sizes_of(name: str) -> list:
     return [pl.load(name).SIZES["cpu"][0], LABS[name][1]]

@@ -1,16 +1,15 @@
 """Chapter 7 labs: module shape, correctness of every runnable variant, and planted bugs that must fail."""
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 import torch
 
 import perflab as pl
+from labtests import runnable
 from perflab.lab import REQUIRED_NAMES, info
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-HAS_CUPY = DEVICE == "cuda" and importlib.util.find_spec("cupy") is not None
 
 # lab -> (baseline, a second small size that is not aligned to any block size)
 LABS = {
@@ -41,13 +40,6 @@ def check(out: torch.Tensor, ref: torch.Tensor, tol: float) -> str | None:
 def tolerance(fn, dtype: str = "float32") -> float:
     meta = info(fn)
     return meta.tol if meta.tol is not None else TOL[meta.precision or dtype]
-
-
-def runnable(fn) -> str | None:
-    """None when this machine can run the variant, else why not."""
-    if info(fn).backend == "cupy" and not HAS_CUPY:
-        return "CuPy variants need a CUDA GPU and cupy"
-    return None
 
 
 def sizes_of(name: str) -> list:

@@ -6,7 +6,6 @@ import atexit
 import ctypes
 import functools
 import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,11 +15,11 @@ import pytest
 import torch
 
 import perflab as pl
+from labtests import runnable
 from perflab.check import compare
 from perflab.lab import REQUIRED_NAMES, info
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-HAS_CUPY = DEVICE == "cuda" and importlib.util.find_spec("cupy") is not None
 
 # lab -> (baseline, a second small size that is not aligned to any block size)
 LABS = {
@@ -112,12 +111,6 @@ def cuda_on_cpu(monkeypatch):
     monkeypatch.setattr(_cuda, "kernel", lambda name: (_cuda.source(name), name)[1])
     monkeypatch.setattr(_cuda, "launch", emulated_launch)
     monkeypatch.setattr(_cuda, "sm_count", lambda device: 3)
-
-
-def runnable(fn) -> str | None:
-    if info(fn).backend == "cupy" and not HAS_CUPY:
-        return "CuPy variants need a CUDA GPU and cupy (the emulator test covers them here)"
-    return None
 
 
 # ---- shape of every lab -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import perflab as pl
+import labtests
 from perflab.check import compare
 from perflab.lab import BACKENDS, REQUIRED_NAMES, info
 
@@ -29,10 +30,7 @@ def sizes_of(name: str) -> list:
 def runnable(fn) -> str | None:
     """None when this machine can run the variant, else why not. On the CPU every variant here is a plain
     torch call (tf32, fp16 and fp8 run emulated), so only a GPU lacking a capability skips one."""
-    if DEVICE != "cuda":
-        return None
-    missing = [n for n in info(fn).needs if not pl.env().has(n)]
-    return f"needs {', '.join(missing)}" if missing else None
+    return None if DEVICE != "cuda" else labtests.runnable(fn)
 
 
 def gate(fn, out, ref, dtype):

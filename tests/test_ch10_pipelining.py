@@ -4,7 +4,6 @@ timeline simulator and the models match hand-computed values, the grader fails a
 kernels compile for sm_90 (Triton offline; CUDA C with nvcc where it is installed)."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 
@@ -16,24 +15,15 @@ import triton
 import triton.language as tl
 from perflab.check import compare
 from perflab.lab import REQUIRED_NAMES, info
+from labtests import runnable
 
 from labs.ch10_pipelining import _cuda, _matmul, book_check, compiled, models, timeline, views
 from labs.ch10_pipelining._kernels import tile_of
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-HAS_CUPY = DEVICE == "cuda" and importlib.util.find_spec("cupy") is not None
 # lab -> (baseline, one more size, unaligned to every tile and block the lab uses)
 LABS = {"ch10.stages": ("stages_1", (37, 51, 29)), "ch10.tile_order": ("row_major", (101, 75, 45)),
         "ch10.persistent": ("launch_per_task", (23, 1_037)), "ch10.cluster": ("cuda_block_per_row", (7, 3_001))}
-
-
-def runnable(fn) -> str | None:
-    meta = info(fn)
-    if meta.backend == "cupy" and not HAS_CUPY:
-        return "CuPy variants need a CUDA GPU and cupy"
-    if "sm_90" in meta.needs and not (DEVICE == "cuda" and torch.cuda.get_device_capability() >= (9, 0)):
-        return "needs sm_90"
-    return None
 
 
 def check(lab, fn, size, seed):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import perflab as pl
+from labtests import runnable
 from perflab.check import compare
 from perflab.lab import info
 from labs.ch11_streams import compute, simulators as sim, solutions, threads, timeline
@@ -20,12 +21,6 @@ GPU = pytest.mark.skipif(DEVICE != "cuda", reason="needs a CUDA GPU")
 
 # lab -> (baseline, a second small size not aligned to any block or chunk size)
 LABS = {"ch11.overlap": ("serial", 5_003), "ch11.threads": ("serial", 70_001), "ch11.alloc_loop": ("cuda_malloc", 9_999)}
-
-
-def runnable(fn) -> str | None:
-    if info(fn).backend == "cupy" and not HAS_CUPY:
-        return "CuPy variants need a CUDA GPU and cupy"
-    return None
 
 
 # ---- shape ---------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 the exercise grader, and the CUDA C / Triton sources lowering for sm_75 and sm_90 offline."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,11 +12,11 @@ import pytest
 import torch
 
 import perflab as pl
+from labtests import runnable
 from perflab.check import compare
 from perflab.lab import REQUIRED_NAMES, info
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-HAS_CUPY = DEVICE == "cuda" and importlib.util.find_spec("cupy") is not None
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # lab -> (baseline, a second small size that is not aligned to any block size)
@@ -27,16 +26,6 @@ LABS = {
     "ch12.atomic_batch": ("lane_1", (3_079, 2, 1)),
     "ch12.book_queue": ("cuda_static", (2_311, 3)),
 }
-
-
-def runnable(fn) -> str | None:
-    """None when this machine can run the variant, else why not."""
-    meta = info(fn)
-    if meta.backend == "cupy" and not HAS_CUPY:
-        return "CuPy variants need a CUDA GPU and cupy"
-    if "cuda" in meta.needs and DEVICE != "cuda":
-        return "needs a CUDA GPU"
-    return None
 
 
 def sizes_of(name: str) -> list:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import perflab as pl
+from labtests import runnable
 from perflab.check import compare
 from perflab.lab import REQUIRED_NAMES, info
 from labs.ch19_adaptive_inference import engine
@@ -15,12 +16,6 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 LABS = {"ch19.w8_gemv": ("bf16_weights", (2, 131, 77)),
         "ch19.decode_precision": ("bf16", (160, 2, 23)),
         "ch19.decode_graph": ("eager", (160, 2, 23))}
-
-
-def runnable(fn) -> str | None:
-    meta = info(fn)
-    missing = [n for n in meta.needs if not pl.env().has(n)]
-    return f"needs {missing}" if missing else None
 
 
 def test_list_labs_has_exactly_the_chapter_labs():

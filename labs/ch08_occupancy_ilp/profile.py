@@ -91,24 +91,12 @@ def max_issue(view_table) -> float | None:
 
 def main(argv=None) -> None:
     """Child process: run each ``lab:variant:size`` once to warm up, then once inside an NVTX range."""
-    import torch
-    import perflab  # noqa: F401
-    from perflab.lab import load
-    from perflab.machine import device
+    from perflab.profile_target import run_once
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("cases", nargs="+", help="lab:variant:size, e.g. ch08.fma_ilp:cuda_ilp1:(1048583, 256)")
-    args = p.parse_args(argv)
-    for case in args.cases:
+    for case in p.parse_args(argv).cases:
         lab_name, variant, size = case.split(":", 2)
-        lab = load(lab_name)
-        fn = lab.get_variant(variant)
-        inputs = lab.make_inputs(ast.literal_eval(size), device(), lab.DTYPES[0], 0)
-        fn(**inputs)                                  # compile, load, warm up (not profiled: outside the range)
-        torch.cuda.synchronize()
-        torch.cuda.nvtx.range_push("perflab")
-        fn(**inputs)
-        torch.cuda.synchronize()
-        torch.cuda.nvtx.range_pop()
+        run_once(lab_name, variant, ast.literal_eval(size))
 
 
 if __name__ == "__main__":

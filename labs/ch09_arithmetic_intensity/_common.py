@@ -62,6 +62,13 @@ def row_plan(cols: int) -> RowPlan:
     return RowPlan(block, True, 4 if block <= 1024 else 8 if block <= 4096 else 16)
 
 
+def row_shape(x) -> tuple[int, int]:
+    """(rows, cols) of a matrix whose rows are contiguous, as the row kernels need; a clear error otherwise."""
+    if x.dim() != 2 or x.stride(1) != 1:
+        raise ValueError(f"x must be a (rows, cols) matrix with contiguous rows, got shape {tuple(x.shape)}")
+    return tuple(x.shape)
+
+
 def compiled(fn):
     """``fn`` through torch.compile, built on the first call (inductor writes Triton kernels on a GPU and
     C++ loops on a CPU). ``dynamic=False``: one kernel specialised to each shape it meets."""

@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan
+from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan, row_shape
 
 TITLE = "L2 row norm: y = x / sqrt(Σx² + ε) per row; eager chain vs library vs torch.compile vs one Triton kernel"
 # (rows, cols); 134 M elements (537 MB of float32) per GPU size; the last is wider than one program holds
@@ -89,9 +89,7 @@ def _l2norm_kernel(x_ptr, y_ptr, cols, stride, eps, BLOCK: tl.constexpr, ONE_PAS
 
 @pl.variant(backend="triton", note="one program per row: sum of squares and scale in one kernel, fp32 math")
 def triton_fused(x):
-    if x.dim() != 2 or x.stride(1) != 1:
-        raise ValueError(f"x must be a (rows, cols) matrix with contiguous rows, got shape {tuple(x.shape)}")
-    rows, cols = x.shape
+    rows, cols = row_shape(x)
     y = torch.empty_like(x)
     plan = row_plan(cols)
     _l2norm_kernel[(rows,)](x, y, cols, x.stride(0), EPS, BLOCK=plan.block, ONE_PASS=plan.one_pass,

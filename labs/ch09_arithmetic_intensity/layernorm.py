@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan
+from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan, row_shape
 
 TITLE = "LayerNorm: y = (x − mean) / sqrt(var + ε) · w + b per row; eager chain vs F.layer_norm vs compile vs Triton"
 # (rows, cols): hidden sizes one past a power of two, and a row too wide for one program (looped)
@@ -111,9 +111,7 @@ def _layernorm_kernel(x_ptr, w_ptr, b_ptr, y_ptr, cols, stride, eps,
 
 @pl.variant(backend="triton", note="one program per row: mean, variance, scale, ×w, +b in one kernel, fp32 math")
 def triton_fused(x, w, b):
-    if x.dim() != 2 or x.stride(1) != 1:
-        raise ValueError(f"x must be a (rows, cols) matrix with contiguous rows, got shape {tuple(x.shape)}")
-    rows, cols = x.shape
+    rows, cols = row_shape(x)
     if w.shape != (cols,) or b.shape != (cols,):
         raise ValueError(f"w and b must have shape ({cols},), got {tuple(w.shape)} and {tuple(b.shape)}")
     y = torch.empty_like(x)

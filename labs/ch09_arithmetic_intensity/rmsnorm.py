@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from labs.ch09_arithmetic_intensity._common import Kernel, nbytes, row_inputs, row_plan
+from labs.ch09_arithmetic_intensity._common import Kernel, nbytes, row_inputs, row_plan, row_shape
 
 TITLE = "RMSNorm: y = x · rsqrt(mean(x²) + ε) · w per row; six eager kernels or one fused kernel?"
 SIZES = {"gpu": [(32_771, 4_099), (65_537, 2_053)], "cpu": [(509, 1_021), (131, 2_053)]}
@@ -70,9 +70,7 @@ def _rmsnorm_kernel(x_ptr, w_ptr, y_ptr, cols, stride, eps, BLOCK: tl.constexpr,
 
 @pl.variant(backend="triton", note="the solution: one program per row, the row kept in registers")
 def triton_fused(x, w):
-    if x.dim() != 2 or x.stride(1) != 1:
-        raise ValueError(f"x must be a (rows, cols) matrix with contiguous rows, got shape {tuple(x.shape)}")
-    rows, cols = x.shape
+    rows, cols = row_shape(x)
     y = torch.empty_like(x)
     plan = row_plan(cols)
     _rmsnorm_kernel[(rows,)](x, w.contiguous(), y, cols, x.stride(0), EPS, BLOCK=plan.block,

@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan
+from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan, row_shape
 
 TITLE = "Row softmax: y = exp(x − max) / Σ exp(x − max); eager chain vs torch.softmax vs torch.compile vs Triton"
 # (rows, cols): attention-like rows, short rows, and vocabulary-wide rows (looped: wider than one program)
@@ -91,9 +91,7 @@ def _softmax_kernel(x_ptr, y_ptr, cols, stride, BLOCK: tl.constexpr, ONE_PASS: t
 
 @pl.variant(backend="triton", note="one program per row: max, exp, sum and divide in one kernel, fp32 math")
 def triton_fused(x):
-    if x.dim() != 2 or x.stride(1) != 1:
-        raise ValueError(f"x must be a (rows, cols) matrix with contiguous rows, got shape {tuple(x.shape)}")
-    rows, cols = x.shape
+    rows, cols = row_shape(x)
     y = torch.empty_like(x)
     plan = row_plan(cols)
     _softmax_kernel[(rows,)](x, y, cols, x.stride(0), BLOCK=plan.block, ONE_PASS=plan.one_pass,

@@ -11,11 +11,6 @@ MAX_ONE_PASS = 8192     # widest row (elements) a Triton program keeps in regist
 LOOP_BLOCK = 4096       # columns per step when a program loops over a wide row
 
 
-from perflab.timer import keep_freed_memory  # noqa: E402  (perflab.bench also applies it)
-
-KEEPS_FREED_MEMORY = keep_freed_memory()
-
-
 @dataclass(frozen=True)
 class Kernel:
     """One kernel of a variant, as the traffic model sees it: bytes it loads and stores, FLOPs it does."""

@@ -74,10 +74,16 @@ def run_torchrun(script: "str | Path", args=(), *, nproc: int = 2, timeout_s: fl
             print(f"torchrun did not finish in {timeout_s:.0f} s (a rank waiting in a collective?); stopped it")
             return None
     if p.returncode != 0 or not os.path.exists(out):
-        tail = (stderr or stdout).strip().splitlines()[-3:]
-        print(f"torchrun failed (exit {p.returncode}); last lines: " + " | ".join(tail))
+        print(f"torchrun failed (exit {p.returncode}): " + _why(stderr or stdout))
         return None
     return json.loads(Path(out).read_text())
+
+
+def _why(log: str) -> str:
+    """The lines of a failed run's log that say why (errors, C++ aborts), else its last three."""
+    lines = [line.strip() for line in log.strip().splitlines()]
+    causes = [line for line in lines if any(k in line for k in ("Error", "error:", "terminate called", "what():"))]
+    return " | ".join(list(dict.fromkeys(causes))[:3] or lines[-3:])
 
 
 # ---- the worker's side --------------------------------------------------------------------------------
@@ -125,10 +131,17 @@ def join(gpu: bool | None = None, timeout_s: float | None = None) -> Rank:
 
 
 def leave(rank: Rank, result: dict, out: str, writer: int = 0) -> None:
-    """Rank ``writer`` writes ``result`` as JSON; everyone waits for it, then leaves the group."""
+    """Rank ``writer`` writes ``result`` as JSON; everyone waits for it, leaves the group and exits.
+
+    The exit skips Python's interpreter teardown: gloo's worker threads can still hold tensors then, and
+    releasing them while the interpreter is being torn down aborts the process now and then (SIGABRT,
+    pytorch/pytorch#179291), which failed a finished run."""
     import torch.distributed as dist
     if rank.rank == writer:
         with open(out, "w") as f:
             json.dump(result, f, indent=1)
     dist.barrier()
     dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

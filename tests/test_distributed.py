@@ -35,3 +35,10 @@ def test_a_hung_run_is_stopped_with_its_ranks(tmp_path, capsys):
                       "ap.parse_args()\ntime.sleep(600)\n")
     assert run_torchrun(script, timeout_s=8, verbose=False, hide_gpus=True) is None
     assert "did not finish in 8 s" in capsys.readouterr().out
+
+
+def test_failure_summary_prefers_the_cause_over_the_last_lines():
+    from perflab.distributed import _why
+    log = "start\nterminate called after throwing an instance of 'gloo::IoException'\n  what():  reset by peer\nx\ny\nz\n"
+    assert _why(log).startswith("terminate called") and "what():" in _why(log)
+    assert _why("a\nb\nc\nd") == "b | c | d"

@@ -102,7 +102,9 @@ def _tools(tier: str, torch) -> dict:
     else:
         tools["triton"] = ("interpreted: TRITON_INTERPRET=1, kernels run on the CPU (correct, not fast)"
                            if interp else "compiled: kernels run on the GPU")
-    if importlib.util.find_spec("cupy") is None:
+    if tier != "gpu" and importlib.util.find_spec("cupy") is None:
+        tools["cupy"] = "not needed here: CuPy runs CUDA C++ kernels, and this machine has no GPU"
+    elif importlib.util.find_spec("cupy") is None:
         tools["cupy"] = "missing: pip install 'perflab[cuda12]' or '[cuda13]' for CUDA C++ kernels"
     elif tier != "gpu":
         tools["cupy"] = "unavailable: installed, but there is no GPU to allocate on"

@@ -157,8 +157,23 @@ def test_smi_not_available_reads_as_unknown(monkeypatch):
     def missing(fields):
         raise MissingFact("nvidia-smi", "not installed")
     monkeypatch.setattr(core, "_smi_run", missing)
-    r = audit(Facts(), only=["gpu.temperature"]).rows[0].result
+    r = audit(Facts({"torch.cuda_ok": True}), only=["gpu.temperature"]).rows[0].result
     assert r.status == "unknown" and "nvidia-smi" in r.evidence
+
+
+def test_gpu_checks_are_not_applicable_without_a_gpu():
+    facts = Facts({"torch.cuda_ok": False, "torch.matmul_precision": "highest"}, live=False)
+    a = audit(facts, only=["torch.tf32", "gpu.ecc", "os.thp"])
+    status = {r.check.id: r.result.status for r in a.rows}
+    assert status["torch.tf32"] == "n/a" and status["gpu.ecc"] == "n/a"
+    assert status["os.thp"] == "unknown"            # a host check is still asked, not waved through
+    assert "n/a" in a.text() and a.text().count("\nOS and driver") <= 1
+
+
+def test_categories_are_listed_once():
+    a = audit(Facts({}, live=False))
+    cats = [line for line in a.text().splitlines() if line and not line.startswith(" ")][1:]
+    assert len(cats) == len(set(cats)), cats
 
 
 def test_smi_falls_back_to_one_field_at_a_time(monkeypatch):

@@ -94,3 +94,13 @@ def test_telemetry_calculator_uses_table_16_3_thresholds():
     assert telemetry_verdict(84, 79.0, 0x1).count("pass") == 3
     text = telemetry_verdict(95, 96.0, 0x40)
     assert text.count("fail") == 3 and "HwThermalSlowdown" in text
+
+
+def test_doctor_does_not_ask_a_gpu_less_machine_for_cupy(monkeypatch):
+    import importlib.util
+    from perflab import machine
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "cupy" else real(n, *a))
+    import torch
+    assert "pip install" not in machine._tools("cpu", torch)["cupy"]
+    assert "pip install" in machine._tools("gpu", torch)["cupy"]

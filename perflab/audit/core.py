@@ -8,8 +8,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Callable
 
-STATUSES = ("pass", "warn", "fail", "unknown")
-MARK = {"pass": "✅", "warn": "⚠️", "fail": "❌", "unknown": "❔"}
+STATUSES = ("pass", "warn", "fail", "unknown", "n/a")
+MARK = {"pass": "✅", "warn": "⚠️", "fail": "❌", "unknown": "❔", "n/a": "—"}
 
 
 class MissingFact(Exception):
@@ -22,7 +22,7 @@ class MissingFact(Exception):
 
 @dataclass(frozen=True)
 class Result:
-    status: str            # "pass", "warn", "fail" or "unknown"
+    status: str            # "pass", "warn", "fail", "unknown" or "n/a" (needs a GPU this machine lacks)
     evidence: str          # the value read and where from
     advice: str = ""       # what to change (reported, never applied)
 
@@ -39,9 +39,13 @@ class Check:
     category: str                            # the appendix checklist category
     probe: Callable[["Facts"], Result]       # reads facts, never changes anything
     book: str = ""                           # book lines, e.g. "L1151, L9061"
+    needs_gpu: bool = False                  # about a CUDA GPU: 'n/a' on a machine that has none
 
     def run(self, facts: "Facts") -> Result:
-        """The probe's result; 'unknown' when a fact cannot be read or the probe itself fails."""
+        """The probe's result; 'n/a' for a GPU check on a machine with no CUDA GPU; 'unknown' when a
+        fact cannot be read or the probe itself fails."""
+        if self.needs_gpu and facts.get("torch.cuda_ok") is False and not facts.get("smi"):
+            return Result("n/a", "no CUDA GPU on this machine")
         try:
             return self.probe(facts)
         except MissingFact as m:
@@ -254,7 +258,8 @@ class Facts:
             if kind == "glob":
                 return {p: _read_file(p) for p in sorted(glob.glob(arg))}, arg
             if key in ("loader", "script", "data_dir"):
-                raise MissingFact(key, f"pass {key}=… to audit()")
+                cli = {"data_dir": "--data-dir", "script": "--script"}.get(key)
+                raise MissingFact(key, f"pass {key}=… to audit()" + (f", or {cli} to `perflab audit`" if cli else ""))
             if key not in READERS:
                 raise MissingFact(key, "no reader for this fact")
             reader, where = READERS[key]
@@ -291,13 +296,19 @@ class Audit:
         c = self.counts()
         return (f"{len(self.rows)} checks: " + " · ".join(f"{MARK[s]} {c[s]} {s}" for s in STATUSES))
 
+    def by_category(self) -> list[AuditRow]:
+        """The rows grouped by checklist category, categories in the order they first appear."""
+        order = list(dict.fromkeys(r.check.category for r in self.rows))
+        return sorted(self.rows, key=lambda r: order.index(r.check.category))
+
     def table(self, statuses=STATUSES):
         from perflab.table import Table
         rows = [[f"{MARK[r.result.status]} {r.check.id}", r.check.title, f"ch{r.check.chapter:02d}",
                  r.result.evidence, "" if r.result.status == "pass" else r.result.advice]
-                for r in self.rows if r.result.status in statuses]
+                for r in self.by_category() if r.result.status in statuses]
         notes = ["read-only: nothing was changed; advice is for you to apply (often as root)",
-                 "❔ unknown = this machine does not let us read the fact (no GPU, no file, not given)"]
+                 "❔ unknown = this machine does not let us read the fact (no file, no tool, not given)",
+                 "— n/a = a check about a CUDA GPU, on a machine that has none"]
         return Table(["check", "good when", "teaches", "evidence (value · where from)", "advice"], rows,
                      title=f"perflab audit · {self.summary()}", notes=notes)
 
@@ -311,10 +322,15 @@ class Audit:
     def text(self) -> str:
         out = [f"perflab audit · {self.summary()}"]
         category = None
-        for r in self.rows:
+        for r in self.by_category():
             if r.check.category != category:
                 category = r.check.category
                 out.append(f"\n{category}")
+                na = [x.check.id for x in self.rows if x.check.category == category and x.result.status == "n/a"]
+                if na:
+                    out.append(f"  {MARK['n/a']} n/a     no CUDA GPU here: {', '.join(na)}")
+            if r.result.status == "n/a":
+                continue
             out.append(f"  {MARK[r.result.status]} {r.result.status:<7} {r.check.id:<24} "
                        f"ch{r.check.chapter:02d}  {r.result.evidence}")
             if r.result.advice and r.result.status != "pass":

@@ -51,7 +51,8 @@ def book_check(a=None):
     if a is not None:
         c = a.counts()
         rows.append(["this machine", "—", f"{c['pass']} pass · {c['warn']} warn · {c['fail']} fail · "
-                     f"{c['unknown']} unknown", "unknown = not readable here, never guessed"])
+                     f"{c['unknown']} unknown · {c['n/a']} n/a", "unknown = not readable here, never guessed; "
+                     "n/a = about a GPU this machine lacks"])
     rows.append(["H200 reference machine", "—", _reference_summary(), "the same audit, run once on the H200"])
     return Table(["claim", "book", "ours", "why"], rows, title="Book check · appendix checklist")
 

@@ -34,6 +34,8 @@ test: $(VENV)/.installed
 test-browser: $(VENV)/.installed
 	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji; } \
 	  || echo "could not install chromium (needs root and apt): the browser test will skip"
+	@fc-list :lang=zh | grep -q . || apt-get install -y -qq fonts-noto-cjk \
+	  || echo "could not install fonts-noto-cjk: the Chinese chapter titles will render as boxes"
 	PERFLAB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q --timeout=900 tests/browser
 
 test-units: $(VENV)/.installed

@@ -1,0 +1,130 @@
+"""Chapter claims hold on every committed reference device, the check catches a planted contradiction,
+and each claim type says ✅ on right data and ❌ on wrong data."""
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from perflab import claims, results
+from perflab.claims import About, AtLeast, AtMost, Faster, Holds, Scales
+from perflab.results import Record
+
+HOPPER = {"device": "H100", "tier": "gpu", "capability": "sm_90", "memory_gb": 85}
+T4 = {"device": "Tesla T4", "tier": "gpu", "capability": "sm_75", "memory_gb": 16}
+CPU = {"device": "cpu", "tier": "cpu"}
+H100_RUN = Path(os.environ.get("PERFLAB_H100_RUN", "/work/shared/gpu-runs/2026-12-07-h100/results.json"))
+
+
+def rec(variant, median, size=(1000, 4000), lab="ch09.l2norm", **kw):
+    return Record("ch09", lab, variant, list(size), "float32", True, median_s=median, **kw)
+
+
+RUN = [rec("eager", 3.0, ceiling_fraction=0.30), rec("fused", 1.0, ceiling_fraction=0.90)]
+
+
+@pytest.mark.parametrize("path", claims.reference_files(), ids=lambda p: p.name)
+def test_no_committed_reference_contradicts_a_claim(path):
+    found = claims.problems(path)
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.skipif(not H100_RUN.exists(), reason=f"no H100 run at {H100_RUN}")
+def test_the_shared_h100_run_contradicts_no_claim():
+    found = claims.problems(H100_RUN)
+    assert not found, "\n".join(found)
+
+
+def test_a_planted_contradiction_is_caught(tmp_path):
+    """Copy a reference, make one claimed-faster variant slower, and the check must say so."""
+    claim = next(c for c in claims.all_claims() if isinstance(c, Faster)
+                 and any(claims.evaluate(c, results.read(p)[1], {}, results.read(p)[0]).mark == "✅"
+                         for p in claims.reference_files()))
+    src = next(p for p in claims.reference_files()
+               if claims.evaluate(claim, results.read(p)[1], {}, results.read(p)[0]).mark == "✅")
+    manifest, records = results.read(src)
+    assert claims.problems(src, [claim]) == []
+    slow = max(r.median_s for r in records if r.lab == claim.lab and r.median_s) * 10
+    spoiled = [Record(**{**asdict(r), "median_s": slow}) if (r.lab, r.variant) == (claim.lab, claim.variant)
+               else r for r in records]
+    path = tmp_path / src.name
+    path.write_text(json.dumps({"manifest": manifest, "records": [asdict(r) for r in spoiled]}))
+    found = claims.problems(path)
+    assert any(claim.words in line for line in found), found
+
+
+def test_faster_right_and_wrong():
+    assert claims.evaluate(Faster("ch09.l2norm", "fused", than="eager", by=2.0), RUN, {}, HOPPER).mark == "✅"
+    v = claims.evaluate(Faster("ch09.l2norm", "fused", than="eager", by=4.0), RUN, {}, HOPPER)
+    assert (v.mark, v.shown) == ("❌", "3.00×") and "Hopper" in v.reason
+
+
+def test_a_failure_names_the_reason_for_its_device_class():
+    c = Faster("ch09.l2norm", "eager", than="fused", why_not={"small_gpu": "T4: the L2 is 4 MB"})
+    assert claims.evaluate(c, RUN, {}, T4).reason == "T4: the L2 is 4 MB"
+    assert "CPU tier" in claims.evaluate(c, RUN, {}, CPU).reason
+
+
+def test_about_right_and_wrong():
+    assert About("ch09.l2norm", "fused", "eager", 3.2, within=0.1).evaluate(RUN, HOPPER).mark == "✅"
+    assert About("ch09.l2norm", "fused", "eager", 2.0, within=0.1).evaluate(RUN, HOPPER).mark == "❌"
+
+
+def test_at_least_and_at_most():
+    assert AtLeast("ch09.l2norm", "fused", "ceiling_fraction", 0.85).evaluate(RUN, HOPPER).shown == "90%"
+    assert AtLeast("ch09.l2norm", "eager", "ceiling_fraction", 0.85).evaluate(RUN, HOPPER).mark == "❌"
+    assert AtMost("ch09.l2norm", "eager", "ceiling_fraction", 0.5).evaluate(RUN, HOPPER).mark == "✅"
+    assert AtMost("ch09.l2norm", "fused", "ceiling_fraction", 0.5).evaluate(RUN, HOPPER).mark == "❌"
+
+
+def test_scales_fits_the_growth_law():
+    linear = [rec("eager", 1e-3 * n, size=(n, 64)) for n in (100, 200, 400, 800)]
+    assert Scales("ch09.l2norm", "eager", "linear", axis=0).evaluate(linear, HOPPER).mark == "✅"
+    assert Scales("ch09.l2norm", "eager", "constant", axis=0).evaluate(linear, HOPPER).mark == "❌"
+    assert Scales("ch09.l2norm", "eager", "linear").evaluate(linear[:1], HOPPER).mark == "—"
+
+
+def test_holds_on_a_value_and_on_a_model():
+    c = Holds("ch17.sim", "disaggregation cuts p99 TTFT", lambda v: v["co"] / v["dis"], at_least=1.5)
+    assert c.evaluate({"ch17.sim": {"co": 3.0, "dis": 1.0}}, CPU).mark == "✅"
+    assert c.evaluate({"ch17.sim": {"co": 1.0, "dis": 1.0}}, CPU).mark == "❌"
+    assert c.evaluate({}, CPU).mark == "—"
+    m = Holds("ch17.sim", "the model says so", lambda v: v > 2, model=lambda: 1)
+    assert m.evaluate({}, CPU).mark == "❌"
+
+
+def test_tier_and_missing_data_give_a_dash():
+    gpu_only = Faster("ch09.l2norm", "fused", than="eager", tier="gpu")
+    assert gpu_only.evaluate(RUN, CPU).mark == "—"
+    assert Faster("ch09.l2norm", "fused", than="eager", tier="sm_90").evaluate(RUN, T4).mark == "—"
+    assert Faster("ch09.l2norm", "fused", than="missing").evaluate(RUN, HOPPER).mark == "—"
+    wrong = [rec("eager", 3.0), Record("ch09", "ch09.l2norm", "fused", [1000, 4000], "float32", False)]
+    assert Faster("ch09.l2norm", "fused", than="eager").evaluate(wrong, HOPPER).mark == "—"
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda: Faster("l2norm", "a", than="b"), "like 'ch09.l2norm'"),
+    (lambda: Faster("ch09.l2norm", "a", than="b", by=0), "positive ratio"),
+    (lambda: Faster("ch09.l2norm", "a", than="b", tier="tpu"), "sm_90"),
+    (lambda: AtLeast("ch09.l2norm", "a", "speed", 1.0), "record field"),
+    (lambda: Scales("ch09.l2norm", "a", "cubic-ish"), "log-log slope"),
+    (lambda: Faster("ch09.l2norm", "a", than="b", why_not={"tpu": "x"}), "device classes"),
+    (lambda: Holds("ch17.sim", "", None), "measure=callable"),
+])
+def test_bad_declarations_say_how_to_fix(make, says):
+    with pytest.raises(ValueError, match=says):
+        make()
+
+
+def test_show_renders_text_with_every_reference_column():
+    table = claims.show("ch09", run=RUN)
+    text = str(table)
+    assert "Claims · ch09" in text and "this run" in text
+    assert len(table.columns) == 2 + len(claims.reference_files())
+    assert "<table>" in table._repr_html_()
+
+
+def test_every_chapter_claim_is_well_formed():
+    for c in claims.all_claims():
+        assert c.words and c.lab.startswith(c.chapter)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from perflab import results
+from perflab import quick, results, validate
 from perflab.timer import bench
 from perflab.check import Check, compare, poison_allocator
 from perflab.lab import Lab, info, load
@@ -53,11 +53,10 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
     from perflab.machine import env
     lab = load(lab)
     e = env()
-    size = lab.SIZES[e.tier][0] if size is None else size
-    dtype = lab.DTYPES[0] if dtype is None else dtype
-    if dtype not in lab.DTYPES:
-        raise ValueError(f"lab {lab.name} supports dtypes {lab.DTYPES}, got {dtype!r}")
-    fns = [lab.get_variant(v) if isinstance(v, str) else v for v in (variants or lab.variants)]
+    size = None if size is None else validate.size(lab, size)   # before any work: a clear error
+    size = quick.default_size(lab.SIZES[e.tier]) if size is None else size   # smallest under PERFLAB_QUICK
+    dtype, fns, seed = validate.dtype(lab, dtype), validate.variants(lab, variants), validate.seed(seed)
+    validate.number("rep_ms", rep_ms, positive=True)
     ceil = ceilings()
     rows = [check_variant(lab, fn, size, dtype, seed + 1 + i) for i, fn in enumerate(fns)]
     nbytes, nflops = lab.bytes(size, dtype), lab.flops(size, dtype)
@@ -66,7 +65,7 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
         inputs = _inputs(lab, size, dtype, seed)
         for row, fn in to_time:
             row.measurement = bench(lambda: fn(**inputs), bytes=nbytes or None, flops=nflops or None,
-                                    rep_ms=rep_ms, label=f"{lab.name}.{row.name}",
+                                    rep_ms=quick.rep_ms(rep_ms), label=f"{lab.name}.{row.name}",
                                     mode=getattr(lab.module, "TIMING", "auto"))
             row.status = "timed"
         del inputs
@@ -191,9 +190,11 @@ class LabRun:
     # ---- views ---------------------------------------------------------------------------------
     def table(self) -> Table:
         ref = self._reference_records()
+        ref_key = results.reference_device()            # the committed reference closest to this device
+        ref_label = results.device_label(ref_key)
         base = self.baseline
         cols = ["variant", "check", "median", "p20–p80", "GB/s", "TFLOP/s", "% ceiling",
-                f"vs {base.name if base else 'baseline'}", "H200 % ceiling", "H200 speedup"]
+                f"vs {base.name if base else 'baseline'}", f"{ref_label} % ceiling", f"{ref_label} speedup"]
         rows = []
         for r in self.rows:
             rec, m = r.record, r.measurement
@@ -215,19 +216,20 @@ class LabRun:
             notes.append(f"the lab's baseline did not run here; speedups are against {base.name}")
         if ref:
             h = next(iter(ref.values()))
-            notes.append(f"H200 columns: data/reference/nvidia-h200.json, size {h.size}")
+            notes.append(f"{ref_label} columns: data/reference/{ref_key}.json, size {h.size}")
         else:
-            notes.append("no H200 reference recorded for this lab yet")
+            notes.append(f"no {ref_label} reference recorded for this lab yet")
         title = (f"{self.lab.name} · {self.lab.TITLE} · size {self.size}, {self.dtype} · "
                  f"measured on {self.device}")
         return Table(cols, rows, title, notes)
 
     def _reference_records(self) -> dict:
-        """H200 records of this lab and dtype, one per variant, at the lab's default GPU size if recorded."""
+        """Reference records (the committed device closest to this one) of this lab and dtype, one per
+        variant, at the lab's default GPU size if recorded."""
         gpu_size = self.lab.SIZES["gpu"][0]
         gpu_size = list(gpu_size) if isinstance(gpu_size, tuple) else gpu_size
         out = {}
-        for r in results.reference(self.lab.name):
+        for r in results.reference(self.lab.name, results.reference_device()):
             if r.dtype == self.dtype and (r.variant not in out or r.size == gpu_size):
                 out[r.variant] = r
         return out
@@ -305,11 +307,12 @@ class LabRun:
         return str(self.table())
 
 
-def reference_roofline(lab_name: str | None = None):
-    """The H200 reference roofline (ceilings from its manifest), with that lab's points if a lab is
-    named (ceilings only otherwise), or None when no reference is recorded."""
+def reference_roofline(lab_name: str | None = None, device_key: str | None = None):
+    """The reference roofline (ceilings from its manifest) of the committed device closest to this one
+    (or ``device_key``), with that lab's points if a lab is named (ceilings only otherwise), or None when
+    no reference is recorded."""
     from perflab.roofline import Roofline
-    path = results.reference_path()
+    path = results.reference_path(results.reference_device(device_key))
     if not path.exists():
         return None
     manifest, records = results.read(path)

@@ -2,7 +2,8 @@
 
 Lab modules (one measured operation each): ``l2norm``, ``softmax``, ``layernorm`` (eager chains vs
 library kernels vs torch.compile vs one Triton kernel), ``precision_ladder`` (one matmul from fp32
-down to fp8) and ``rmsnorm`` (the exercise). The rest are helpers: ``_common`` (torch.compile and
+down to fp8), ``sparse24`` (2:4-pruned weights: dense vs sparse tensor cores) and ``rmsnorm`` (the
+exercise). The rest are helpers: ``_common`` (torch.compile and
 Triton row-kernel plumbing), ``traffic`` (bytes each version moves, and its roofline), ``intensity``
 (FLOP/byte calculators), ``numerics`` (number formats and their errors), ``sparsity`` (2:4 model),
 ``book_check`` and ``solutions``.

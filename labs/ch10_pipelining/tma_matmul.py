@@ -1,0 +1,128 @@
+"""A Hopper matmul fed by TMA: tensor descriptors, one persistent program per SM, and warp specialization where
+the installed Triton does it on sm_90; against the chapter's num_stages kernel and cuBLAS."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
+import torch
+import triton
+
+from labs.ch10_pipelining._matmul import (DTYPES, Tile, bytes, flops, make_inputs, matmul,  # noqa: F401
+                                          programs_for, reference, tile_for, torch_matmul)
+from labs.ch10_pipelining._tma import matmul_tma_kernel
+
+TITLE = "C = A @ B in bf16 on Hopper: TMA descriptors + persistent grid (± warp specialization) vs num_stages vs cuBLAS"
+# (M, N, K). M is one past a tile multiple (a nearly empty last tile row, which TMA zero-fills and clips);
+# N and K are multiples of 8 but not all of 16 on the CPU: TMA needs every row to start 16-byte aligned
+# (N·2 and K·2 bytes multiples of 16), nothing more.
+SIZES = {"gpu": [(4_097, 4_096, 4_096), (8_193, 8_192, 8_192), (2_049, 2_048, 2_048)],
+         "cpu": [(67, 40, 56), (37, 24, 72)]}
+STAGES = 3                 # K slices in flight; the chapter's stages lab found 3 enough on an H100
+NEEDS = "sm_90"            # TMA (the bulk tensor copy engine) exists from Hopper on
+
+
+def _allocator(size: int, alignment: int, stream):
+    """Global memory Triton asks for at launch: one TMA descriptor (128 B) per descriptor per program."""
+    return torch.empty(size, dtype=torch.int8, device=_allocator.device)
+
+
+def _use_allocator(device: torch.device) -> None:
+    """Give Triton a global-memory allocator for in-kernel descriptors on ``device``. Triton keeps it in a
+    context variable, so it is set on every call (a notebook cell may run in a fresh context)."""
+    _allocator.device = device
+    triton.set_allocator(_allocator)
+
+
+def check_operands(a: torch.Tensor, b: torch.Tensor) -> None:
+    """TMA's rules, as errors that say the fix: 2-D, same dtype, row-major, rows 16-byte aligned."""
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"tma_matmul needs (M, K) @ (K, N), got {tuple(a.shape)} @ {tuple(b.shape)}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"A and B must share a dtype, got {a.dtype} and {b.dtype}")
+    for name, t in (("A", a), ("B", b)):
+        if not t.is_contiguous():
+            raise ValueError(f"{name} has strides {t.stride()}: a TMA descriptor needs row-major rows "
+                             f"(last stride 1). Pass {name}.contiguous().")
+        if (t.shape[1] * t.element_size()) % 16 or t.data_ptr() % 16:
+            raise ValueError(f"{name} rows are {t.shape[1] * t.element_size()} bytes: TMA needs every row "
+                             f"16-byte aligned, so make {name}'s last dimension a multiple of "
+                             f"{16 // t.element_size()} (pad it)")
+
+
+def tma_matmul(a: torch.Tensor, b: torch.Tensor, *, warp_specialize: bool = False, tile: Tile | None = None,
+               group_m: int = 8, programs: int | None = None, stages: int = STAGES) -> torch.Tensor:
+    """C = A @ B with the TMA kernel: ``programs`` persistent programs (default one per SM) walk the tiles
+    in bands of ``group_m`` tile rows. Runs compiled on sm_90+, and in the Triton interpreter on a CPU."""
+    check_operands(a, b)
+    m, k = a.shape
+    n = b.shape[1]
+    tile = tile or tile_for(a.device)
+    c = torch.empty(m, n, device=a.device, dtype=a.dtype)
+    tiles = triton.cdiv(m, tile.block_m) * triton.cdiv(n, tile.block_n)
+    progs = min(programs or programs_for(a.device), tiles)
+    _use_allocator(a.device)
+    matmul_tma_kernel[(progs,)](a, b, c, m, n, k, BLOCK_M=tile.block_m, BLOCK_N=tile.block_n,
+                                BLOCK_K=tile.block_k, GROUP_M=group_m, PROGRAMS=progs,
+                                WARP_SPECIALIZE=warp_specialize, UPCAST=a.device.type != "cuda",
+                                num_warps=tile.num_warps, num_stages=stages)
+    return c
+
+
+@pl.variant(backend="triton", note="the chapter's kernel: pointer loads (cp.async), num_stages=3, one program per tile")
+def stages_3(a, b):
+    return matmul(a, b, stages=3)
+
+
+@pl.variant(backend="triton", needs=NEEDS,
+            note="TMA descriptors (whole tiles copied by the copy engine), persistent: one program per SM")
+def tma_persistent(a, b):
+    return tma_matmul(a, b)
+
+
+@pl.variant(backend="triton", needs=NEEDS,
+            note="as tma_persistent, K loop warp-specialized (producer warps issue TMA, consumers run wgmma) "
+                 "where this Triton does it on sm_90; see offline_table()")
+def tma_persistent_ws(a, b):
+    return tma_matmul(a, b, warp_specialize=True)
+
+
+variants = [stages_3, tma_persistent, tma_persistent_ws, torch_matmul]
+
+
+# ---- what the compiler made of it, without a GPU ----------------------------------------------------------
+
+def offline(arch: int = 90, timeout_s: float = 180) -> dict | None:
+    """Compile the kernel for sm_{arch} in a child process with the interpreter off: {"triton", "rows"},
+    or None if this Triton cannot compile offline."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        out = subprocess.run([sys.executable, "-m", "labs.ch10_pipelining._tma", str(arch)], capture_output=True,
+                             text=True, timeout=timeout_s, env=env, cwd=root)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except Exception:
+        return None
+
+
+def offline_table(arch: int = 90):
+    """The compiled sm_90 kernel with and without warp specialization: shared memory, TMA copies, wgmma,
+    register re-allocation (setmaxnreg, the sign of producer/consumer warp groups) and whether the two differ."""
+    from perflab.table import Table
+    got = offline(arch)
+    if not got:
+        return Table(["compiled kernel"], [[f"unavailable: this Triton could not compile for sm_{arch} offline"]])
+    plain, ws = got["rows"]
+    body = [["warp_specialize=True" if r["warp_specialize"] else "plain", f"{r['shared'] / 1024:,.0f} KB",
+             str(r["tma_copies"]), str(r["wgmma"]), str(r["setmaxnreg"]), str(r["mbarrier_waits"])] for r in got["rows"]]
+    same = plain["ptx_sha1"] == ws["ptx_sha1"]
+    verdict = ("identical PTX: this Triton ignores warp_specialize on sm_90 (it specializes on Blackwell), so "
+               "tma_persistent_ws measures the same kernel" if same else
+               "the PTX differs: warp specialization took effect on sm_90")
+    return Table(["variant", "shared memory / block", "TMA copies (cp.async.bulk.tensor)", "wgmma",
+                  "setmaxnreg", "mbarrier waits"], body,
+                 title=f"TMA matmul compiled offline for sm_{arch} · Triton {got['triton']}",
+                 notes=[verdict, "counts are instructions in the PTX text, not executions"])

@@ -6,6 +6,9 @@ Consistent: every number in a record can be recomputed from the others and from 
 rates from the lab's byte and FLOP counts and the median, speedups from the baseline's median,
 ceiling fractions from the manifest's measured ceilings — so a hand-edited or stale record shows.
 
+Each reference has its own pending list: ``pending-<device>.json`` beside it, or for the default
+H200 reference the historical ``pending.json`` (``pending_path``).
+
     python -m perflab.reference_check [data/reference/nvidia-h200.json]
 """
 from __future__ import annotations
@@ -20,10 +23,31 @@ from pathlib import Path
 from perflab import results
 from perflab.lab import list_labs, load
 
-PENDING = Path(__file__).resolve().parents[1] / "data" / "reference" / "pending.json"
+PENDING = Path(__file__).resolve().parents[1] / "data" / "reference" / "pending.json"   # the H200's list
 RATE_TOL = 1e-3          # rates are recomputed from the same median: only rounding differs
 BASELINE_TOL = 0.01      # a sweep run beside the lab run times the baseline again (ch08's heat maps)
 CEILING_TOL = 0.03       # a later run's records use the ceilings measured in its own call (manifest "runs")
+
+
+def pending_path(reference: "str | Path") -> Path:
+    """The pending list of a reference file: ``pending-<device>.json`` beside it; the default reference
+    (nvidia-h200) keeps ``pending.json`` unless a ``pending-nvidia-h200.json`` exists."""
+    reference = Path(reference)
+    own = reference.parent / f"pending-{reference.stem}.json"
+    if own.exists() or reference.stem != results.REFERENCE_DEVICE:
+        return own
+    return reference.parent / "pending.json"
+
+
+def read_pending(path: "str | Path") -> dict:
+    """{lab: why it has no records yet}; a ValueError naming the file and the entry when it is malformed."""
+    data = results.read_json(path, "pending list")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} should be a JSON object of lab name -> reason, got {type(data).__name__}")
+    for k, v in data.items():
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError(f"{path}: entry {k!r} should give the reason as a non-empty string, got {v!r}")
+    return data
 
 
 def _close(a: float, b: float, tol: float) -> bool:
@@ -93,7 +117,9 @@ def measurement_groups() -> set[str]:
 def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str] | None" = None) -> list[str]:
     """Every completeness and consistency problem of the results file at ``path`` ([] when it is sound)."""
     manifest, records = results.read(path)
-    pending = json.loads(PENDING.read_text()) if pending is None and PENDING.exists() else (pending or {})
+    listed = pending_path(path)
+    if pending is None:
+        pending = read_pending(listed) if listed.exists() else {}
     labs = list_labs() if labs is None else labs
     out = []
     by_lab = defaultdict(list)
@@ -101,12 +127,14 @@ def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str]
         by_lab[r.lab].append(r)
     for name in labs:
         if name not in by_lab and name not in pending:
-            out.append(f"{name}: no records, and not in {PENDING.name} with a reason")
+            out.append(f"{name}: no records, and not in {listed.name} with a reason")
         if name in by_lab and name in pending:
-            out.append(f"{name}: has records but is still listed in {PENDING.name}")
+            out.append(f"{name}: has records but is still listed in {listed.name}")
     for name in sorted(set(pending) - set(labs)):
-        out.append(f"{name}: listed in {PENDING.name} but no such lab exists")
-    ceilings = manifest.get("ceilings", {})
+        out.append(f"{name}: listed in {listed.name} but no such lab exists")
+    ceilings = manifest.get("ceilings") or {}
+    if not isinstance(ceilings, dict):
+        raise ValueError(f"{path}: manifest field 'ceilings' should be an object, got {type(ceilings).__name__}")
     groups = defaultdict(list)
     measurements = measurement_groups()
     for name, recs in sorted(by_lab.items()):
@@ -127,7 +155,11 @@ def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str]
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     path = Path(argv[0]) if argv else results.reference_path()
-    found = problems(path)
+    try:
+        found = problems(path)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"reference_check: {e}", file=sys.stderr)
+        return 2
     for p in found:
         print(p)
     print(f"{path}: {'sound' if not found else f'{len(found)} problems'}")

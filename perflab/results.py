@@ -1,8 +1,10 @@
 """Results files: data/reference/<device>.json and the learner's own runs, read and written atomically."""
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -11,7 +13,8 @@ from pathlib import Path
 
 from perflab.paths import REPO, data_dir
 
-REFERENCE_DEVICE = "nvidia-h200"
+REFERENCE_DEVICE = "nvidia-h200"          # the default reference, for learners on any other device
+LOCK_TIMEOUT_S = 120                     # a merge waits this long for another process's merge
 
 
 @dataclass
@@ -35,13 +38,54 @@ class Record:
     note: str = ""
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Record":
+    def from_dict(cls, d: dict, where: str = "record") -> "Record":
+        """A Record from its JSON form; a ValueError naming ``where`` and the field when one is missing or
+        of the wrong type (unknown fields are ignored: a newer perflab may have written them)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{where} should be a JSON object, got {type(d).__name__} {_short(d)}")
+        for name, (required, ok, wanted) in _FIELD_TYPES.items():
+            if name not in d:
+                if required:
+                    raise ValueError(f"{where} lacks the field {name!r} ({wanted})")
+                continue
+            if not ok(d[name]):
+                raise ValueError(f"{where} field {name!r} should be {wanted}, got {_short(d[name])}")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
     @property
     def key(self) -> tuple:
         return (self.lab, self.variant, json.dumps(self.size), self.dtype)
+
+
+def _is_size(v) -> bool:
+    def is_int(x):
+        return isinstance(x, int) and not isinstance(x, bool)
+    return is_int(v) or (isinstance(v, list) and bool(v) and all(is_int(x) for x in v))
+
+
+def _is_number_or_none(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+
+
+_FIELD_TYPES = {          # name: (required, check, what it should be)
+    "chapter": (True, lambda v: isinstance(v, str), "a string"),
+    "lab": (True, lambda v: isinstance(v, str) and bool(v), "a lab name string"),
+    "variant": (True, lambda v: isinstance(v, str) and bool(v), "a variant name string"),
+    "size": (True, _is_size, "an integer or a list of integers"),
+    "dtype": (True, lambda v: isinstance(v, str), "a dtype name string"),
+    "correct": (True, lambda v: isinstance(v, bool), "true or false"),
+    **{name: (False, _is_number_or_none, "a finite number or null")
+       for name in ("median_s", "p20_s", "p80_s", "gbps", "tflops", "ceiling_fraction",
+                    "speedup_vs_baseline", "first_call_s")},
+    "ceiling": (False, lambda v: v is None or isinstance(v, str), "a string or null"),
+    "note": (False, lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def manifest() -> dict:
@@ -68,43 +112,126 @@ def _commit() -> str | None:
         return None
 
 
-def read(path: "str | Path") -> tuple[dict, list[Record]]:
-    """(manifest, records) of a results file."""
+def read_json(path: "str | Path", what: str = "file"):
+    """The JSON in ``path``; a ValueError naming the file when it is binary, cut short or not JSON."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise FileNotFoundError(f"no results file at {path}") from None
+        raise FileNotFoundError(f"no {what} at {path}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not a {what}") from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not text (binary data?): not a {what}") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e}); was it cut short?") from None
-    if "records" not in data or "manifest" not in data:
+
+
+def read(path: "str | Path") -> tuple[dict, list[Record]]:
+    """(manifest, records) of a results file; a one-line ValueError naming the file and the field when it
+    is malformed."""
+    path = Path(path)
+    data = read_json(path, "results file")
+    if not isinstance(data, dict) or "records" not in data or "manifest" not in data:
         raise ValueError(f"{path} lacks 'manifest' or 'records': not a perflab results file")
-    return data["manifest"], [Record.from_dict(r) for r in data["records"]]
+    if not isinstance(data["manifest"], dict):
+        raise ValueError(f"{path}: 'manifest' should be a JSON object, got {type(data['manifest']).__name__}")
+    if not isinstance(data["records"], list):
+        raise ValueError(f"{path}: 'records' should be a JSON list, got {type(data['records']).__name__}")
+    return data["manifest"], [Record.from_dict(r, f"{path}: record {i}") for i, r in enumerate(data["records"])]
 
 
-def write(path: "str | Path", records: list[Record], manifest_: dict | None = None) -> Path:
-    """Write a results file atomically (a temp file in the same folder, then rename)."""
+def atomic_write_text(path: "str | Path", text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: a uniquely named temp file in the same folder, flushed to disk,
+    then renamed over ``path``. Readers see the old file or the new one, never half of one; on failure the
+    temp file is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"manifest": manifest_ or manifest(), "records": [asdict(r) for r in records]}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return path
 
 
-def merge(path: "str | Path", records: list[Record]) -> Path:
-    """Add records to a results file, replacing any with the same lab, variant, size and dtype."""
+def lock(path: "str | Path", timeout_s: float = LOCK_TIMEOUT_S):
+    """An exclusive lock for a read-modify-write of ``path`` across processes (a ``.<name>.lock`` file
+    beside it): ``with results.lock(path): ...``."""
+    from filelock import FileLock
     path = Path(path)
-    old = read(path)[1] if path.exists() else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path.parent / f".{path.name}.lock"), timeout=timeout_s)
+
+
+def _payload(records: list[Record], manifest_: dict | None) -> str:
+    """The file's text; a ValueError naming the record and field that would make a file ``read`` refuses."""
+    rows = []
+    for r in records:
+        if not isinstance(r, Record):
+            raise TypeError(f"results files hold perflab.results.Record objects, got {type(r).__name__}")
+        rows.append(asdict(r))
+        Record.from_dict(rows[-1], f"record {r.lab} {r.variant} {r.size} {r.dtype}")
+    payload = {"manifest": manifest_ or manifest(), "records": rows}
+    return json.dumps(payload, indent=1, allow_nan=False) + "\n"
+
+
+def write(path: "str | Path", records: list[Record], manifest_: dict | None = None) -> Path:
+    """Write a results file atomically, under its lock (so it never lands inside another process's merge)."""
+    text = _payload(records, manifest_)
+    with lock(path):
+        return atomic_write_text(path, text)
+
+
+def merge(path: "str | Path", records: list[Record], manifest_: dict | None = None) -> Path:
+    """Add records to a results file, replacing any with the same lab, variant, size and dtype. The read and
+    the write hold the file's lock, so merges from several processes at once all land."""
+    path = Path(path)
+    records = list(records)
     new_keys = {r.key for r in records}
-    return write(path, [r for r in old if r.key not in new_keys] + list(records))
+    man = manifest_ or manifest()
+    with lock(path):
+        old = read(path)[1] if path.exists() else []
+        return atomic_write_text(path, _payload([r for r in old if r.key not in new_keys] + records, man))
 
 
 def reference_path(device_key: str = REFERENCE_DEVICE) -> Path:
     return data_dir() / "reference" / f"{device_key}.json"
+
+
+def reference_devices() -> list[str]:
+    """Device keys with a committed reference (data/reference/<device>.json; not pending lists or the
+    notebooks' sidecar tables)."""
+    folder = data_dir() / "reference"
+    return sorted(p.stem for p in folder.glob("*.json")
+                  if not p.stem.startswith(("pending", "ch")) and "-" in p.stem)
+
+
+def reference_device(device_key: str | None = None) -> str:
+    """The committed reference device closest to ``device_key`` (default: this machine's): the same device,
+    else the same GPU family ('nvidia-h100-80gb-hbm3' -> 'nvidia-h100'), else the default H200."""
+    if device_key is None:
+        from perflab.machine import env
+        device_key = env().device_key
+    committed = reference_devices()
+    if device_key in committed:
+        return device_key
+    family = [k for k in committed if device_key.startswith(k + "-")]
+    return max(family, key=len) if family else REFERENCE_DEVICE
+
+
+def device_label(device_key: str) -> str:
+    """A short column title for a reference device: 'nvidia-h200' -> 'H200'."""
+    name = device_key.removeprefix("nvidia-")
+    return name.upper() if name != device_key else device_key
 
 
 def reference(lab: str | None = None, device_key: str = REFERENCE_DEVICE) -> list[Record]:

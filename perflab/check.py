@@ -39,8 +39,21 @@ def tolerance(precision: str) -> float:
     return TOLERANCE[precision]
 
 
-def compare(out, ref, precision: str = "float32", tol: float | None = None) -> Check:
-    """Compare a tensor with the reference: shape, NaN/Inf, normwise and elementwise error.
+class BadReference(ValueError):
+    """The reference itself is unusable (NaN/Inf where the lab expects none): a lab bug, not the variant's."""
+
+
+def compare(out, ref, precision: str = "float32", tol: float | None = None, *, dtype: str | None = None,
+            expect_inf: bool = False) -> Check:
+    """Compare a tensor with the reference: kind, dtype, shape, NaN/Inf, normwise and elementwise error.
+
+    dtype: the lab's dtype. The output must be a plain strided tensor of that dtype; another floating
+    dtype passes only when the variant declares its arithmetic (``precision`` differs from ``dtype``),
+    and a float64 answer never passes in a narrower lab. Complex output never matches a real reference.
+    expect_inf: the lab's reference may hold ±inf/NaN; they must then appear at the same positions
+    (same sign of inf), and the finite elements are compared as usual. Without it a reference holding
+    NaN/Inf (an overflowing float16 reference, say) raises :class:`BadReference`: nothing could be
+    checked against it.
 
     >>> import torch
     >>> ref = torch.arange(1., 7.)
@@ -53,10 +66,20 @@ def compare(out, ref, precision: str = "float32", tol: float | None = None) -> C
     import torch
     if not isinstance(out, torch.Tensor):
         return Check(False, f"the variant returned {type(out).__name__}, not a tensor (did it return None?)")
+    kind = _odd_kind(out) or _dtype_problem(out, ref, dtype, precision)
+    if kind:
+        return Check(False, kind)
     if tuple(out.shape) != tuple(ref.shape):
         return Check(False, f"shape {tuple(out.shape)} but the reference has shape {tuple(ref.shape)}")
     tol = tolerance(precision) if tol is None else tol
     o_all, r_all = out.detach().reshape(-1), ref.detach().reshape(-1)
+    if ref.dtype.is_floating_point:
+        finite = _nonfinite_reference(o_all, r_all, expect_inf)
+        if isinstance(finite, Check):
+            return finite
+        if finite is not None:            # the matching NaN/Inf positions count as equal: zero them in both
+            o_all = o_all.masked_fill(~finite.to(o_all.device), 0)
+            r_all = r_all.masked_fill(~finite, 0)
     total = r_all.numel()
 
     def chunks():               # float64 on the reference's device, a slice at a time (bounded memory)
@@ -100,6 +123,73 @@ def compare(out, ref, precision: str = "float32", tol: float | None = None) -> C
                      rel_error=rel, max_abs_error=max_diff, mismatches=n_bad, total=total,
                      first_bad=(idx, yours, want))
     return Check(True, "", rel_error=rel, max_abs_error=max_diff, total=total)
+
+
+def _odd_kind(out) -> str:
+    """Why ``out`` is not a plain dense tensor with values (sparse, meta, nested, quantized), or ''."""
+    import torch
+    if getattr(out, "is_nested", False):
+        return "the variant returned a nested tensor; return one dense tensor shaped like the reference"
+    if out.layout != torch.strided:
+        return (f"the variant returned a {str(out.layout).replace('torch.', '')} tensor; "
+                f"return a dense one (e.g. out.to_dense())")
+    if out.device.type == "meta":
+        return "the variant returned a meta tensor (a shape with no values); compute the values"
+    if out.is_quantized:
+        return "the variant returned a quantized tensor; dequantize it (out.dequantize())"
+    return ""
+
+
+def _dtype_problem(out, ref, dtype: str | None, precision: str) -> str:
+    """Why ``out``'s dtype cannot be the lab's answer, or ''."""
+    import torch
+    if out.is_complex() and not ref.is_complex():
+        return f"the variant returned a complex tensor ({out.dtype}); the reference is real"
+    if dtype is None:
+        return ""
+    want = getattr(torch, dtype, None)
+    if not isinstance(want, torch.dtype) or out.dtype == want:
+        return ""
+    name = str(out.dtype).replace("torch.", "")
+    if not ref.dtype.is_floating_point:        # an integer answer (token ids, counts): exactly its dtype
+        exact = want if not want.is_floating_point else ref.dtype
+        return "" if out.dtype == exact else f"dtype {name}, but this lab's answer is {str(exact)[6:]}"
+    if not out.dtype.is_floating_point:
+        return f"dtype {name}, but this lab's answer is floating point ({dtype})"
+    if not want.is_floating_point:
+        return ""
+    if out.dtype == torch.float64 and precision != "float64":
+        return f"dtype float64 in a {dtype} lab: compute in {dtype} (a float64 answer is not the lab's arithmetic)"
+    if precision == dtype:
+        return (f"dtype {name} in a {dtype} lab; return {dtype}, or declare the arithmetic with "
+                f"@pl.variant(precision={name!r})")
+    return ""
+
+
+def _nonfinite_reference(o_all, r_all, expect_inf: bool):
+    """None when the reference is all finite; else a mask of its finite elements (expect_inf and the
+    output matches its NaN/Inf positions), a failed Check, or BadReference raised."""
+    import torch
+    bad = ~torch.isfinite(r_all)
+    n = int(bad.sum())
+    if not n:
+        return None
+    first = int(bad.nonzero()[0, 0])
+    if not expect_inf:
+        raise BadReference(f"the reference holds {n} NaN/Inf values (first at flat index {first}: "
+                           f"{float(r_all[first])}); nothing can be checked against it. Overflow in a narrow "
+                           f"dtype? Compute the reference in float64, or mark the lab EXPECTS_INF = True")
+    o_bad = o_all[bad.to(o_all.device)].to(torch.float64).cpu()
+    r_bad = r_all[bad].to(torch.float64).cpu()
+    same = (o_bad == r_bad) | (torch.isnan(o_bad) & torch.isnan(r_bad))
+    if not bool(same.all()):
+        k = int((~same).nonzero()[0, 0])
+        where = int(bad.nonzero()[k, 0])
+        return Check(False, f"{int((~same).sum())} of {n} NaN/Inf positions of the reference differ; "
+                            f"first at flat index {where}: yours {float(o_bad[k])}, reference {float(r_bad[k])}",
+                     mismatches=int((~same).sum()), total=r_all.numel(),
+                     first_bad=(where, float(o_bad[k]), float(r_bad[k])))
+    return ~bad
 
 
 def _unravel(flat: int, shape) -> tuple:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from perflab.check import compare, poison_allocator
+from perflab import validate
+from perflab.check import BadReference, poison_allocator
 from perflab.lab import info, load
 
 
@@ -44,10 +45,17 @@ def grade(lab, fn: Callable, *, seeds: tuple[int, ...] = (11, 12), target: float
     but correct starter passes correctness and fails the speed target on a GPU).
     """
     from perflab.machine import device, env
-    from perflab.runner import run
+    from perflab.runner import gate, run
     lab = load(lab)
     if not callable(fn):
         raise TypeError(f"grade needs your variant function, got {type(fn).__name__}")
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds is a tuple of ints such as seeds=(11, 12), got {type(seeds).__name__} {seeds!r}")
+    seeds = tuple(validate.seed(s) for s in seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: grade checks at least one seed, e.g. seeds=(11, 12)")
+    if target is not None:
+        validate.number("target", target)
     e = env()
     target = lab.target if target is None else target
     g = Grade(lab.name, correct=True, target=target)
@@ -63,7 +71,12 @@ def grade(lab, fn: Callable, *, seeds: tuple[int, ...] = (11, 12), target: float
                 g.correct = False
                 g.lines.append(f"❌ size {size}, seed {seed}: raised {type(exc).__name__}: {exc}")
                 return g
-            check = compare(out, ref, info(fn).precision or lab.DTYPES[0], info(fn).tol)
+            try:
+                check = gate(lab, out, ref, info(fn), lab.DTYPES[0])
+            except BadReference as exc:
+                g.correct = False
+                g.lines.append(f"💥 size {size}, seed {seed}: {exc}")
+                return g
             if not check.ok:
                 g.correct = False
                 g.lines.append(f"❌ size {size}, seed {seed}: {check.reason}")

@@ -6,7 +6,7 @@ from typing import Callable
 
 from perflab import quick, results, validate
 from perflab.timer import bench
-from perflab.check import Check, compare, poison_allocator
+from perflab.check import BadReference, Check, compare, poison_allocator
 from perflab.lab import Lab, info, load
 from perflab.measure import Measurement, format_time
 from perflab.table import Table
@@ -114,12 +114,27 @@ def check_variant(lab, fn, size, dtype, seed) -> Row:
         out = fn(**inputs)
     except Exception as exc:                     # a learner's variant may fail: report, do not crash
         return Row(name, "error", f"{type(exc).__name__}: {exc}")
-    check = compare(out, ref, meta.precision or dtype, meta.tol)
+    try:
+        check = gate(lab, out, ref, meta, dtype)
+    except BadReference as exc:                  # the lab's reference is unusable: say so, blame no variant
+        return Row(name, "error", str(exc))
     if not check.ok:
         return Row(name, "wrong", check.reason + " — not timed", check=check)
     if not timed:
         return Row(name, "checked", why, check=check, precision=meta.precision)
     return Row(name, "correct", meta.note, check=check, precision=meta.precision)
+
+
+def gate(lab, out, ref, meta, dtype: str) -> Check:
+    """The correctness gate for one output: compare, with the lab's dtype and its EXPECTS_INF; an output
+    that cannot even be compared (an exotic tensor torch cannot convert) is a wrong answer, not a crash."""
+    try:
+        return compare(out, ref, meta.precision or dtype, meta.tol, dtype=dtype,
+                       expect_inf=bool(getattr(lab.module, "EXPECTS_INF", False)))
+    except BadReference:
+        raise
+    except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
+        return Check(False, f"the output could not be compared with the reference: {type(exc).__name__}: {exc}")
 
 
 @dataclass

@@ -34,7 +34,7 @@ class Timeline:
     torch.cuda.max_memory_allocated says for the same step (None off the GPU: a cross-check of the log).
     ``source`` says which tool recorded it; ``device`` where it ran.
     """
-    checkpoint: bool
+    checkpoint: int         # checkpoint every n-th block: 0 none, 1 all, 2 every other
     source: str
     device: str
     frame: object
@@ -72,12 +72,35 @@ def _step(model, opt, x, y):
     _optimizer(opt)
 
 
-def _setup(size, checkpoint: bool, device, seed: int = 0):
+class Checkpointed(torch.nn.Module):
+    """A block whose activations are recomputed in backward instead of stored (non-reentrant checkpoint)."""
+
+    def __init__(self, block: torch.nn.Module):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x):
+        if not torch.is_grad_enabled():
+            return self.block(x)
+        return torch.utils.checkpoint.checkpoint(self.block, x, use_reentrant=False)
+
+
+def checkpoint_every(model: M.TinyLM, every: int) -> M.TinyLM:
+    """Wrap blocks 0, every, 2·every, ... in :class:`Checkpointed` (every = 1: all blocks; 0: none)."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(f"checkpoint is a block stride (0 none, 1 every block, 2 every other, ...), got {every!r}")
+    if every:
+        for i in range(0, len(model.blocks), every):
+            model.blocks[i] = Checkpointed(model.blocks[i])
+    return model
+
+
+def _setup(size, checkpoint: int, device, seed: int = 0):
     batch, seq, d = size
     c = M.Config(batch=batch, seq=seq, d_model=d, layers=LAYERS, steps=2)
-    model = M.TinyLM(c).to(device)
+    model = M.TinyLM(c)
     M.load_state(model, M.init_state(c, seed))
-    model.checkpoint = checkpoint
+    model = checkpoint_every(model, int(checkpoint)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = M.make_data(c, seed, device)
     _step(model, opt, x[0], y[0])           # step 1 creates the optimizer state; step 2 is the one recorded
@@ -121,7 +144,7 @@ def allocator_timeline(trace: list, start_bytes: int) -> tuple[list[dict], int]:
     return rows, peak
 
 
-def record_gpu(size=None, checkpoint: bool = False, seed: int = 0) -> Timeline:
+def record_gpu(size=None, checkpoint: int = 0, seed: int = 0) -> Timeline:
     """Record the allocator history of one training step on the GPU and replay it into a Timeline."""
     import pandas as pd
     if not torch.cuda.is_available():
@@ -147,7 +170,7 @@ def record_gpu(size=None, checkpoint: bool = False, seed: int = 0) -> Timeline:
 
 # ---- CPU (or GPU): torch.profiler's memory timeline --------------------------------------------------------
 
-def record_profiler(size=None, checkpoint: bool = False, seed: int = 0, device: str = "cpu") -> Timeline:
+def record_profiler(size=None, checkpoint: int = 0, seed: int = 0, device: str = "cpu") -> Timeline:
     """Profile one training step with profile_memory=True and read the memory timeline by category."""
     import pandas as pd
     from torch.profiler import ProfilerActivity, profile
@@ -167,9 +190,13 @@ def record_profiler(size=None, checkpoint: bool = False, seed: int = 0, device: 
 
 # ---- the comparison ---------------------------------------------------------------------------------------
 
+def _label(every: int) -> str:
+    return {0: "store every activation", 1: "checkpoint every block"}.get(int(every), f"checkpoint every {every}th block")
+
+
 @dataclass
 class CheckpointComparison:
-    """One training step recorded twice, storing every activation and checkpointing every block.
+    """One training step recorded twice: storing every activation, and checkpointing some blocks.
     ``skipped`` is the one line saying what this device could not record (empty on a GPU)."""
     plain: Timeline
     checkpointed: Timeline
@@ -182,11 +209,11 @@ class CheckpointComparison:
         rows = []
         for t in (self.plain, self.checkpointed):
             top = sorted(t.peak_by_category().items(), key=lambda kv: -kv[1])[:3]
-            rows.append(["checkpoint every block" if t.checkpoint else "store every activation", f"{t.events:,}",
+            rows.append([_label(t.checkpoint), f"{t.events:,}",
                          mib(t.peak_bytes), mib(t.allocator_peak_bytes),
                          ", ".join(f"{k} {mib(v)}" for k, v in top)])
         saved = 1 - self.checkpointed.peak_bytes / self.plain.peak_bytes
-        notes = [f"checkpointing lowers this step's peak by {saved:.0%}; size (batch, seq, d_model) = {self.size}, "
+        notes = [f"{_label(self.checkpointed.checkpoint)} lowers this step's peak by {saved:.0%}; size (batch, seq, d_model) = {self.size}, "
                  f"{LAYERS} blocks, AdamW", f"source: {self.plain.source} · {self.plain.device}"]
         if self.skipped:
             notes.insert(0, self.skipped)
@@ -199,7 +226,7 @@ class CheckpointComparison:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
         fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=(
-            "store every activation", "checkpoint every block"))
+            _label(self.plain.checkpoint), _label(self.checkpointed.checkpoint)))
         colors = {}
         palette = ["#7f7f7f", "#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
         for col, t in enumerate((self.plain, self.checkpointed), start=1):
@@ -215,12 +242,12 @@ class CheckpointComparison:
         return fig
 
 
-def compare(size=None, seed: int = 0) -> CheckpointComparison:
-    """Record the step with and without checkpointing: the allocator history on a GPU, the profiler's
-    timeline on a CPU (then ``skipped`` says what the GPU would record)."""
+def compare(size=None, seed: int = 0, checkpoint: int = 1) -> CheckpointComparison:
+    """Record the step storing every activation and with ``checkpoint`` (every n-th block recomputed): the
+    allocator history on a GPU, the profiler's timeline on a CPU (then ``skipped`` says what a GPU records)."""
     if torch.cuda.is_available():
         size = size or SIZES["gpu"]
-        return CheckpointComparison(record_gpu(size, False, seed), record_gpu(size, True, seed), size)
+        return CheckpointComparison(record_gpu(size, 0, seed), record_gpu(size, checkpoint, seed), size)
     size = size or SIZES["cpu"]
-    return CheckpointComparison(record_profiler(size, False, seed), record_profiler(size, True, seed), size,
+    return CheckpointComparison(record_profiler(size, 0, seed), record_profiler(size, checkpoint, seed), size,
                                 skipped=NEEDS_GPU)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import statistics
+import time
 from dataclasses import asdict, dataclass, field
 
 from perflab.timer import bench
@@ -13,6 +15,11 @@ PRECISIONS = ("float32", "tf32", "bfloat16", "float16", "float8")
 # measurement sizes per tier: copy elements (float32), host-link bytes, matmul n
 _SIZES = {"gpu": dict(copy=1 << 28, link=1 << 28, matmul=8192),
           "cpu": dict(copy=1 << 20, link=0, matmul=1024)}   # cpu: 4 MiB buffers, the labs' cache-sized scale
+COPY_REPEATS = 5          # the copy ceiling is measured this many times; the median is kept
+COPY_SPREAD_TOL = 0.25    # (max - min) / median of those samples above which the ceiling is too noisy to cache
+BUSY_CORES = 0.5          # cores other processes used during a cpu-tier measurement that make it "busy"
+LOCK_TIMEOUT_S = 600      # a refresh waits this long for another process's refresh (then reads its cache)
+_SESSION: dict = {}       # device_key -> ceilings measured in this process but not cached (noisy or busy)
 
 
 @dataclass
@@ -30,6 +37,9 @@ class Ceilings:
     datasheet: dict = field(default_factory=dict)
     measured_at: str = ""
     versions: dict = field(default_factory=dict)
+    threads: int | None = None                           # torch CPU threads during the measurement
+    copy_samples_gbps: list = field(default_factory=list)   # every copy measurement; copy_gbps is their median
+    noise: str = ""                                      # why it was not cached ("" when stable and quiet)
 
     def peak_tflops(self, precision: str) -> float | None:
         """Measured matmul ceiling for a precision name ('float32', 'tf32', 'bfloat16', ...)."""
@@ -58,7 +68,10 @@ class Ceilings:
         lines = [head, f"  {'':<{w}}  {'measured':>18}  {'datasheet':>16}"]
         lines += [f"  {a:<{w}}  {b:>18}  {c:>16}" for a, b, c in rows]
         if self.tier == "cpu":
-            lines.append("  (cpu tier: 4 MiB copy buffers, cache-resident like the labs' cpu sizes)")
+            lines.append(f"  (cpu tier: 4 MiB copy buffers, cache-resident like the labs' cpu sizes; "
+                         f"{self.threads} threads)")
+        if self.noise:
+            lines.append(f"  ⚠ not cached (a new session measures again): {self.noise}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -89,23 +102,91 @@ def datasheet(device_name: str) -> dict:
 def ceilings(refresh: bool = False, quick: bool = False) -> Ceilings:
     """This device's ceilings: read from the cache, or measured now (a few seconds) and cached.
 
-    quick=True measures at a quarter of the sizes (for tests); it is never cached.
+    The copy ceiling is measured ``COPY_REPEATS`` times and the median kept. A measurement whose samples
+    spread widely, or (cpu tier) that other processes competed with, is used for this process only and
+    not cached, with one line saying so. quick=True measures at a quarter of the sizes (for tests); it is
+    never cached. Concurrent refreshes from several processes take turns (a file lock).
     """
+    from perflab import results
     e = env()
     path = cache_dir() / f"ceilings-{e.device_key}.json"
-    if path.exists() and not refresh and not quick:
-        try:
-            data = json.loads(path.read_text())
-            if data.get("versions", {}).get("torch") == e.versions["torch"]:
-                return Ceilings(**data)
-        except (ValueError, TypeError):
-            pass                                    # stale or corrupt cache: measure again
-    c = measure(quick=quick)
-    if not quick:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(c), indent=1))
-        tmp.replace(path)
+    if quick:
+        return measure(quick=True)
+    if not refresh:
+        cached = _cached(path, e) or _SESSION.get(e.device_key)
+        if cached is not None:
+            return cached
+    with results.lock(path, timeout_s=LOCK_TIMEOUT_S):
+        if not refresh:
+            cached = _cached(path, e)               # another process may have measured while we waited
+            if cached is not None:
+                return cached
+        c = measure()
+        if c.noise:
+            _SESSION[e.device_key] = c
+            print(f"perflab: ceilings of {c.device} not cached ({c.noise}); a new session or "
+                  f"pl.ceilings(refresh=True) measures them again", flush=True)
+        else:
+            _SESSION.pop(e.device_key, None)
+            results.atomic_write_text(path, json.dumps(asdict(c), indent=1))
     return c
+
+
+def _threads() -> int:
+    import torch
+    return torch.get_num_threads()
+
+
+def _cached(path, e) -> "Ceilings | None":
+    """The cached ceilings when they were measured with this torch (and, on the cpu tier, this many
+    threads); None when absent, stale or corrupt."""
+    try:
+        data = json.loads(path.read_text())
+        if data.get("versions", {}).get("torch") != e.versions["torch"] or data.get("noise"):
+            return None
+        if e.tier == "cpu" and data.get("threads") != _threads():
+            return None
+        return Ceilings(**data)
+    except (OSError, ValueError, TypeError):
+        return None                                 # absent, stale or corrupt cache: measure again
+
+
+def stable_value(samples: list[float], tol: float = COPY_SPREAD_TOL) -> tuple[float, str]:
+    """(median, "") of repeated measurements, or (median, why) when they spread more than ``tol`` of the
+    median, so the value should not be trusted as a ceiling."""
+    if not samples:
+        raise ValueError("no samples to take a stable value of")
+    med = statistics.median(samples)
+    spread = (max(samples) - min(samples)) / med if med > 0 else float("inf")
+    if spread > tol:
+        return med, (f"the {len(samples)} copy measurements spread {spread:.0%} "
+                     f"({min(samples):,.3g}–{max(samples):,.3g} GB/s), more than {tol:.0%}")
+    return med, ""
+
+
+class _OtherLoad:
+    """Context manager: how many cores other processes kept busy while the block ran (psutil)."""
+
+    def __enter__(self):
+        import psutil
+        self._me = psutil.Process()
+        self._t0, self._sys0, self._own0 = time.monotonic(), _busy(psutil.cpu_times()), _own(self._me)
+        return self
+
+    def __exit__(self, *exc):
+        import psutil
+        wall = max(time.monotonic() - self._t0, 1e-6)
+        others = _busy(psutil.cpu_times()) - self._sys0 - (_own(self._me) - self._own0)
+        self.cores = max(0.0, others / wall)
+
+
+def _busy(t) -> float:
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+def _own(proc) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
 
 
 def measure(quick: bool = False) -> Ceilings:
@@ -114,10 +195,17 @@ def measure(quick: bool = False) -> Ceilings:
     e = env()
     sizes = {k: (v // 4 if k != "matmul" else v // 2) if quick else v for k, v in _SIZES[e.tier].items()}
     dev = "cuda" if e.tier == "gpu" else "cpu"
+    with _OtherLoad() as load:
+        samples = [_copy_gbps(sizes["copy"], dev) for _ in range(3 if quick else COPY_REPEATS)]
+    copy, noise = stable_value(samples)
+    threads = _threads()
+    if e.tier == "cpu" and load.cores >= BUSY_CORES:
+        noise = "; ".join(filter(None, [noise, f"other processes kept {load.cores:.1f} of "
+                                               f"{_cpu_count()} cores busy while it ran ({threads} threads here)"]))
     c = Ceilings(device=e.device, device_key=e.device_key, tier=e.tier,
-                 copy_gbps=_copy_gbps(sizes["copy"], dev), datasheet=datasheet(e.device),
+                 copy_gbps=copy, datasheet=datasheet(e.device),
                  measured_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                 versions=dict(e.versions))
+                 versions=dict(e.versions), threads=threads, copy_samples_gbps=samples, noise=noise)
     if e.tier == "gpu":
         for direction in ("h2d", "d2h"):
             for pinned in (False, True):
@@ -129,6 +217,11 @@ def measure(quick: bool = False) -> Ceilings:
             c.matmul_tflops[prec] = tf
     del torch
     return c
+
+
+def _cpu_count() -> int:
+    import os
+    return os.cpu_count() or 1
 
 
 def _copy_gbps(n: int, dev: str) -> float:

@@ -160,7 +160,7 @@ def _dtype_problem(out, ref, dtype: str | None, precision: str) -> str:
         return ""
     if out.dtype == torch.float64 and precision != "float64":
         return f"dtype float64 in a {dtype} lab: compute in {dtype} (a float64 answer is not the lab's arithmetic)"
-    if precision == dtype:
+    if precision == dtype and out.dtype != ref.dtype:      # a float32 reference in a bf16 lab: logits, say
         return (f"dtype {name} in a {dtype} lab; return {dtype}, or declare the arithmetic with "
                 f"@pl.variant(precision={name!r})")
     return ""

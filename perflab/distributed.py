@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from perflab import proctree
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,29 +55,24 @@ def run_torchrun(script: "str | Path", args=(), *, nproc: int = 2, timeout_s: fl
                  hide_gpus: bool = False, verbose: bool = True) -> dict | None:
     """Run ``script`` under torchrun with ``--out <file>`` appended; return the JSON it wrote, or None
     after one line saying why (it failed, or did not finish in time)."""
-    out = os.path.join(tempfile.mkdtemp(prefix="perflab-torchrun-"), "result.json")
-    cmd = torchrun_command(script, [*args, "--out", out], nproc)
-    if verbose:
-        shown = [os.path.relpath(str(script), REPO), *map(str, args)]
-        print(f"$ python -m torch.distributed.run --standalone --nproc_per_node {nproc} " + " ".join(shown))
-    # its own session: on a timeout, torchrun and every rank go (no orphan left holding a GPU)
-    with subprocess.Popen(cmd, env=child_env(hide_gpus), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, start_new_session=True) as p:
+    with tempfile.TemporaryDirectory(prefix="perflab-torchrun-") as tmp:     # removed whatever happens
+        out = os.path.join(tmp, "result.json")
+        cmd = torchrun_command(script, [*args, "--out", out], nproc)
+        if verbose:
+            shown = [os.path.relpath(str(script), REPO), *map(str, args)]
+            print(f"$ python -m torch.distributed.run --standalone --nproc_per_node {nproc} " + " ".join(shown))
+        # its own process group; on a timeout torchrun and every rank (each in its own session) are killed,
+        # so no orphan is left holding a GPU and the call returns within a few seconds of timeout_s
         try:
-            stdout, stderr = p.communicate(timeout=timeout_s)
+            done = proctree.run(cmd, timeout=timeout_s, env=child_env(hide_gpus), cwd=REPO)
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGTERM)          # torchrun's agent stops its ranks (their own sessions)
-            try:
-                p.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.communicate()
-            print(f"torchrun did not finish in {timeout_s:.0f} s (a rank waiting in a collective?); stopped it")
+            print(f"torchrun did not finish in {timeout_s:.0f} s (a rank waiting in a collective?); stopped it "
+                  f"and its ranks")
             return None
-    if p.returncode != 0 or not os.path.exists(out):
-        print(f"torchrun failed (exit {p.returncode}): " + _why(stderr or stdout))
-        return None
-    return json.loads(Path(out).read_text())
+        if done.returncode != 0 or not os.path.exists(out):
+            print(f"torchrun failed (exit {done.returncode}): " + _why(done.stderr or done.stdout))
+            return None
+        return json.loads(Path(out).read_text())
 
 
 def _why(log: str) -> str:

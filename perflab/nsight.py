@@ -14,6 +14,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from perflab import proctree
+
 METRIC_SETS = {
     "memory": ["gpu__time_duration.sum", "dram__bytes_read.sum", "dram__bytes_write.sum",
                "dram__throughput.avg.pct_of_peak_sustained_elapsed",
@@ -87,11 +89,11 @@ def ncu(lab: str, variant: str, size=None, metrics: "str | list[str]" = "memory"
            sys.executable, "-m", "perflab.profile_target", lab, variant]
     if size is not None:
         cmd += ["--size", repr(size)]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:        # its own process group: on a timeout ncu and the program it profiles are both killed
+        out = proctree.run(cmd, timeout=timeout_s, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     except subprocess.TimeoutExpired:
-        return ProfileResult(False, f"ncu took longer than {timeout_s:.0f} s", command=cmd)
+        return ProfileResult(False, f"ncu took longer than {timeout_s:.0f} s; it and the profiled program "
+                                    f"were stopped", command=cmd)
     text = out.stdout + out.stderr
     if "ERR_NVGPUCTRPERM" in text:
         return ProfileResult(False, "this host does not let users read GPU counters (ERR_NVGPUCTRPERM); "

@@ -29,12 +29,35 @@ def test_command_and_environment():
     assert env["NCCL_NVLS_ENABLE"] == "0" and env["CUDA_VISIBLE_DEVICES"] == ""
 
 
-def test_a_hung_run_is_stopped_with_its_ranks(tmp_path, capsys):
+def test_a_hung_run_is_stopped_with_its_ranks(tmp_path, capsys, monkeypatch):
+    """The ranks write their pids and hang, ignoring SIGTERM: the call still returns within a few seconds
+    of its timeout, no rank (nor torchrun) is left alive, and the temp folder is gone."""
+    import glob
+    import os
+    import tempfile
+    import time
+
+    import psutil
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))           # see what run_torchrun leaves behind
+    pids = tmp_path / "pids"
+    pids.mkdir()
     script = tmp_path / "hang.py"
-    script.write_text("import time, argparse\nap = argparse.ArgumentParser(); ap.add_argument('--out')\n"
-                      "ap.parse_args()\ntime.sleep(600)\n")
-    assert run_torchrun(script, timeout_s=8, verbose=False, hide_gpus=True) is None
-    assert "did not finish in 8 s" in capsys.readouterr().out
+    script.write_text("import os, signal, time, argparse\nap = argparse.ArgumentParser(); ap.add_argument('--out')\n"
+                      "ap.parse_args()\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                      f"open(os.path.join({str(pids)!r}, str(os.getpid())), 'w').close()\ntime.sleep(600)\n")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    start = time.monotonic()
+    assert run_torchrun(script, timeout_s=20, verbose=False, hide_gpus=True) is None
+    took = time.monotonic() - start
+    assert "did not finish in 20 s" in capsys.readouterr().out
+    assert took < 20 + 10, f"returned after {took:.0f} s"
+    ranks = [int(p.name) for p in pids.iterdir()]
+    assert len(ranks) == 2, "the ranks never started: the test proves nothing"
+    time.sleep(0.5)
+    alive = [r for r in ranks if psutil.pid_exists(r) and psutil.Process(r).status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"ranks left running: {alive}"
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
+    assert not glob.glob(str(tmp_path / "perflab-torchrun-*"))
 
 
 def test_failure_summary_prefers_the_cause_over_the_last_lines():

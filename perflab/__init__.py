@@ -24,6 +24,7 @@ __all__ = [
     "ncu", "ncu_compare", "torch_profile",        # profilers
     "read_results", "write_results", "reference", "Record",   # results files
     "calc", "audit",                              # calculators; the read-only checklist audit
+    "claims",                                     # lessons as checked claims
 ]
 
 _LAZY = {
@@ -37,6 +38,7 @@ _LAZY = {
     "read_results": ("perflab.results", "read"), "write_results": ("perflab.results", "write"),
     "reference": "perflab.results", "Record": "perflab.results",
     "calc": ("perflab.calc", None), "audit": ("perflab.audit", "audit"),
+    "claims": ("perflab.claims", None),
 }
 
 

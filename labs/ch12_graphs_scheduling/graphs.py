@@ -19,11 +19,13 @@ def first_calls(size=None, rep_ms: float = 50) -> Table:
     ``pl.run`` of the lab and the run reuses what was compiled here.
     """
     import torch
+    from perflab import quick
     from perflab.machine import device
     from perflab.runner import availability
     from labs.ch12_graphs_scheduling import launch_bound as lb
     lab, e = pl.load(LAB), pl.env()
-    size = lab.SIZES[e.tier][0] if size is None else size
+    size = quick.default_size(lab.SIZES[e.tier]) if size is None else size
+    rep_ms = quick.rep_ms(rep_ms)
     inp = lab.make_inputs(size, device(), "float32", 0)
     lb.reset()
     counters = torch._dynamo.utils.counters["inductor"]

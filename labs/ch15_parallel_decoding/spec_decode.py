@@ -247,9 +247,10 @@ def k_sweep(p: float = 0.8, ks: tuple | None = None, seed: int = 0, rep_ms: floa
     import perflab as pl
     from perflab.machine import device, env
     e = env()
-    ks = ks or KS[e.tier]
+    from perflab import quick
+    ks = ks or quick.pick(KS[e.tier], KS[e.tier][::2])         # quick mode: every other k
     dev = str(device())
-    rep_ms = rep_ms or (300 if e.tier == "gpu" else 100)
+    rep_ms = quick.rep_ms(rep_ms or (300 if e.tier == "gpu" else 100))
     n = NEW_TOKENS[e.tier]
     target, draft, prompt, greedy = setup(e.tier, dev, seed, extra=max(ks))
     target_s = pl.bench(lambda: target_greedy(target, prompt, n), rep_ms=rep_ms, label="target greedy").median

@@ -145,11 +145,15 @@ def precompile(obj: Objective, configs: list, workers: int = 8) -> int:
     import concurrent.futures as cf
     import multiprocessing as mp
     jobs = [(obj.size, [obj.space.as_dict(c) for c in configs[i::workers]]) for i in range(workers)]
+    pool = None
     try:
-        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            return sum(pool.map(_compile_configs, [j for j in jobs if j[1]], timeout=240))
+        pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+        return sum(pool.map(_compile_configs, [j for j in jobs if j[1]], timeout=240))
     except Exception:                               # noqa: BLE001  (no workers here: compile in measure())
         return 0
+    finally:                                        # never wait on a stuck worker
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _compile_configs(job) -> int:

@@ -1,11 +1,12 @@
 """The contiguous KV cache: one preallocated [batch, heads, max_len, head_dim] slab per layer for K and V.
 
-The model calls three methods, and any cache with the same three (the paged cache in ``paged.py``)
+The model calls these methods, and any cache with the same ones (the paged cache in ``paged.py``)
 can stand in:
 
     pos = cache.positions(T)            # (B, T) absolute positions of the T new tokens
     S = cache.span(T)                   # how many key slots update() will return (the mask's width)
     K, V = cache.update(layer, k, v, pos)   # store the new K/V, return slots 0..S-1 (B, H, S, hd)
+    y = cache.attend(layer, q, k, v, pos, mask)   # update + attention (a paged cache may use a kernel)
     cache.advance(T)                    # after the last layer: every sequence is T tokens longer
 
 Slot s holds the key of position s; slots past a row's length hold stale data and are masked.
@@ -89,6 +90,11 @@ class KVCache(SequenceLengths):
         self.v[layer].scatter_(2, idx, v)
         S = self.span(T)
         return self.k[layer][:, :, :S], self.v[layer][:, :, :S]
+
+    def attend(self, layer: int, q, k, v, pos, mask):
+        """Store the new K/V, then masked SDPA of q over slots 0..S-1 (what the model calls)."""
+        K, V = self.update(layer, k, v, pos)
+        return torch.nn.functional.scaled_dot_product_attention(q, K, V, attn_mask=mask)
 
     def slot(self, i: int, length: int | None = None) -> "KVCache":
         """A one-sequence view of row i: writes through it land in this cache. ``length``: the row's

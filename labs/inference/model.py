@@ -73,8 +73,7 @@ class Attention(nn.Module):
         if cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
-            k, v = cache.update(self.layer, k, v, pos)          # (B, H, S, hd), key index = position
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            y = cache.attend(self.layer, q, k, v, pos, mask)    # stores k, v at pos; attends over 0..S-1
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
+import torch.nn.functional as F
 
 from labs.inference.kv_cache import SequenceLengths
 
@@ -112,12 +113,16 @@ class PagedKVCache(SequenceLengths):
     ids, the second half always the null block, so the padding of a right-padded batch (positions past a
     row's own tokens) lands in the null block instead of failing. ``update`` writes each new K/V at (table[b, pos // bs], pos % bs) and gathers a row's blocks back
     into a (B, H, S, hd) view ordered by position: plain PyTorch pays a gather that a paged-attention
-    kernel (vLLM's) avoids by reading the blocks in place.
+    kernel (vLLM's) avoids by reading the blocks in place. ``kernel``: decode steps (one new token per
+    row) attend with the Triton kernel of ``decode_attention.py``, which reads the blocks through the
+    table in place; None picks it on a GPU and the torch gather on a CPU (where Triton is interpreted).
     """
 
     def __init__(self, config, num_blocks: int, block_size: int, rows: int, max_len: int,
-                 device="cpu", dtype=torch.float32, allocator: BlockAllocator | None = None, _views=None):
+                 device="cpu", dtype=torch.float32, allocator: BlockAllocator | None = None, _views=None,
+                 kernel: bool | None = None):
         self.config, self.block_size, self.rows = config, block_size, rows
+        self.kernel = torch.device(device).type == "cuda" if kernel is None else kernel
         self.max_blocks = -(-max_len // block_size)
         self.max_len = self.max_blocks * block_size
         if _views is not None:                     # a one-row view made by slot()
@@ -162,6 +167,20 @@ class PagedKVCache(SequenceLengths):
         V = self.v[layer][self._ids].view(B, nb * self.block_size, H, D).transpose(1, 2)
         return K, V
 
+    def attend(self, layer: int, q, k, v, pos, mask):
+        """Store the new K/V and attend (q: (B, H, T, hd)). Decode steps with ``kernel`` on read the pool
+        through the block table; everything else gathers the blocks and calls masked SDPA."""
+        if not self.kernel or q.shape[2] != 1:
+            K, V = self.update(layer, k, v, pos)
+            return F.scaled_dot_product_attention(q, K, V, attn_mask=mask)
+        from labs.inference.decode_attention import decode
+        if pos is not getattr(self, "_pos", None):
+            self.positions(1)
+        B, H, _, D = k.shape
+        self.k[layer].view(-1, H, D).index_copy_(0, self._slots, k.transpose(1, 2).reshape(-1, H, D))
+        self.v[layer].view(-1, H, D).index_copy_(0, self._slots, v.transpose(1, 2).reshape(-1, H, D))
+        return decode(q, self.k[layer], self.v[layer], pos[:, 0] + 1, table=self.table, longest=self.used + 1)
+
     # --- sequence bookkeeping (host side) ----------------------------------------------------------
     def reserve(self, row: int, n_tokens: int) -> None:
         """Own enough blocks for row to hold n_tokens (allocating only what is missing)."""
@@ -191,7 +210,7 @@ class PagedKVCache(SequenceLengths):
 
     def slot(self, i: int, length: int | None = None) -> "PagedKVCache":
         """A one-row view of row i (writes land in the shared pool); ``length``: the row's length if known."""
-        view = PagedKVCache(self.config, 0, self.block_size, 1, self.max_len,
+        view = PagedKVCache(self.config, 0, self.block_size, 1, self.max_len, kernel=self.kernel,
                             _views=(self.k, self.v, self.table[i:i + 1], self.lengths[i:i + 1], self.allocator))
         view.blocks = [self.blocks[i]]
         view.used = int(self.lengths[i]) if length is None else length
@@ -201,7 +220,7 @@ class PagedKVCache(SequenceLengths):
         """A view of several rows (any order) with the given current lengths: the pool is shared, the
         table rows are gathered. The scheduler keeps lengths on the host, so nothing is written back."""
         idx = torch.tensor(rows, dtype=torch.long, device=self.table.device)
-        view = PagedKVCache(self.config, 0, self.block_size, len(rows), self.max_len,
+        view = PagedKVCache(self.config, 0, self.block_size, len(rows), self.max_len, kernel=self.kernel,
                             _views=(self.k, self.v, self.table[idx], None, self.allocator))
         view.blocks = [self.blocks[r] for r in rows]
         view.lengths = torch.tensor(lengths, dtype=torch.long).to(self.table.device)

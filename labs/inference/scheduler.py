@@ -33,8 +33,18 @@ class EngineConfig:
     block_size: int = 16          # continuous: KV block size in tokens (= max_len: one slab per sequence)
     num_blocks: int | None = None  # continuous: KV pool size in blocks (default: every slot at max_len)
     prefix_cache: bool = False    # continuous: reuse the registered blocks of earlier prompts
+    reserve: str = "final"        # continuous: KV reserved at admission: "final" (prompt + output: knows
+    #                               the output length, an oracle), "max_len" (a row's full length) or
+    #                               "on_demand" (the prompt; a block more as decoding fills one; when the
+    #                               pool runs dry the newest sequence is preempted and later recomputed)
+    attention: str = "auto"       # continuous decode attention: "torch" (gather + SDPA), "triton" (the
+    #                               block-table kernel) or "auto" (triton on a GPU, torch on a CPU)
 
     def __post_init__(self):
+        if self.reserve not in ("final", "max_len", "on_demand"):
+            raise ValueError(f"reserve must be 'final', 'max_len' or 'on_demand', got {self.reserve!r}")
+        if self.attention not in ("auto", "torch", "triton"):
+            raise ValueError(f"attention must be 'auto', 'torch' or 'triton', got {self.attention!r}")
         if self.policy not in ("static", "continuous"):
             raise ValueError(f"policy must be 'static' or 'continuous', got {self.policy!r}")
         if self.chunk is not None and self.chunk < 1:
@@ -47,9 +57,13 @@ class EngineConfig:
 class _Seq:
     req: object
     trace: Trace
-    done: int = 0                 # prompt tokens already in the cache
+    done: int = 0                 # context tokens already in the cache
     generated: int = 0
     last: int = 0                 # the newest token (the next decode input)
+    context: tuple = ()           # tokens to prefill: the prompt, or after a preemption prompt + output so far
+
+    def __post_init__(self):
+        self.context = self.context or tuple(self.req.prompt)
 
 
 @torch.no_grad()
@@ -113,21 +127,26 @@ class _Continuous:
         B = cfg.max_batch
         max_len = max(len(r.prompt) + r.max_new_tokens for r in requests)
         blocks = cfg.num_blocks or B * -(-max_len // cfg.block_size) + 1
+        kernel = None if cfg.attention == "auto" else cfg.attention == "triton"
         self.cache = PagedKVCache(model.config, blocks, cfg.block_size, B, max_len, self.device,
-                                  next(model.parameters()).dtype)
+                                  next(model.parameters()).dtype, kernel=kernel)
+        self.preempted: deque = deque()                           # sequences to resume, before new ones
         self.rows: list[_Seq | None] = [None] * B
         self.lengths = [0] * B                                    # host copy of each row's cache length
         self.traces, self.now = [], 0.0
-        self.stats = {"iterations": 0, "peak_running": 0, "peak_blocks": 0, "peak_tokens": 0}
+        self.stats = {"iterations": 0, "peak_running": 0, "peak_blocks": 0, "peak_tokens": 0, "preempted": 0}
 
     def run(self) -> list[Trace]:
-        while self.waiting or any(self.rows):
-            if not any(self.rows) and self.waiting[0].arrival_s > self.now:
+        while self.waiting or self.preempted or any(self.rows):
+            if not any(self.rows) and not self.preempted and self.waiting[0].arrival_s > self.now:
                 self.now = self.waiting[0].arrival_s             # idle: jump to the next arrival
             t0 = time.perf_counter()
             with record_function("engine.admit"):
                 self._admit()
-            decode_rows = [i for i, s in enumerate(self.rows) if s is not None and s.generated > 0]
+            decode_rows = [i for i, s in enumerate(self.rows)
+                           if s is not None and s.generated > 0 and s.done == len(s.context)]
+            if self.cfg.reserve == "on_demand":
+                decode_rows = self._grow(decode_rows)
             with record_function("engine.prefill"):
                 prefill_rows, prefill_next = self._prefill()
             with record_function("engine.decode"):
@@ -146,11 +165,15 @@ class _Continuous:
         for row in range(cfg.max_batch):
             if self.rows[row] is not None:
                 continue
-            if not self.waiting or self.waiting[0].arrival_s > self.now:
+            resumed = self.preempted[0] if self.preempted else None
+            if resumed is None and (not self.waiting or self.waiting[0].arrival_s > self.now):
                 break
-            r = self.waiting[0]
-            shared = match_prefix(alloc, list(r.prompt)) if cfg.prefix_cache else []
-            need = -(-(len(r.prompt) + r.max_new_tokens) // cfg.block_size) - len(shared)
+            r = resumed.req if resumed else self.waiting[0]
+            context = list(resumed.context) if resumed else list(r.prompt)
+            shared = match_prefix(alloc, context) if cfg.prefix_cache and not resumed else []
+            final = len(r.prompt) + r.max_new_tokens
+            hold = {"final": final, "max_len": cache.max_len, "on_demand": len(context)}[cfg.reserve]
+            need = -(-hold // cfg.block_size) - len(shared)
             if need > alloc.available():                          # no room: wait for a row to finish
                 for b in shared:
                     alloc.release(b)
@@ -159,27 +182,60 @@ class _Continuous:
                                      f"{alloc.available()}: raise EngineConfig.num_blocks")
                 break
             cache.attach(row, shared)
-            cache.reserve(row, len(r.prompt) + r.max_new_tokens)  # output length is known (no EOS)
+            cache.reserve(row, hold)
             cached = len(shared) * cfg.block_size
-            self.waiting.popleft()
-            self.rows[row] = _Seq(r, Trace(r.id, r.arrival_s, len(r.prompt), cached_tokens=cached), done=cached)
+            if resumed:
+                self.preempted.popleft()
+                resumed.done = 0
+                self.rows[row] = resumed
+            else:
+                self.waiting.popleft()
+                self.rows[row] = _Seq(r, Trace(r.id, r.arrival_s, len(r.prompt), cached_tokens=cached), done=cached)
             self.lengths[row] = cached
         st = self.stats
         st["peak_running"] = max(st["peak_running"], sum(s is not None for s in self.rows))
         st["peak_blocks"] = max(st["peak_blocks"], alloc.stats()["owned"])
 
+    def _grow(self, rows: list[int]) -> list[int]:
+        """On-demand paging: give each decoding row the block its next token needs; when the pool is dry,
+        preempt the most recently admitted sequence (its blocks freed, recomputed later: vLLM's recompute
+        mode), which may be the row itself. Returns the rows that still decode this iteration."""
+        alloc, order = self.cache.allocator, lambda i: (self.rows[i].req.arrival_s, self.rows[i].req.id)
+        for row in sorted(rows, key=order):
+            while self.rows[row] is not None:
+                need = -(-(self.lengths[row] + 1) // self.cfg.block_size) - len(self.cache.blocks[row])
+                if need <= alloc.available():
+                    self.cache.reserve(row, self.lengths[row] + 1)
+                    break
+                running = [i for i, s in enumerate(self.rows) if s is not None]
+                if running == [row]:
+                    raise ValueError(f"request {self.rows[row].req.id} alone outgrows the KV pool: "
+                                     f"raise EngineConfig.num_blocks")
+                self._preempt(max(running, key=order))
+        self.stats["peak_blocks"] = max(self.stats["peak_blocks"], alloc.stats()["owned"])
+        return [r for r in rows if self.rows[r] is not None]
+
+    def _preempt(self, row: int) -> None:
+        s = self.rows[row]
+        s.context = tuple(s.req.prompt) + tuple(s.trace.tokens)    # recompute all of it on resume
+        self.preempted.appendleft(s)
+        self.rows[row] = None
+        self.lengths[row] = 0
+        self.cache.free(row)
+        self.stats["preempted"] += 1
+
     def _prefill(self):
         """One forward over the rows still prefilling (oldest first), within the token budget."""
         budget = self.cfg.chunk or float("inf")
         rows, chunks = [], []
-        for row in sorted((i for i, s in enumerate(self.rows) if s and s.done < len(s.req.prompt)),
+        for row in sorted((i for i, s in enumerate(self.rows) if s and s.done < len(s.context)),
                           key=lambda i: (self.rows[i].req.arrival_s, self.rows[i].req.id)):
             if budget <= 0:
                 break
             s = self.rows[row]
-            n = int(min(len(s.req.prompt) - s.done, budget))
+            n = int(min(len(s.context) - s.done, budget))
             rows.append(row)
-            chunks.append(list(s.req.prompt[s.done:s.done + n]))
+            chunks.append(list(s.context[s.done:s.done + n]))
             budget -= n
         if not rows:
             return [], None
@@ -192,9 +248,9 @@ class _Continuous:
             s.done += len(c)
             s.trace.computed_tokens += len(c)
             self.lengths[row] += len(c)
-            if s.done == len(s.req.prompt):
+            if s.done == len(s.context):
                 finished.append(k)
-                if self.cfg.prefix_cache:
+                if self.cfg.prefix_cache and s.generated == 0:
                     register_prefix(self.cache.allocator, list(s.req.prompt), self.cache.blocks[row])
         if not finished:
             return [], None

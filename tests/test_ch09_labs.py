@@ -138,8 +138,8 @@ def l2norm_forgets_last_column(x):
     from labs.ch09_arithmetic_intensity._common import row_plan
     rows, cols = x.shape
     y, plan = torch.zeros_like(x), row_plan(cols)
-    l2norm._l2norm_kernel[(rows,)](x, y, cols - 1, x.stride(0), l2norm.EPS, BLOCK=plan.block,
-                                   ONE_PASS=plan.one_pass)
+    l2norm._l2norm_kernel[(rows,)](x, y, rows, cols - 1, x.stride(0), l2norm.EPS, BLOCK=plan.block,
+                                   ONE_PASS=plan.one_pass, PERSISTENT=False)
     return y
 
 
@@ -172,9 +172,20 @@ def rmsnorm_last_row_unwritten(x, w):
     from labs.ch09_arithmetic_intensity import rmsnorm
     from labs.ch09_arithmetic_intensity._common import row_plan
     rows, cols = x.shape
-    y, plan = torch.zeros_like(x), row_plan(cols)
-    rmsnorm._rmsnorm_kernel[(rows - 1,)](x, w, y, cols, x.stride(0), rmsnorm.EPS, BLOCK=plan.block,
-                                         ONE_PASS=plan.one_pass)
+    y, plan = torch.zeros_like(x), row_plan(cols, "rmsnorm")
+    rmsnorm._rmsnorm_kernel[(rows - 1,)](x, w, y, rows, cols, x.stride(0), rmsnorm.EPS, BLOCK=plan.block,
+                                         ONE_PASS=plan.one_pass, PERSISTENT=False)
+    return y
+
+
+def layernorm_grid_misses_rows(x, w, b):
+    """A fixed grid that forgets to loop: only the first `programs` rows are written."""
+    from labs.ch09_arithmetic_intensity import layernorm
+    from labs.ch09_arithmetic_intensity._common import RowPlan
+    rows, cols = x.shape
+    y = torch.zeros_like(x)
+    layernorm._layernorm_kernel[(3,)](x, w, b, y, rows, cols, x.stride(0), layernorm.EPS, BLOCK=256, ONE_PASS=False,
+                                      PERSISTENT=False)
     return y
 
 
@@ -189,7 +200,7 @@ def fp8_forgets_a_scale(a, b):
 PLANTED = {
     "ch09.l2norm": [(l2norm_forgets_last_column, "float32"), (l2norm_wrong_row, "float32")],
     "ch09.softmax": [(softmax_unshifted_denominator, "float32")],
-    "ch09.layernorm": [(layernorm_unbiased_variance, "float32")],
+    "ch09.layernorm": [(layernorm_unbiased_variance, "float32"), (layernorm_grid_misses_rows, "float32")],
     "ch09.rmsnorm": [(rmsnorm_last_row_unwritten, "float32")],
     "ch09.precision_ladder": [(fp8_forgets_a_scale, "float8")],
 }
@@ -241,7 +252,7 @@ def test_other_labs_traffic_matches_hand_count():
     assert round(per_elem(softmax.kernels("eager_chain", (100, 1000)))) == 32        # 5 reads + 3 writes
     assert round(per_elem(layernorm.kernels("eager_chain", (100, 1000)))) == 48      # 7 reads + 5 writes
     assert round(per_elem(rmsnorm.kernels("eager_chain", (100, 1000)))) == 28        # 4 reads + 3 writes
-    assert layernorm.kernels("triton_fused", (100, 9001))[0].read == (3 * 100 * 9001 + 2 * 9001) * 4
+    assert layernorm.kernels("triton_fused", (100, 9001))[0].read == (2 * 100 * 9001 + 2 * 9001) * 4    # 2 reads
     assert precision_ladder.kernels("fp8", (10, 20, 30))[0].bytes == 1 * (10 * 30 + 30 * 20) + 2 * 10 * 20
     assert precision_ladder.kernels("tf32", (10, 20, 30))[0].bytes == precision_ladder.bytes((10, 20, 30))
 
@@ -250,17 +261,81 @@ def test_row_plan():
     from labs.ch09_arithmetic_intensity._common import row_plan
     assert row_plan(1021).block == 1024 and row_plan(1021).one_pass and row_plan(1021).num_warps == 4
     assert row_plan(8192).one_pass and not row_plan(8193).one_pass
-    with pytest.raises(ValueError):
+    wide = row_plan(32771, "softmax", "bfloat16")
+    assert not wide.one_pass and wide.programs > 0 and wide.grid(10**6) == (wide.programs,) and wide.grid(3) == (3,)
+    assert row_plan(4099, "l2norm").grid(77) == (77,)                   # one program per row
+    with pytest.raises(ValueError, match="at least one column"):
         row_plan(0)
+    with pytest.raises(ValueError, match="no launch plan for kernel 'gelu'"):
+        row_plan(4099, "gelu")
+
+
+# every path of the row kernels at odd sizes: one pass, a loop with one program per row, and a small fixed
+# grid of programs that loop over rows (rows > programs, and rows < programs)
+ROW_PATHS = [(256, False, 0), (128, False, 3), (512, False, 64), (1024, True, 0), (1024, True, 5)]
+
+
+@pytest.mark.parametrize("name", ["l2norm", "softmax", "layernorm", "rmsnorm"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_every_kernel_path_matches_reference(name, dtype):
+    import importlib
+    from labs.ch09_arithmetic_intensity._common import RowPlan
+    mod = importlib.import_module(f"labs.ch09_arithmetic_intensity.{name}")
+    kern = getattr(mod, f"_{name}_kernel")
+    for size in ((13, 1001), (7, 131)):
+        inputs = mod.make_inputs(size, DEVICE, dtype, seed=size[1])
+        ref = mod.reference(**inputs)
+        for block, one_pass, programs in ROW_PATHS:
+            plan = RowPlan(block, one_pass, 4, programs)
+            if one_pass and block < size[1]:
+                continue
+            x = inputs["x"]
+            y = torch.full_like(x, float("nan"))                        # an unwritten element cannot pass
+            extra = [inputs[k] for k in ("w", "b") if k in inputs]
+            eps = [] if name == "softmax" else [mod.EPS]
+            args = [x] + extra if name in ("layernorm", "rmsnorm") else [x]
+            kern[plan.grid(size[0])](*args, y, size[0], size[1], x.stride(0), *eps, BLOCK=plan.block,
+                                     ONE_PASS=plan.one_pass, PERSISTENT=plan.programs > 0)
+            check = compare(y, ref, dtype)
+            assert check.ok, f"{name} {size} {dtype} {plan}: {check.reason}"
+
+
+def test_looped_layernorm_variance_survives_a_large_offset():
+    """The looped pass sums x − k with k the row's first value: on rows far from zero it stays as accurate as
+    the one-pass kernel (which subtracts the exact mean), where E[x²] − E[x]² in float32 falls apart."""
+    from labs.ch09_arithmetic_intensity import layernorm
+    from labs.ch09_arithmetic_intensity._common import RowPlan
+    inputs = layernorm.make_inputs((5, 3001), DEVICE, "float32", 4)
+    x, w, b = inputs["x"] + 1e4, inputs["w"], inputs["b"]               # |mean| / std ≈ 10⁴
+    ref = layernorm.reference(x, w, b)
+    err = lambda y: float((y.double() - ref).norm() / ref.norm())      # noqa: E731
+    looped = err(layernorm.launch(x, w, b, torch.empty_like(x), RowPlan(256, False, 4, 2)))
+    one_pass = err(layernorm.launch(x, w, b, torch.empty_like(x), RowPlan(4096, True, 4)))
+    naive_var = (x * x).mean(1, keepdim=True) - x.mean(1, keepdim=True) ** 2      # unshifted, in float32
+    naive = err((x - x.mean(1, keepdim=True)) / torch.sqrt(naive_var.clamp_min(0) + layernorm.EPS) * w + b)
+    assert looped <= 2 * one_pass and naive > 100 * one_pass, (looped, one_pass, naive)
+
+
+def test_online_softmax_handles_fully_masked_blocks():
+    """A looped softmax whose first blocks are all -inf (a causal mask) must not produce NaN."""
+    from labs.ch09_arithmetic_intensity import softmax
+    from labs.ch09_arithmetic_intensity._common import RowPlan
+    x = torch.full((3, 700), float("-inf"), device=DEVICE)
+    x[:, 600:] = torch.randn(3, 100, device=DEVICE)
+    y = softmax.launch(x, torch.empty_like(x), RowPlan(256, False, 4, 2))
+    assert compare(y, torch.softmax(x.double(), dim=1), "float32").ok
 
 
 def test_launch_sweep_plans_and_cpu_refusal(capsys):
     from labs.ch09_arithmetic_intensity import launch_sweep
-    p = launch_sweep.plans(4099)
-    assert (True, 8192, 8) in p and (False, 2048, 8) in p
-    assert all(not one for one, _, _ in launch_sweep.plans(40000))          # too wide for one pass
+    from labs.ch09_arithmetic_intensity._common import RowPlan, row_plan
+    p = launch_sweep.plans(4099, sms=132)
+    assert RowPlan(8192, True, 8) in p and RowPlan(2048, False, 8) in p and RowPlan(2048, False, 8, 264) in p
+    assert all(not plan.one_pass for plan in launch_sweep.plans(40000))          # too wide for one pass
+    assert any(plan.programs == 132 for plan in launch_sweep.plans(40000, sms=132))
     assert launch_sweep.main([]) == 2 and "needs a CUDA GPU" in capsys.readouterr().out
+    cur = row_plan(4099, "softmax")
     rows = [{"kernel": "softmax", "size": [4, 4099], "dtype": "float32", "one_pass": True, "block": 8192, "warps": w,
-             "gbps": g} for w, g in ((8, 1000.0), (16, 2000.0))]
+             "gbps": g} for w, g in ((cur.num_warps, 1000.0), (cur.num_warps * 2, 2000.0))]
     t = launch_sweep.table(rows, copy_gbps=4000.0)
-    assert t.rows[0][3:] == ["one pass 8192, 16 warps", "50%", "50%"]      # row_plan(4099) is 8192 × 16 warps
+    assert t.rows[0][3:] == [f"one pass 8192, {cur.num_warps * 2} warps", "50%", "25%"]

@@ -31,30 +31,56 @@ class Kernel:
 
 @dataclass(frozen=True)
 class RowPlan:
-    """How a Triton row kernel covers one row: the whole row in registers, or a loop over blocks."""
+    """How a Triton row kernel covers its rows: the whole row in registers, or a loop over blocks; one
+    program per row, or ``programs`` programs that each take every programs-th row."""
     block: int           # columns per program step (a power of two)
     one_pass: bool       # True: the row is loaded once and kept in registers
     num_warps: int
+    programs: int = 0    # 0: one program per row; else a fixed grid, so few rows are in flight at once
 
     @property
     def reads(self) -> str:
         return "once" if self.one_pass else "in a loop"
 
+    def grid(self, rows: int) -> tuple[int]:
+        return (min(rows, self.programs) if self.programs else rows,)
 
-def row_plan(cols: int) -> RowPlan:
-    """The Triton launch plan for rows of ``cols`` elements.
+
+# Measured on an H100 (launch_sweep, % of the copy bandwidth; 2026-12-07): the best one-pass warps per
+# kernel, and the looped plan for rows that do not fit one program.
+ONE_PASS_WARPS = {"l2norm": 4, "rmsnorm": 4, "softmax": 8, "layernorm": 8}
+LOOPED = {"layernorm": (1024, 16)}         # kernels that loop even when the row would fit: (BLOCK, warps)
+PROGRAMS_PER_SM = 2                        # looped wide rows: rows in flight ≈ 2 per SM, so pass 2 reads L2
+
+
+def _sms() -> int:
+    try:
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_properties(0).multi_processor_count
+    except RuntimeError:
+        pass
+    return 132
+
+
+def row_plan(cols: int, kernel: str = "l2norm", dtype="float32") -> RowPlan:
+    """The Triton launch plan for ``kernel`` on rows of ``cols`` elements.
 
     >>> row_plan(4099)
-    RowPlan(block=8192, one_pass=True, num_warps=16)
+    RowPlan(block=8192, one_pass=True, num_warps=4, programs=0)
     >>> row_plan(32771).one_pass
     False
     """
     if cols < 1:
         raise ValueError(f"rows need at least one column, got {cols}")
+    if kernel not in ONE_PASS_WARPS:
+        raise ValueError(f"no launch plan for kernel {kernel!r}; kernels: {sorted(ONE_PASS_WARPS)}")
     block = 1 << (cols - 1).bit_length()             # next power of two ≥ cols
     if block > MAX_ONE_PASS:
-        return RowPlan(LOOP_BLOCK, False, 8)
-    return RowPlan(block, True, 4 if block <= 1024 else 8 if block <= 4096 else 16)
+        return RowPlan(LOOP_BLOCK, False, 16, PROGRAMS_PER_SM * _sms())
+    if kernel in LOOPED and block > LOOPED[kernel][0]:
+        return RowPlan(*LOOPED[kernel], False)
+    warps = ONE_PASS_WARPS[kernel] if block >= 4096 else 4 if block <= 1024 else 8
+    return RowPlan(block, True, min(warps, max(1, block // 256)))
 
 
 def row_shape(x) -> tuple[int, int]:

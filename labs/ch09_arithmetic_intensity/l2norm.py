@@ -65,36 +65,50 @@ def torch_compile(x):
 # ---- one Triton kernel -----------------------------------------------------------------------------
 
 @triton.jit
-def _l2norm_kernel(x_ptr, y_ptr, cols, stride, eps, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
-    x_row, y_row = x_ptr + row * stride, y_ptr + row * stride
+def _l2norm_row(x_row, y_row, cols, eps, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
+    """One row: x_row and y_row point at its first element."""
     offs = tl.arange(0, BLOCK)
-    if ONE_PASS:                                  # the whole row in registers: read once, write once
+    if ONE_PASS:                              # the whole row in registers: read once, write once
         mask = offs < cols
         x = tl.load(x_row + offs, mask=mask, other=0.0).to(tl.float32)
         inv = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) + eps)
-        tl.store(y_row + offs, (x * inv).to(y_ptr.dtype.element_ty), mask=mask)
-    else:                                         # the book's two passes: sum of squares, then scale
+        tl.store(y_row + offs, (x * inv).to(y_row.dtype.element_ty), mask=mask)
+    else:                                     # the book's two passes: sum of squares, then scale
         acc = tl.zeros([BLOCK], dtype=tl.float32)
         for c0 in range(0, cols, BLOCK):
             mask = c0 + offs < cols
             x = tl.load(x_row + c0 + offs, mask=mask, other=0.0).to(tl.float32)
             acc += x * x
         inv = 1.0 / tl.sqrt(tl.sum(acc, axis=0) + eps)
-        for c0 in range(0, cols, BLOCK):
+        for c0 in range(0, cols, BLOCK):      # few rows in flight (plan.programs): this read hits L2
             mask = c0 + offs < cols
             x = tl.load(x_row + c0 + offs, mask=mask, other=0.0).to(tl.float32)
-            tl.store(y_row + c0 + offs, (x * inv).to(y_ptr.dtype.element_ty), mask=mask)
+            tl.store(y_row + c0 + offs, (x * inv).to(y_row.dtype.element_ty), mask=mask)
 
 
-@pl.variant(backend="triton", note="one program per row: sum of squares and scale in one kernel, fp32 math")
+@triton.jit
+def _l2norm_kernel(x_ptr, y_ptr, rows, cols, stride, eps,
+                   BLOCK: tl.constexpr, ONE_PASS: tl.constexpr, PERSISTENT: tl.constexpr):
+    if PERSISTENT:                                # a fixed grid: each program takes every nth row
+        for row in range(tl.program_id(0).to(tl.int64), rows, tl.num_programs(0)):
+            _l2norm_row(x_ptr + row * stride, y_ptr + row * stride, cols, eps, BLOCK, ONE_PASS)
+    else:                                         # one program per row
+        row = tl.program_id(0).to(tl.int64)
+        _l2norm_row(x_ptr + row * stride, y_ptr + row * stride, cols, eps, BLOCK, ONE_PASS)
+
+
+def launch(x, y, plan):
+    """Run the kernel on x into y with ``plan`` (a RowPlan)."""
+    rows, cols = row_shape(x)
+    _l2norm_kernel[plan.grid(rows)](x, y, rows, cols, x.stride(0), EPS, BLOCK=plan.block, ONE_PASS=plan.one_pass,
+                                    PERSISTENT=plan.programs > 0, num_warps=plan.num_warps)
+    return y
+
+
+@pl.variant(backend="triton", note="one program per row (few programs looping over wide rows): fp32 math")
 def triton_fused(x):
     rows, cols = row_shape(x)
-    y = torch.empty_like(x)
-    plan = row_plan(cols)
-    _l2norm_kernel[(rows,)](x, y, cols, x.stride(0), EPS, BLOCK=plan.block, ONE_PASS=plan.one_pass,
-                            num_warps=plan.num_warps)
-    return y
+    return launch(x, torch.empty_like(x), row_plan(cols, "l2norm", x.dtype))
 
 
 variants = [eager_chain, torch_normalize, torch_compile, triton_fused]
@@ -127,6 +141,6 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
         passes = 1 if device != "cpu" and cols <= 1024 else 2
         return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b, n * b, flops(size))]
     if variant == "triton_fused":
-        passes = 1 if row_plan(cols).one_pass else 2
+        passes = 1 if row_plan(cols, "l2norm", dtype).one_pass else 2
         return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b, n * b, flops(size))]
     raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")

@@ -75,12 +75,10 @@ def torch_compile(x, w, b):
 
 
 @triton.jit
-def _layernorm_kernel(x_ptr, w_ptr, b_ptr, y_ptr, cols, stride, eps,
-                      BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
-    x_row, y_row = x_ptr + row * stride, y_ptr + row * stride
+def _layernorm_row(x_row, y_row, w_ptr, b_ptr, cols, eps, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
+    """One row: x_row and y_row point at its first element."""
     offs = tl.arange(0, BLOCK)
-    if ONE_PASS:                                  # the row stays in registers: statistics, then scale
+    if ONE_PASS:                              # the row stays in registers: statistics, then scale
         mask = offs < cols
         x = tl.load(x_row + offs, mask=mask, other=0.0).to(tl.float32)
         mean = tl.sum(x, axis=0) / cols
@@ -88,37 +86,55 @@ def _layernorm_kernel(x_ptr, w_ptr, b_ptr, y_ptr, cols, stride, eps,
         inv = 1.0 / tl.sqrt(tl.sum(d * d, axis=0) / cols + eps)
         w = tl.load(w_ptr + offs, mask=mask, other=0.0).to(tl.float32)
         b = tl.load(b_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        tl.store(y_row + offs, (d * inv * w + b).to(y_ptr.dtype.element_ty), mask=mask)
-    else:                                         # three passes over a wide row: mean, variance, write
-        acc = tl.zeros([BLOCK], dtype=tl.float32)
-        for c0 in range(0, cols, BLOCK):
-            acc += tl.load(x_row + c0 + offs, mask=c0 + offs < cols, other=0.0).to(tl.float32)
-        mean = tl.sum(acc, axis=0) / cols
-        acc = tl.zeros([BLOCK], dtype=tl.float32)
+        tl.store(y_row + offs, (d * inv * w + b).to(y_row.dtype.element_ty), mask=mask)
+    else:
+        # pass 1: mean and variance together, from sums of x − k and (x − k)² with k = the row's first
+        # value (shifting by a value of the row keeps the subtraction var = E[d²] − E[d]² accurate)
+        k = tl.load(x_row).to(tl.float32)
+        s1 = tl.zeros([BLOCK], dtype=tl.float32)
+        s2 = tl.zeros([BLOCK], dtype=tl.float32)
         for c0 in range(0, cols, BLOCK):
             mask = c0 + offs < cols
-            x = tl.load(x_row + c0 + offs, mask=mask, other=0.0).to(tl.float32)
-            d = tl.where(mask, x - mean, 0.0)
-            acc += d * d
-        inv = 1.0 / tl.sqrt(tl.sum(acc, axis=0) / cols + eps)
-        for c0 in range(0, cols, BLOCK):
+            d = tl.where(mask, tl.load(x_row + c0 + offs, mask=mask, other=0.0).to(tl.float32) - k, 0.0)
+            s1 += d
+            s2 += d * d
+        dm = tl.sum(s1, axis=0) / cols
+        mean = k + dm
+        inv = 1.0 / tl.sqrt(tl.maximum(tl.sum(s2, axis=0) / cols - dm * dm, 0.0) + eps)
+        for c0 in range(0, cols, BLOCK):      # pass 2: scale and write (few rows in flight: x from L2)
             mask = c0 + offs < cols
             x = tl.load(x_row + c0 + offs, mask=mask, other=0.0).to(tl.float32)
             w = tl.load(w_ptr + c0 + offs, mask=mask, other=0.0).to(tl.float32)
             b = tl.load(b_ptr + c0 + offs, mask=mask, other=0.0).to(tl.float32)
-            tl.store(y_row + c0 + offs, ((x - mean) * inv * w + b).to(y_ptr.dtype.element_ty), mask=mask)
+            tl.store(y_row + c0 + offs, ((x - mean) * inv * w + b).to(y_row.dtype.element_ty), mask=mask)
 
 
-@pl.variant(backend="triton", note="one program per row: mean, variance, scale, ×w, +b in one kernel, fp32 math")
-def triton_fused(x, w, b):
+@triton.jit
+def _layernorm_kernel(x_ptr, w_ptr, b_ptr, y_ptr, rows, cols, stride, eps,
+                      BLOCK: tl.constexpr, ONE_PASS: tl.constexpr, PERSISTENT: tl.constexpr):
+    if PERSISTENT:                                # a fixed grid: each program takes every nth row
+        for row in range(tl.program_id(0).to(tl.int64), rows, tl.num_programs(0)):
+            _layernorm_row(x_ptr + row * stride, y_ptr + row * stride, w_ptr, b_ptr, cols, eps, BLOCK, ONE_PASS)
+    else:                                         # one program per row
+        row = tl.program_id(0).to(tl.int64)
+        _layernorm_row(x_ptr + row * stride, y_ptr + row * stride, w_ptr, b_ptr, cols, eps, BLOCK, ONE_PASS)
+
+
+def launch(x, w, b, y, plan):
+    """Run the kernel on x, w, b into y with ``plan`` (a RowPlan)."""
     rows, cols = row_shape(x)
     if w.shape != (cols,) or b.shape != (cols,):
         raise ValueError(f"w and b must have shape ({cols},), got {tuple(w.shape)} and {tuple(b.shape)}")
-    y = torch.empty_like(x)
-    plan = row_plan(cols)
-    _layernorm_kernel[(rows,)](x, w.contiguous(), b.contiguous(), y, cols, x.stride(0), EPS,
-                               BLOCK=plan.block, ONE_PASS=plan.one_pass, num_warps=plan.num_warps)
+    _layernorm_kernel[plan.grid(rows)](x, w.contiguous(), b.contiguous(), y, rows, cols, x.stride(0), EPS,
+                                       BLOCK=plan.block, ONE_PASS=plan.one_pass, PERSISTENT=plan.programs > 0,
+                                       num_warps=plan.num_warps)
     return y
+
+
+@pl.variant(backend="triton", note="one program per row (few programs looping over wide rows): fp32 math")
+def triton_fused(x, w, b):
+    rows, cols = row_shape(x)
+    return launch(x, w, b, torch.empty_like(x), row_plan(cols, "layernorm", x.dtype))
 
 
 variants = [eager_chain, torch_layer_norm, torch_compile, triton_fused]
@@ -143,7 +159,7 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
         # statistics, then normalise: two reads of x (one kernel or two, by alignment)
         return [Kernel("layer_norm (library: 2 reads)", 2 * n * b + wb, n * b, flops(size))]
     passes = {"torch_compile": 1 if device != "cpu" and cols <= 1024 else 2,
-              "triton_fused": 1 if row_plan(cols).one_pass else 3}.get(variant)
+              "triton_fused": 1 if row_plan(cols, "layernorm", dtype).one_pass else 2}.get(variant)
     if passes is None:
         raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")
     return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b + wb, n * b, flops(size))]

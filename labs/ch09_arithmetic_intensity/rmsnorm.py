@@ -45,17 +45,16 @@ def eager_chain(x, w):
 
 
 @triton.jit
-def _rmsnorm_kernel(x_ptr, w_ptr, y_ptr, cols, stride, eps, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
-    x_row, y_row = x_ptr + row * stride, y_ptr + row * stride
+def _rmsnorm_row(x_row, y_row, w_ptr, cols, eps, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
+    """One row: x_row and y_row point at its first element."""
     offs = tl.arange(0, BLOCK)
-    if ONE_PASS:                                  # the row stays in registers: one read of x
+    if ONE_PASS:                              # the row stays in registers: one read of x
         mask = offs < cols
         x = tl.load(x_row + offs, mask=mask, other=0.0).to(tl.float32)
         inv = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / cols + eps)
         w = tl.load(w_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        tl.store(y_row + offs, (x * inv * w).to(y_ptr.dtype.element_ty), mask=mask)
-    else:                                         # a wide row: sum of squares, then scale
+        tl.store(y_row + offs, (x * inv * w).to(y_row.dtype.element_ty), mask=mask)
+    else:                                     # a wide row: sum of squares, then scale
         acc = tl.zeros([BLOCK], dtype=tl.float32)
         for c0 in range(0, cols, BLOCK):
             x = tl.load(x_row + c0 + offs, mask=c0 + offs < cols, other=0.0).to(tl.float32)
@@ -65,16 +64,28 @@ def _rmsnorm_kernel(x_ptr, w_ptr, y_ptr, cols, stride, eps, BLOCK: tl.constexpr,
             mask = c0 + offs < cols
             x = tl.load(x_row + c0 + offs, mask=mask, other=0.0).to(tl.float32)
             w = tl.load(w_ptr + c0 + offs, mask=mask, other=0.0).to(tl.float32)
-            tl.store(y_row + c0 + offs, (x * inv * w).to(y_ptr.dtype.element_ty), mask=mask)
+            tl.store(y_row + c0 + offs, (x * inv * w).to(y_row.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _rmsnorm_kernel(x_ptr, w_ptr, y_ptr, rows, cols, stride, eps,
+                    BLOCK: tl.constexpr, ONE_PASS: tl.constexpr, PERSISTENT: tl.constexpr):
+    if PERSISTENT:                                # a fixed grid: each program takes every nth row
+        for row in range(tl.program_id(0).to(tl.int64), rows, tl.num_programs(0)):
+            _rmsnorm_row(x_ptr + row * stride, y_ptr + row * stride, w_ptr, cols, eps, BLOCK, ONE_PASS)
+    else:                                         # one program per row
+        row = tl.program_id(0).to(tl.int64)
+        _rmsnorm_row(x_ptr + row * stride, y_ptr + row * stride, w_ptr, cols, eps, BLOCK, ONE_PASS)
 
 
 @pl.variant(backend="triton", note="the solution: one program per row, the row kept in registers")
 def triton_fused(x, w):
     rows, cols = row_shape(x)
     y = torch.empty_like(x)
-    plan = row_plan(cols)
-    _rmsnorm_kernel[(rows,)](x, w.contiguous(), y, cols, x.stride(0), EPS, BLOCK=plan.block,
-                             ONE_PASS=plan.one_pass, num_warps=plan.num_warps)
+    plan = row_plan(cols, "rmsnorm", x.dtype)
+    _rmsnorm_kernel[plan.grid(rows)](x, w.contiguous(), y, rows, cols, x.stride(0), EPS, BLOCK=plan.block,
+                                     ONE_PASS=plan.one_pass, PERSISTENT=plan.programs > 0,
+                                     num_warps=plan.num_warps)
     return y
 
 
@@ -90,7 +101,7 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
                 Kernel("+ ε", r * b, r * b, r), Kernel("rsqrt", r * b, r * b, r),
                 Kernel("x · inv", (n + r) * b, n * b, n), Kernel("· w", (n + c) * b, n * b, n)]
     if variant == "triton_fused":
-        passes = 1 if row_plan(cols).one_pass else 2
+        passes = 1 if row_plan(cols, "rmsnorm", dtype).one_pass else 2
         return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b + c * b, n * b,
                        flops(size))]
     raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")

@@ -62,19 +62,19 @@ def torch_compile(x):
 
 
 @triton.jit
-def _softmax_kernel(x_ptr, y_ptr, cols, stride, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
-    x_row, y_row = x_ptr + row * stride, y_ptr + row * stride
+def _softmax_row(x_row, y_row, cols, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
+    """One row: x_row and y_row point at its first element."""
     offs = tl.arange(0, BLOCK)
-    if ONE_PASS:                                  # the row stays in registers: one read, one write
+    if ONE_PASS:                              # the row stays in registers: one read, one write
         mask = offs < cols
         x = tl.load(x_row + offs, mask=mask, other=float("-inf")).to(tl.float32)
-        e = tl.exp(x - tl.max(x, axis=0))         # masked lanes: exp(-inf) = 0
-        tl.store(y_row + offs, (e / tl.sum(e, axis=0)).to(y_ptr.dtype.element_ty), mask=mask)
+        e = tl.exp(x - tl.max(x, axis=0))     # masked lanes: exp(-inf) = 0
+        inv = 1.0 / tl.sum(e, axis=0)         # one divide per row, a multiply per element
+        tl.store(y_row + offs, (e * inv).to(y_row.dtype.element_ty), mask=mask)
     else:
         # pass 1, "online": a running max and a running sum per lane, rescaled when the max grows.
-        # Every lane is valid in the first block (cols > BLOCK), so m starts finite after it.
-        m = tl.full([BLOCK], float("-inf"), dtype=tl.float32)
+        # m starts at a finite floor, so a lane that has seen only masked (-inf) values stays at 0.
+        m = tl.full([BLOCK], -3.0e38, dtype=tl.float32)
         s = tl.zeros([BLOCK], dtype=tl.float32)
         for c0 in range(0, cols, BLOCK):
             x = tl.load(x_row + c0 + offs, mask=c0 + offs < cols, other=float("-inf")).to(tl.float32)
@@ -82,21 +82,36 @@ def _softmax_kernel(x_ptr, y_ptr, cols, stride, BLOCK: tl.constexpr, ONE_PASS: t
             s = s * tl.exp(m - m_new) + tl.exp(x - m_new)
             m = m_new
         row_max = tl.max(m, axis=0)
-        total = tl.sum(s * tl.exp(m - row_max), axis=0)
-        for c0 in range(0, cols, BLOCK):          # pass 2: normalise and write
+        inv = 1.0 / tl.sum(s * tl.exp(m - row_max), axis=0)
+        for c0 in range(0, cols, BLOCK):      # pass 2: normalise and write (few rows in flight: from L2)
             mask = c0 + offs < cols
             x = tl.load(x_row + c0 + offs, mask=mask, other=float("-inf")).to(tl.float32)
-            tl.store(y_row + c0 + offs, (tl.exp(x - row_max) / total).to(y_ptr.dtype.element_ty), mask=mask)
+            tl.store(y_row + c0 + offs, (tl.exp(x - row_max) * inv).to(y_row.dtype.element_ty), mask=mask)
 
 
-@pl.variant(backend="triton", note="one program per row: max, exp, sum and divide in one kernel, fp32 math")
+@triton.jit
+def _softmax_kernel(x_ptr, y_ptr, rows, cols, stride,
+                    BLOCK: tl.constexpr, ONE_PASS: tl.constexpr, PERSISTENT: tl.constexpr):
+    if PERSISTENT:                                # a fixed grid: each program takes every nth row
+        for row in range(tl.program_id(0).to(tl.int64), rows, tl.num_programs(0)):
+            _softmax_row(x_ptr + row * stride, y_ptr + row * stride, cols, BLOCK, ONE_PASS)
+    else:                                         # one program per row
+        row = tl.program_id(0).to(tl.int64)
+        _softmax_row(x_ptr + row * stride, y_ptr + row * stride, cols, BLOCK, ONE_PASS)
+
+
+def launch(x, y, plan):
+    """Run the kernel on x into y with ``plan`` (a RowPlan)."""
+    rows, cols = row_shape(x)
+    _softmax_kernel[plan.grid(rows)](x, y, rows, cols, x.stride(0), BLOCK=plan.block, ONE_PASS=plan.one_pass,
+                                     PERSISTENT=plan.programs > 0, num_warps=plan.num_warps)
+    return y
+
+
+@pl.variant(backend="triton", note="one program per row (few programs looping over wide rows): fp32 math")
 def triton_fused(x):
     rows, cols = row_shape(x)
-    y = torch.empty_like(x)
-    plan = row_plan(cols)
-    _softmax_kernel[(rows,)](x, y, cols, x.stride(0), BLOCK=plan.block, ONE_PASS=plan.one_pass,
-                             num_warps=plan.num_warps)
-    return y
+    return launch(x, torch.empty_like(x), row_plan(cols, "softmax", x.dtype))
 
 
 variants = [eager_chain, torch_softmax, torch_compile, triton_fused]
@@ -122,6 +137,6 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
     if variant == "torch_compile":
         return [Kernel(f"fused ({one} read{'s' if one > 1 else ''})", one * n * b, n * b, flops(size))]
     if variant == "triton_fused":
-        passes = 1 if row_plan(cols).one_pass else 2
+        passes = 1 if row_plan(cols, "softmax", dtype).one_pass else 2
         return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b, n * b, flops(size))]
     raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")

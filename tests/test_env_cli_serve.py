@@ -5,7 +5,7 @@ import pytest
 import perflab as pl
 from perflab import cli
 from perflab.nsight import ncu, parse_ncu_csv
-from perflab.serve import server_command
+from perflab.serve import check_token, server_command, server_env
 
 
 def test_env_tells_the_truth_about_this_machine():
@@ -19,13 +19,48 @@ def test_env_tells_the_truth_about_this_machine():
         e.has("warp-drive")
 
 
-def test_server_is_loopback_and_token_only():
-    cmd = server_command(8888, "a" * 32, "notebooks")
-    assert "--ServerApp.ip=127.0.0.1" in cmd and f"--IdentityProvider.token={'a' * 32}" in cmd
+def test_server_is_loopback_and_its_token_stays_off_the_command_line():
+    token = "Zq3" + "a1b2c3d4e5f6g7h8i9j0k1"
+    cmd = server_command(8888, "my-notebooks")
+    assert "--ServerApp.ip=127.0.0.1" in cmd and not any(token in a or "token=" in a for a in cmd)
+    assert {"--ServerApp.allow_origin=", "--ServerApp.disable_check_xsrf=False"} <= set(cmd)
+    assert server_env(token)["JUPYTER_TOKEN"] == token
     with pytest.raises(ValueError, match="127.0.0.1 only"):
-        server_command(8888, "a" * 32, "notebooks", ip="0.0.0.0")
-    with pytest.raises(ValueError, match="token"):
-        server_command(8888, "", "notebooks")
+        server_command(8888, "notebooks", ip="0.0.0.0")
+
+
+@pytest.mark.parametrize("weak, why", [("", "at least 24"), ("t" * 32, "easy to guess"),
+                                       ("1234567890" * 3, "easy to guess"), ("abcdefghijklmnopqrstuvwxyz", "easy"),
+                                       ("0123456789abcdef0123 456789", "spaces"), (None, "at least 24")])
+def test_a_weak_token_is_refused(weak, why):
+    with pytest.raises(ValueError, match=why):
+        check_token(weak)
+
+
+def test_serve_uses_a_git_ignored_working_copy(tmp_path, monkeypatch):
+    import subprocess
+    import perflab.serve as serve
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "a.ipynb").write_text("A")
+    (course / "b.ipynb").write_text("B")
+    mine = tmp_path / "mine"
+    assert serve.working_copy(mine, course) == ["a.ipynb", "b.ipynb"]
+    (mine / "a.ipynb").write_text("my edits")
+    (course / "c.ipynb").write_text("C")
+    assert serve.working_copy(mine, course) == ["c.ipynb"]               # new course notebooks come in
+    assert (mine / "a.ipynb").read_text() == "my edits"                   # yours are never overwritten
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(serve.WORKING_COPY / "x.ipynb")],
+                             cwd=serve.REPO).returncode
+    assert ignored == 0, "my-notebooks/ must be git-ignored"
+    served = []
+    monkeypatch.setattr(serve, "working_copy", lambda folder: served.append(folder) or [])
+    monkeypatch.setattr(serve.os, "execve", lambda exe, cmd, env: served.append(cmd))
+    monkeypatch.setenv("PERFLAB_TOKEN", "Zq3a1b2c3d4e5f6g7h8i9j0k1")
+    serve.main(["--notebooks", "notebooks"])                              # what `make lab` passes
+    assert served[0] == serve.WORKING_COPY and f"--ServerApp.root_dir={serve.WORKING_COPY}" in served[1]
+    monkeypatch.setenv("PERFLAB_TOKEN", "weak")
+    assert serve.main(["--notebooks", str(mine)]) == 2
 
 
 def test_cli_list_and_run(capsys, tmp_path):

@@ -139,9 +139,17 @@ class Transformer(nn.Module):
         return self.lm_head(self.ln_f(x))
 
 
+def default_dtype(device) -> torch.dtype:
+    """The engine's precision on ``device``: bfloat16 on a GPU (tensor-core matmuls, half the weight and KV
+    bytes), float32 on a CPU (no fast bf16 matmul there, and exact token-for-token tests)."""
+    return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+
+
 @torch.no_grad()
-def build_model(config: ModelConfig, device="cpu", dtype=torch.float32, seed: int = 0) -> Transformer:
+def build_model(config: ModelConfig, device="cpu", dtype: torch.dtype | None = torch.float32,
+                seed: int = 0) -> Transformer:
     """A Transformer with random weights drawn on the CPU from a seeded generator, then moved.
+    ``dtype`` None: :func:`default_dtype` of the device (what the chapter 16 serving runs use).
 
     Same seed -> same weights on any device. Linear and embedding weights ~ N(0, 0.02), residual
     projections scaled by 1/sqrt(2 * n_layers) as in GPT-2; biases zero; LayerNorms identity.
@@ -157,4 +165,4 @@ def build_model(config: ModelConfig, device="cpu", dtype=torch.float32, seed: in
             p.fill_(1.0)
         else:
             p.zero_()
-    return model.to(device=device, dtype=dtype).eval()
+    return model.to(device=device, dtype=default_dtype(device) if dtype is None else dtype).eval()

@@ -17,6 +17,7 @@ device (data/reference/*.json); ``problems(path)`` lists the claims a results fi
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import math
@@ -322,6 +323,7 @@ class Holds(Claim):
     within: float = 0.25
     unit: str = "×"
     model: Callable | None = None
+    from_manifest: str | None = None     # e.g. "ceilings": on a results file, the value is manifest["ceilings"]
 
     def __post_init__(self):
         super().__post_init__()
@@ -334,13 +336,19 @@ class Holds(Claim):
     def value_of(self, values: dict):
         if self.lab in values:
             return values[self.lab]
+        if self.from_manifest and self.from_manifest in values.get("manifest", {}):
+            return values["manifest"][self.from_manifest]
         return self.model() if self.model else None
 
     def _measure(self, data):
         value = self.value_of(data if isinstance(data, dict) else {})
         if value is None:
             return None
+        if self.from_manifest and dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = dataclasses.asdict(value)            # a Ceilings measured here reads like the manifest's dict
         v = self.measure(value)
+        if v is None:
+            return None                                  # the value lacks what this claim reads
         if isinstance(v, bool):
             return v, "yes" if v else "no"
         return v, (f"{v:.0%}" if self.unit == "%" else f"{v:,.3g}{self.unit}")
@@ -400,7 +408,10 @@ def _here_manifest() -> dict:
 
 
 def evaluate(claim: Claim, records, values: dict, manifest: dict) -> Verdict:
-    return claim.evaluate(values if isinstance(claim, Holds) else records, manifest)
+    """A lab claim reads the records; a Holds claim reads the experiment values (and the manifest)."""
+    if isinstance(claim, Holds):
+        return claim.evaluate({**values, "manifest": manifest}, manifest)
+    return claim.evaluate(records, manifest)
 
 
 def problems(path: "str | Path", claims: list[Claim] | None = None) -> list[str]:
@@ -409,9 +420,9 @@ def problems(path: "str | Path", claims: list[Claim] | None = None) -> list[str]
     manifest, records = results.read(path)
     out = []
     for c in all_claims() if claims is None else claims:
-        if isinstance(c, Holds):
+        if isinstance(c, Holds) and not c.from_manifest:
             continue              # experiment values are not in results files
-        v = c.evaluate(records, manifest)
+        v = evaluate(c, records, {}, manifest)
         if v.mark == "❌":
             out.append(f"{Path(path).name} ({manifest.get('device')}): {c.words} — measured {v.shown}")
     return out

@@ -128,3 +128,15 @@ def test_show_renders_text_with_every_reference_column():
 def test_every_chapter_claim_is_well_formed():
     for c in claims.all_claims():
         assert c.words and c.lab.startswith(c.chapter)
+
+
+def test_model_claims_hold_and_manifest_claims_read_the_manifest():
+    for c in claims.all_claims():
+        if isinstance(c, Holds) and c.model is not None:
+            assert c.evaluate({}, CPU).mark == "✅", c.words
+    pinned = Holds("ch00.ceilings", "pinned ≥ 2× pageable", lambda c: c["h2d_pinned_gbps"] / c["h2d_pageable_gbps"],
+                   at_least=2.0, from_manifest="ceilings")
+    fast = {**HOPPER, "ceilings": {"h2d_pinned_gbps": 50.0, "h2d_pageable_gbps": 5.0}}
+    slow = {**HOPPER, "ceilings": {"h2d_pinned_gbps": 6.0, "h2d_pageable_gbps": 5.0}}
+    assert claims.evaluate(pinned, [], {}, fast).mark == "✅"
+    assert claims.evaluate(pinned, [], {}, slow).mark == "❌"

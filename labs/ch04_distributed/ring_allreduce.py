@@ -53,12 +53,18 @@ def reduce_broadcast(x):
     return out
 
 
+def chunk_bounds(n: int, ranks: int) -> list[tuple[int, int]]:
+    """[lo, hi) of each rank's chunk, as torch.tensor_split cuts n: the first n % ranks chunks one longer."""
+    base, extra = divmod(n, ranks)
+    starts = [r * base + min(r, extra) for r in range(ranks + 1)]
+    return list(zip(starts[:-1], starts[1:]))
+
+
 def ring_schedule(x: torch.Tensor) -> torch.Tensor:
     """Reduce-scatter then all-gather around the ring 0→1→…→N−1→0, chunk by chunk."""
     ranks = x.shape[0]
     buf = x.clone()
-    chunks = torch.tensor_split(torch.arange(x.shape[1]), ranks)      # index bookkeeping stays on the host
-    bounds = [(int(c[0]), int(c[-1]) + 1) if len(c) else (0, 0) for c in chunks]
+    bounds = chunk_bounds(x.shape[1], ranks)        # plain ints: no index tensor, no host work per element
     for step in range(ranks - 1):                   # reduce-scatter: rank r sends chunk (r − step) to r+1
         for r in range(ranks):
             lo, hi = bounds[(r - step) % ranks]

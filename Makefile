@@ -19,9 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-## make lab: JupyterLab on the workbook, on 127.0.0.1 only, with a token (never an open server)
+## make lab: JupyterLab on your own copy of the workbook (my-notebooks/), on 127.0.0.1 only, with a token
 lab: $(VENV)/.installed
-	$(PY) -m perflab.serve --port $(PORT) --notebooks notebooks
+	$(PY) -m perflab.serve --port $(PORT)
 
 ## make test: everything CI runs (unit + lab correctness tests, then every notebook on this tier)
 test: $(VENV)/.installed

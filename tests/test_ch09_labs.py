@@ -42,7 +42,8 @@ def gate(fn, out, ref, dtype):
 # ---- shape -----------------------------------------------------------------------------------
 
 def test_list_labs_has_exactly_the_chapter_labs():
-    assert sorted(n for n in pl.list_labs() if n.startswith("ch09.")) == sorted(LABS)
+    tested_elsewhere = {"ch09.attention_prefill", "ch09.attention_decode", "ch09.sparse24"}      # their own test files
+    assert sorted(n for n in pl.list_labs() if n.startswith("ch09.") and n not in tested_elsewhere) == sorted(LABS)
 
 
 @pytest.mark.parametrize("name", LABS)

@@ -34,7 +34,8 @@ def check(lab, fn, size, seed):
 # ---- shape --------------------------------------------------------------------------------------------
 
 def test_list_labs_has_exactly_the_chapter_labs():
-    assert sorted(n for n in pl.list_labs() if n.startswith("ch10.")) == sorted(LABS)
+    tested_elsewhere = {"ch10.tma_matmul"}      # their own test files
+    assert sorted(n for n in pl.list_labs() if n.startswith("ch10.") and n not in tested_elsewhere) == sorted(LABS)
 
 
 @pytest.mark.parametrize("name", LABS)

@@ -15,7 +15,8 @@ from labs.inference.kv_cache import KVCache
 from labs.inference.model import ModelConfig, build_model
 
 # lab -> a second small size, not aligned to block sizes
-SECOND = {"ch15.decode_linear": 19, "ch15.greedy_verify": (7, 3, 509), "ch15.speculative": (3, 21)}
+SECOND = {"ch15.decode_linear": 19, "ch15.greedy_verify": (7, 3, 509), "ch15.speculative": (3, 21),
+          "ch15.moe_layer": (67, 40, 88, 13, 3, 0.5), "ch15.spec_trained": (7, 23)}
 
 
 def test_chapter_labs():

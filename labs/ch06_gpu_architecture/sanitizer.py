@@ -11,6 +11,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from perflab import proctree
+
 PREFIX = "========="
 SCRIPT = "labs.ch06_gpu_architecture.oob_write"
 EXPECTED = ("Invalid __global__ write of size 4 bytes by thread (232,0,0) in block (3,0,0), "
@@ -109,7 +111,7 @@ def run(tool: str = "memcheck", sanitize: bool = True, timeout_s: float = 180) -
         return Report(False, reason=why)
     cmd = ([find(), "--tool", tool] if sanitize else []) + [sys.executable, "-m", SCRIPT]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=str(REPO),
+        out = proctree.run(cmd, timeout=timeout_s, cwd=str(REPO),
                              env=dict(os.environ, PYTHONUNBUFFERED="1"))
     except subprocess.TimeoutExpired:
         return Report(False, reason=f"took longer than {timeout_s:.0f} s")

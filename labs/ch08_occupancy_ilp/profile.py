@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 
+from perflab import proctree
+
 # (lab, variant, size, kernel name): small sizes, one kernel launch each
 CASES = [
     ("ch08.fma_ilp", "cuda_ilp1", (2_097_169, 256), "fma_ilp1"),
@@ -56,7 +58,7 @@ def view(cases=CASES, metrics: dict = METRICS, timeout_s: float = 240):
            *[f"{lab}:{variant}:{size!r}" for lab, variant, size, _ in cases]]
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+        out = proctree.run(cmd, timeout=timeout_s,
                              env=dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1"))
     except subprocess.TimeoutExpired:
         return unavailable(f"ncu took longer than {timeout_s:.0f} s")

@@ -57,8 +57,24 @@ class Kernel:
         await self.km.start_kernel(cwd=str(self.path.parent))
         self.kc = self.km.client()
         self.kc.start_channels()
-        self.kc.execute(WARM_UP, silent=True, store_history=False)    # queued: runs once the kernel is up
+        self.warm_up_id = self.kc.execute(WARM_UP, silent=True, store_history=False)   # runs once the kernel is up
         return self
+
+    async def ready(self, timeout_s: float = 180) -> None:
+        """Wait until the warm-up imports are done (at once when the previous notebook took longer), then
+        close the warm-up client: the notebook's own client takes over."""
+        if self.kc is None:
+            return
+        deadline = time.perf_counter() + timeout_s
+        try:
+            while time.perf_counter() < deadline:
+                msg = await self.kc.get_shell_msg(timeout=max(0.1, deadline - time.perf_counter()))
+                if msg.get("parent_header", {}).get("msg_id") == self.warm_up_id:
+                    break
+        except Exception:                       # noqa: BLE001  (no reply in time: the notebook imports itself)
+            pass
+        self.kc.stop_channels()
+        self.kc = None
 
     async def shutdown(self):
         if self.kc is not None:
@@ -95,9 +111,7 @@ async def execute(path: Path, out_dir: Path, kernel: Kernel, timeout_s: int = 30
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     nb = prepare(path)
-    if kernel.kc is not None:                   # the warm-up was sent long ago; the notebook's client takes over
-        kernel.kc.stop_channels()
-        kernel.kc = None
+    await kernel.ready()
     t0 = time.perf_counter()
     starts, cells = {}, []
 
@@ -148,6 +162,7 @@ async def run_all(notebooks: list, out: Path, args) -> list:
             try:
                 r = await execute(path, out, kernel, args.timeout, args.verbose, not args.stop_on_error)
             except Exception as exc:            # a kernel that never came up: report it, go on
+                await kernel.shutdown()
                 r = {"notebook": path.name, "seconds": 0.0, "ok": False,
                      "error": f"{type(exc).__name__}: {exc}"[:500], "errors": [], "cells": []}
             timings.append(r)

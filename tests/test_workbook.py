@@ -1,0 +1,36 @@
+"""perflab.workbook: a pre-started kernel runs a notebook, per-cell seconds are kept, failing cells are listed."""
+import asyncio
+import json
+
+import nbformat
+
+from perflab import workbook
+
+
+def test_execute_in_a_prestarted_kernel_times_cells_and_lists_errors(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import sys\nprint('perflab' in sys.modules)"),
+                nbformat.v4.new_code_cell("1 / 0"),
+                nbformat.v4.new_code_cell("print('after the error')")]
+    src = tmp_path / "nb" / "demo.ipynb"
+    src.parent.mkdir()
+    nbformat.write(nb, src)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    async def go():
+        kernel = await workbook.Kernel(src).start()
+        return await workbook.execute(src, out, kernel, timeout_s=120)
+    r = asyncio.run(go())
+    assert not r["ok"] and r["errors"][0]["cell"] == 1 and r["errors"][0]["ename"] == "ZeroDivisionError"
+    assert [c["cell"] for c in r["cells"]] == [0, 1, 2]                 # ran on past the error
+    executed = nbformat.read(out / "demo.ipynb", as_version=4)
+    assert "True" in executed.cells[0].outputs[0]["text"]              # the warm-up imported perflab first
+    s = workbook.summary([r], wall_s=3.0, quick=True)
+    assert s["slowest_cells"][0]["seconds"] >= s["slowest_cells"][-1]["seconds"] and s["quick"]
+    assert json.dumps(workbook.run_json([r], "cpu", True))
+
+
+def test_select_filters_by_prefix():
+    names = [p.name for p in workbook.select(["ch00", "appendix"], skip=["appendix"])]
+    assert names and all(n.startswith("ch00") for n in names)

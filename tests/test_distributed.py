@@ -33,7 +33,6 @@ def test_a_hung_run_is_stopped_with_its_ranks(tmp_path, capsys, monkeypatch):
     """The ranks write their pids and hang, ignoring SIGTERM: the call still returns within a few seconds
     of its timeout, no rank (nor torchrun) is left alive, and the temp folder is gone."""
     import glob
-    import os
     import tempfile
     import time
 

@@ -11,11 +11,11 @@ import re
 import sys
 from pathlib import Path
 
-from perflab.colab import BOOTSTRAP, TAGS
+from perflab.colab import BOOTSTRAP, REPO_URL, TAGS
 from perflab.paths import REPO
 
-REPO_URL = "https://github.com/perflab/perflab"
-COLAB = "https://colab.research.google.com/github/perflab/perflab/blob/main/notebooks/"
+# the badge opens the notebook as it is on the default branch; its setup cell installs the pinned release
+COLAB = f"https://colab.research.google.com/github/{REPO_URL.removeprefix('https://github.com/')}/blob/main/notebooks/"
 STANDARD_METADATA = {
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
     "language_info": {"name": "python"},

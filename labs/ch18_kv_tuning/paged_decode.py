@@ -28,7 +28,7 @@ def lengths_of(size) -> list[int]:
     can count them), never a multiple of the block size.
 
     >>> lengths_of((3, 77, 2, 32, 16))
-    [38, 77, 115]
+    [38, 77, 116]
     """
     B, mean, _, _, bs = _unpack(size)
     out = []

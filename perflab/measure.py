@@ -22,14 +22,23 @@ def format_time(seconds: float | None) -> str:
     return f"{seconds / scale:.3g} {unit}"
 
 
-def _quantile(sorted_values: list[float], q: float) -> float:
-    """Linear-interpolated quantile of already sorted values (pure Python)."""
-    if not sorted_values:
-        raise ValueError("no samples")
-    pos = q * (len(sorted_values) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+def quantile(values, q: float) -> float:
+    """The q-quantile (0 <= q <= 1, in whole percent) of values: perflab's one definition, the standard
+    library's ``statistics.quantiles(method="inclusive")`` (linear interpolation between order statistics;
+    numpy's default). p20 means quantile(samples, 0.2) everywhere in perflab and the labs.
+
+    >>> quantile([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 0.2)
+    2.0
+    """
+    values = list(values)
+    if not values:
+        raise ValueError("quantile of no values")
+    pct = round(q * 100)
+    if not 0 <= q <= 1 or abs(q * 100 - pct) > 1e-9:
+        raise ValueError(f"q must be a whole percent between 0 and 1 (0.2 for p20), got {q!r}")
+    if len(values) == 1 or pct in (0, 100):
+        return min(values) if pct == 0 else max(values)
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 @dataclass
@@ -48,12 +57,23 @@ class Measurement:
     first_call_s: float | None = None   # the first call alone: compile, module load, autotune
     method: str = ""                    # how it was timed: "cuda-events+l2-flush", "cuda-graph", "cpu-timer"
     meta: dict = field(default_factory=dict)
+    calls_per_sample: int = 1           # each sample is the mean of this many back-to-back calls
+    threads: int | None = None          # torch intra-op threads the calls ran with (cpu timing)
+    busy: str = ""                      # why the machine was busy during the timing, "" when it was not
 
     def __post_init__(self):
+        from perflab.validate import number
+        if isinstance(self.samples, (str, bytes)) or not hasattr(self.samples, "__iter__"):
+            raise TypeError(f"Measurement {self.label!r}: samples is a list of seconds, got {self.samples!r}")
+        self.samples = list(self.samples)
         if not self.samples:
             raise ValueError(f"Measurement {self.label!r} has no samples")
-        if any(s <= 0 for s in self.samples):
-            raise ValueError(f"Measurement {self.label!r} has non-positive samples: {min(self.samples)}")
+        for i, s in enumerate(self.samples):
+            number(f"sample {i}", s, positive=True, where=f"Measurement {self.label!r} (seconds per call)")
+        for name in ("bytes", "flops", "first_call_s"):
+            if getattr(self, name) is not None:
+                number(name, getattr(self, name), where=f"Measurement {self.label!r}")
+        number("calls_per_sample", self.calls_per_sample, positive=True, integer=True)
         self._sorted = sorted(self.samples)
 
     @property
@@ -66,11 +86,11 @@ class Measurement:
 
     @property
     def p20(self) -> float:
-        return _quantile(self._sorted, 0.2)
+        return quantile(self._sorted, 0.2)
 
     @property
     def p80(self) -> float:
-        return _quantile(self._sorted, 0.8)
+        return quantile(self._sorted, 0.8)
 
     @property
     def spread(self) -> float:
@@ -97,7 +117,9 @@ class Measurement:
     def __repr__(self):
         lines = [f"Measurement {self.label} on {self.device}".rstrip(),
                  f"  median {format_time(self.median)}   p20–p80 {format_time(self.p20)} – "
-                 f"{format_time(self.p80)}   {self.n} samples ({self.method})"]
+                 f"{format_time(self.p80)}   {self.n} samples ({self.method}"
+                 + (f", {self.calls_per_sample} calls each" if self.calls_per_sample > 1 else "")
+                 + (f", {self.threads} threads" if self.threads else "") + ")"]
         rates = []
         if self.gbps:
             rates.append(f"{self.gbps:,.1f} GB/s")
@@ -107,6 +129,8 @@ class Measurement:
             rates.append(f"first call {format_time(self.first_call_s)}")
         if rates:
             lines.append("  " + "   ".join(rates))
+        if self.busy:
+            lines.append(f"  BUSY MACHINE: {self.busy}; these timings are likely slower than this device can do")
         if self.spread > SPREAD_WARN:
             lines.append(f"  WARNING: spread {self.spread:.0%} of the median; the machine is noisy "
                          f"or the work is too short to time well")

@@ -115,3 +115,21 @@ def test_imbalance_sweep_records_every_phase():
         assert (r.grouped_s is None) == (ml.GROUPED_MM is None)
     text = str(sweep.table())
     assert "busiest expert" in text and "measured on" in text and len(text.splitlines()) == 1 + 2 + 2 + 2     # title, header + rule, rows, notes
+
+
+# ---- the notebook's exercise -----------------------------------------------------------------------
+
+def test_grade_passes_the_solution_and_fails_a_wrong_unpermute():
+    def solution(x, w_gate, w1, w2, top_k, skew):
+        return ml.moe_forward(x, w_gate, w1, w2, top_k, skew, ml.fastest_experts(), ml.unpermute)
+
+    def first_slot_only(y_sorted, p, gates):          # forgets the other k − 1 experts of each token
+        y = torch.empty_like(y_sorted)
+        y[p.order] = y_sorted
+        return (y.view(gates.shape[0], gates.shape[1], -1)[:, 0].float() * gates[:, :1]).to(y_sorted.dtype)
+
+    def wrong(x, w_gate, w1, w2, top_k, skew):
+        return ml.moe_forward(x, w_gate, w1, w2, top_k, skew, ml.fastest_experts(), first_slot_only)
+
+    assert pl.grade("ch15.moe_layer", solution).correct
+    assert not pl.grade("ch15.moe_layer", wrong)

@@ -199,6 +199,8 @@ class LabRun:
                 rec.median_s, rec.p20_s, rec.p80_s = m.median, m.p20, m.p80
                 rec.gbps, rec.tflops, rec.first_call_s = m.gbps, m.tflops, m.first_call_s
                 rec.ceiling, rec.ceiling_fraction = name, achieved / value if achieved else None
+                if m.busy:
+                    rec.note = "; ".join(x for x in (rec.note, f"busy machine: {m.busy}") if x)
                 rec.speedup_vs_baseline = base.measurement.median / m.median
             r.record = rec
 
@@ -227,6 +229,7 @@ class LabRun:
                 f"{h.ceiling_fraction:.0%}" if h and h.ceiling_fraction else "—",
                 f"{h.speedup_vs_baseline:.2f}×" if h and h.speedup_vs_baseline else "—"])
         notes = [f"{r.name}: {r.why}" for r in self.rows if r.why and r.status != "timed"]
+        notes += self.timing_notes()
         if base and base.name != (self.lab.variant_names()[0]):
             notes.append(f"the lab's baseline did not run here; speedups are against {base.name}")
         if ref:
@@ -235,8 +238,24 @@ class LabRun:
         else:
             notes.append(f"no {ref_label} reference recorded for this lab yet")
         title = (f"{self.lab.name} · {self.lab.TITLE} · size {self.size}, {self.dtype} · "
-                 f"measured on {self.device}")
+                 f"measured on {self.device}" + (" · ⚠ BUSY MACHINE" if self.busy else ""))
         return Table(cols, rows, title, notes)
+
+    @property
+    def busy(self) -> list[str]:
+        """Why the machine was busy while variants were timed, one line per variant that saw it."""
+        return [f"{r.name}: {r.measurement.busy}" for r in self.rows if r.measurement and r.measurement.busy]
+
+    def timing_notes(self) -> list[str]:
+        """Notes on how the cpu timings ran: the torch thread count, and a warning when the machine was busy."""
+        ms = [r.measurement for r in self.rows if r.measurement]
+        threads = sorted({m.threads for m in ms if m.threads})
+        notes = [f"cpu timings with {', '.join(map(str, threads))} torch thread(s)"] if threads else []
+        if self.busy:
+            notes.append(f"⚠ BUSY MACHINE while timing {len(self.busy)} of {len(ms)} variants (first: "
+                         f"{self.busy[0]}): other programs competed for the CPU, so these times are slower and "
+                         f"noisier than this device can do; close them and run again")
+        return notes
 
     def _reference_records(self) -> dict:
         """Reference records (the committed device closest to this one) of this lab and dtype, one per

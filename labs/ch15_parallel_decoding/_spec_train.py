@@ -42,7 +42,7 @@ def draft_config() -> ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 1500           # optimizer steps, both models (the shipped pair: ~9 min on one CPU thread)
+    steps: int = 1500           # optimizer steps, both models (the file's metadata says where and how long)
     batch: int = 16             # windows per step
     seq_len: int = 64           # characters per window
     lr: float = 3e-3            # AdamW peak learning rate (linear warm-up, cosine decay)

@@ -147,11 +147,13 @@ def experts_grouped_mm(p: Permuted, w1, w2) -> torch.Tensor:
 
 
 def unpermute(y_sorted, p: Permuted, gates) -> torch.Tensor:
-    """Scatter the rows back to (token, slot) order, then sum each token's k rows weighted by its gates."""
+    """Scatter the rows back to (token, slot) order, then sum each token's k rows weighted by its gates:
+    one (1 × k)·(k × d) product per token, a bmm that accumulates in float32 and never writes a float32
+    copy of the T·k rows."""
     tokens, k = gates.shape
     y = torch.empty_like(y_sorted)
     y[p.order] = y_sorted
-    return (y.view(tokens, k, -1).float() * gates[..., None]).sum(1).to(y_sorted.dtype)
+    return torch.bmm(gates.to(y.dtype).unsqueeze(1), y.view(tokens, k, -1)).squeeze(1)    # (T, d)
 
 
 def moe_forward(x, w_gate, w1, w2, top_k, skew, experts_fn, unpermute_fn=unpermute) -> torch.Tensor:

@@ -12,30 +12,31 @@ from labs.ch13_profiling_pytorch import memory_snapshot as MS
 CUDA = torch.cuda.is_available()
 
 
-def ev(action, addr, size, phase=None):
-    e = {"action": action, "addr": addr, "size": size}
-    if phase:
-        e["frames"] = [{"name": "loss_fn", "filename": "model.py"}, {"name": phase, "filename": "x.py"}]
-    return e
+def ev(action, addr, size):
+    return {"action": action, "addr": addr, "size": size}
+
+
+ENDS = {"forward": 3, "backward": 6, "optimizer": 8}        # the log's length as each phase ended
 
 
 def test_replay_by_hand():
-    trace = [ev("segment_alloc", 0, 4096), ev("alloc", 0, 100, "_forward"), ev("alloc", 100, 50, "_forward"),
-             ev("alloc", 200, 30, "_backward"), ev("free_requested", 0, 100), ev("free_completed", 0, 100),
-             ev("alloc", 300, 7, "_optimizer"), ev("free_completed", 999, 20), ev("alloc", 400, 1)]
-    rows, peak = MS.allocator_timeline(trace, start_bytes=1000)
+    trace = [ev("segment_alloc", 0, 4096), ev("alloc", 0, 100), ev("alloc", 100, 50),          # forward
+             ev("alloc", 200, 30), ev("free_requested", 0, 100), ev("free_completed", 0, 100),  # backward
+             ev("alloc", 300, 7), ev("free_completed", 999, 20),                                # optimizer
+             ev("alloc", 400, 1)]                                                               # after
+    rows, peak = MS.allocator_timeline(trace, start_bytes=1000, ends=ENDS)
     assert len(rows) == 7, "segment and free_requested events do not change allocated bytes"
     assert [r["forward"] for r in rows] == [100, 150, 150, 50, 50, 50, 50]
     assert rows[2]["backward"] == 30 and rows[4]["optimizer"] == 7
     assert rows[5]["before the step"] == 980, "a block allocated before recording is charged there when freed"
-    assert rows[6]["other"] == 1, "an allocation with no step function in its stack is 'other'"
+    assert rows[6]["after the step"] == 1, "an event past the last phase's end is 'after the step'"
     assert peak == 1000 + 150 + 30
 
 
 def test_replay_catches_a_wrong_free_rule():
     """Counting frees at free_requested instead of free_completed would double-free here: the totals differ."""
-    trace = [ev("alloc", 0, 100, "_forward"), ev("free_requested", 0, 100), ev("free_completed", 0, 100)]
-    rows, _ = MS.allocator_timeline(trace, 0)
+    trace = [ev("alloc", 0, 100), ev("free_requested", 0, 100), ev("free_completed", 0, 100)]
+    rows, _ = MS.allocator_timeline(trace, 0, {"forward": 3})
     assert sum(rows[-1].values()) == 0 and len(rows) == 2
 
 
@@ -62,9 +63,11 @@ def test_gpu_snapshot_agrees_with_the_allocator_counter():
     size = (4, 53, 52)
     plain, ckpt = MS.record_gpu(size, False), MS.record_gpu(size, True)
     for t in (plain, ckpt):
-        assert t.peak_bytes == t.allocator_peak_bytes, "the replayed log must reproduce max_memory_allocated"
-        assert t.frame["forward"].max() > 0 and t.frame["backward"].max() > 0
-    assert ckpt.frame["forward"].max() < plain.frame["forward"].max()
+        # the counter counts whole allocator blocks; the log's sizes can be a few KB smaller in all
+        assert t.peak_bytes == pytest.approx(t.allocator_peak_bytes, rel=1e-3)
+        assert t.frame["forward"].max() > 0 and t.frame["backward"].max() > 0 and t.frame["optimizer"].max() > 0
+    assert ckpt.frame["forward"].max() < 0.5 * plain.frame["forward"].max()
+    assert ckpt.frame["backward"].max() > plain.frame["backward"].max(), "recomputation happens in backward"
 
 
 def test_checkpoint_every_wraps_the_named_blocks_and_refuses_nonsense():

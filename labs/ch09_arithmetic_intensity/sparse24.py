@@ -1,6 +1,7 @@
 """2:4 sparsity measured: Y = X · Wᵀ with a 2:4-pruned weight, dense (cuBLAS) vs the sparse tensor cores
-(torch.sparse.to_sparse_semi_structured, cuSPARSELt or CUTLASS), checked against the dense product of the
-same pruned weight."""
+(torch.sparse.to_sparse_semi_structured on cuSPARSELt), checked against the dense product of the same pruned
+weight. torch's other backend, CUTLASS (:func:`to_sparse` with 'cutlass'), runs on sm_8x GPUs only (an H100
+refuses it: "Supported only on GPUs with compute capability 8.x"), so it is a helper, not a lab variant."""
 from __future__ import annotations
 
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from labs.ch09_arithmetic_intensity.sparsity import compress_24, decompress_24, prune_24
 from perflab.book import Ratio
 
-TITLE = "Y = X·Wᵀ with a 2:4-pruned W (M tokens × K → N): dense matmul vs sparse tensor cores (cuSPARSELt, CUTLASS)"
+TITLE = "Y = X·Wᵀ with a 2:4-pruned W (M tokens × K → N): dense matmul vs sparse tensor cores (cuSPARSELt)"
 # (M, N, K) = (tokens, out features, in features). The weight's N and K are multiples of 64, which both
 # sparse backends require; M = 8 mod 16 (aligned to nothing a tile uses, but a multiple of the 8 rows the
 # sparse kernels want, so no padded copy of X is timed). Large batch first: the book says 2:4 pays off there.
@@ -81,7 +82,7 @@ def to_sparse(w: torch.Tensor, backend: str):
     if backend == "cusparselt":
         if not cusparselt_available():
             raise RuntimeError("this torch build has no cuSPARSELt (torch.backends.cusparselt.is_available() is "
-                               "False): the sparse_cutlass variant runs the same math on CUTLASS")
+                               "False); on an sm_8x GPU to_sparse(w, 'cutlass') runs the same math on CUTLASS")
         return SparseSemiStructuredTensorCUSPARSELT.from_dense(w)
     if backend == "cutlass":
         return SparseSemiStructuredTensorCUTLASS.from_dense(w)
@@ -99,12 +100,6 @@ def sparse_cusparselt(x, w):
     return F.linear(x, _cached(w, "cusparselt", lambda t: to_sparse(t, "cusparselt")))
 
 
-@pl.variant(backend="torch", needs="sm_80",
-            note="the same 2:4 format on torch's CUTLASS kernels (the fallback where cuSPARSELt is missing)")
-def sparse_cutlass(x, w):
-    return F.linear(x, _cached(w, "cutlass", lambda t: to_sparse(t, "cutlass")))
-
-
 @pl.variant(backend="torch",
             note="emulation on any device: compress to (values, 2-bit positions), expand back, dense matmul — "
                  "checks the format, not a fast path")
@@ -113,7 +108,7 @@ def emulated(x, w):
     return F.linear(x, decompress_24(values, positions))
 
 
-variants = [dense, sparse_cusparselt, sparse_cutlass, emulated]
+variants = [dense, sparse_cusparselt, emulated]
 
 
 def verdict(records) -> str:
@@ -154,9 +149,9 @@ def sweep(sizes=None, dtype: str = "float16"):
 
         errs = [f"{r.name} {r.check.rel_error:.1e}" for r in run.rows
                 if r.check is not None and r.check.rel_error is not None]
-        rows.append([f"{size[0]:,} × {size[2]:,} → {size[1]:,}", cell("sparse_cusparselt"), cell("sparse_cutlass"),
+        rows.append([f"{size[0]:,} × {size[2]:,} → {size[1]:,}", cell("sparse_cusparselt"),
                      "; ".join(errs) or "—", f"{pruning_error(size, dtype):.0%}"])
-    return Table(["X (M × K) → N", "cuSPARSELt vs dense", "CUTLASS vs dense", "relative error vs float64 (pruned W)",
+    return Table(["X (M × K) → N", "cuSPARSELt vs dense", "relative error vs float64 (pruned W)",
                   "pruning error (random W)"], rows,
                  title=f"2:4 sparse vs dense matmul · {dtype} · {env.device}",
                  notes=[verdict([rec for run in runs for rec in run.records]),

@@ -3,9 +3,9 @@ snapshot) on a GPU, torch.profiler's memory timeline on the CPU; with and withou
 
 On a GPU, ``torch.cuda.memory._record_memory_history`` makes the allocator log every allocation and free
 with the Python stack that asked for it, and ``torch.cuda.memory._snapshot()`` hands the log back (the
-same file https://pytorch.org/memory_viz draws). Here the step runs as three small functions, so the stack
-of each allocation names its phase: forward (activations), backward (gradients and temporaries) or
-optimizer. On a CPU there is no allocator log; torch.profiler(profile_memory=True) still sees every tensor
+same file https://pytorch.org/memory_viz draws). The log's length is read between the step's phases, so each
+event is charged to forward (activations), backward (gradients, temporaries, recomputation) or optimizer.
+(The Python stacks the log can carry do not say this reliably: backward runs on autograd's own thread.) On a CPU there is no allocator log; torch.profiler(profile_memory=True) still sees every tensor
 the step creates and frees, and sorts them into categories (activation, gradient, parameter, ...).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ SIZES = {"cpu": (4, 53, 52), "gpu": (24, 509, 512)}    # (batch, seq, d_model), 
 LAYERS = 4
 NEEDS_GPU = ("allocator history needs a CUDA GPU (torch.cuda.memory._record_memory_history); "
              "showing torch.profiler's memory timeline of the same step on the CPU instead")
-PHASES = ("_forward", "_backward", "_optimizer")        # the step's functions, found in each allocation's stack
+PHASES = ("forward", "backward", "optimizer")
 MAX_ENTRIES = 200_000                                   # allocator events kept (a ring buffer)
 
 
@@ -52,7 +52,7 @@ class Timeline:
         return {k: int(v) for k, v in self.frame.loc[total.idxmax()].items() if v}
 
 
-# ---- the step, as three functions whose names show up in every allocation's stack -------------------------
+# ---- the step, in three phases ------------------------------------------------------------------------------
 
 def _forward(model, x, y):
     return M.loss_fn(model, x, y)
@@ -67,9 +67,14 @@ def _optimizer(opt):
     opt.zero_grad(set_to_none=True)
 
 
-def _step(model, opt, x, y):
-    _backward(_forward(model, x, y))
+def _step(model, opt, x, y, between=lambda phase: None):
+    """One training step; ``between(phase)`` is called as each phase ends."""
+    loss = _forward(model, x, y)
+    between("forward")
+    _backward(loss)
+    between("backward")
     _optimizer(opt)
+    between("optimizer")
 
 
 class Checkpointed(torch.nn.Module):
@@ -109,31 +114,33 @@ def _setup(size, checkpoint: int, device, seed: int = 0):
 
 # ---- GPU: the allocator's own log ------------------------------------------------------------------------
 
-def _phase(frames) -> str:
-    for f in frames or ():
-        if f.get("name") in PHASES:
-            return f["name"].strip("_")
-    return "other"
+def _phase(index: int, ends: dict) -> str:
+    for phase in PHASES:
+        if index < ends.get(phase, 0):
+            return phase
+    return "after the step"
 
 
-def allocator_timeline(trace: list, start_bytes: int) -> tuple[list[dict], int]:
+def allocator_timeline(trace: list, start_bytes: int, ends: dict) -> tuple[list[dict], int]:
     """Replay allocator events (``_snapshot()["device_traces"][d]``) into bytes live by phase after each one.
 
     ``start_bytes`` were allocated before recording began (weights, gradients' buffers, optimizer state).
+    ``ends`` maps each phase to the log's length when it ended ({"forward": 120, "backward": 300, ...}).
     An allocation counts from its 'alloc' event until its 'free_completed' (the allocator's own counter
     moves then too); a free is charged to the phase that made the block.
 
-    >>> rows, peak = allocator_timeline([{"action": "alloc", "addr": 0, "size": 512, "frames": [{"name": "_forward"}]},
-    ...     {"action": "free_requested", "addr": 0, "size": 512}, {"action": "free_completed", "addr": 0, "size": 512}], 100)
+    >>> rows, peak = allocator_timeline([{"action": "alloc", "addr": 0, "size": 512},
+    ...     {"action": "free_requested", "addr": 0, "size": 512}, {"action": "free_completed", "addr": 0, "size": 512}],
+    ...     100, {"forward": 1, "backward": 3})
     >>> [r["forward"] for r in rows], peak
     ([512, 0], 612)
     """
-    live = {"before the step": start_bytes, "forward": 0, "backward": 0, "optimizer": 0, "other": 0}
+    live = {"before the step": start_bytes, **{p: 0 for p in PHASES}, "after the step": 0}
     owner: dict[int, str] = {}
     rows, peak = [], start_bytes
-    for e in trace:
+    for i, e in enumerate(trace):
         if e["action"] == "alloc":
-            owner[e["addr"]] = phase = _phase(e.get("frames"))
+            owner[e["addr"]] = phase = _phase(i, ends)
             live[phase] += e["size"]
         elif e["action"] == "free_completed":
             live[owner.pop(e["addr"], "before the step")] -= e["size"]
@@ -154,15 +161,21 @@ def record_gpu(size=None, checkpoint: int = 0, seed: int = 0) -> Timeline:
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     start = torch.cuda.memory_allocated()
+    dev = torch.cuda.current_device()
+    ends: dict[str, int] = {}
+
+    def between(phase):             # the log's length at the end of each phase (a snapshot is cheap here)
+        torch.cuda.synchronize()
+        ends[phase] = len(torch.cuda.memory._snapshot()["device_traces"][dev])
+
     torch.cuda.memory._record_memory_history(max_entries=MAX_ENTRIES, stacks="python")
     try:
-        _step(model, opt, x, y)
-        torch.cuda.synchronize()
+        _step(model, opt, x, y, between)
         snap = torch.cuda.memory._snapshot()
     finally:
         torch.cuda.memory._record_memory_history(enabled=None)
-    trace = snap["device_traces"][torch.cuda.current_device()]
-    rows, peak = allocator_timeline(trace, start)
+    trace = snap["device_traces"][dev]
+    rows, peak = allocator_timeline(trace, start, ends)
     notes = [f"{len(trace):,} allocator events logged (ring buffer of {MAX_ENTRIES:,}); reserved by the caching "
              f"allocator at its peak: {torch.cuda.max_memory_reserved() / 2**20:,.1f} MiB"]
     return Timeline(checkpoint, "CUDA caching allocator history (torch.cuda.memory._snapshot)",
@@ -181,7 +194,8 @@ def record_profiler(size=None, checkpoint: int = 0, seed: int = 0, device: str =
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
     with profile(activities=acts, profile_memory=True, record_shapes=True, with_stack=True) as prof:
         _step(model, opt, x, y)
-    _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline(device)
+    where = f"cuda:{torch.cuda.current_device()}" if device == "cuda" else device
+    _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline(where)
     names = {i + 1: (c.name.lower().replace("_", " ") if c else "unknown") for c, i in _CATEGORY_TO_INDEX.items()}
     frame = pd.DataFrame([{names[i]: v for i, v in enumerate(row) if i in names} for row in sizes])
     frame = frame.loc[:, (frame != 0).any(axis=0)]

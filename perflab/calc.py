@@ -7,38 +7,40 @@
 """
 from __future__ import annotations
 
+from perflab.validate import calculator_inputs
 
+
+@calculator_inputs(positive="peak_tflops bandwidth_gbps")
 def ridge_point(peak_tflops: float, bandwidth_gbps: float) -> float:
     """FLOP per byte where a kernel turns from memory-bound to compute-bound."""
-    if peak_tflops <= 0 or bandwidth_gbps <= 0:
-        raise ValueError(f"peak and bandwidth must be positive, got {peak_tflops}, {bandwidth_gbps}")
     return peak_tflops * 1e12 / (bandwidth_gbps * 1e9)
 
 
+@calculator_inputs(positive="peak_tflops bandwidth_gbps")
 def attainable_tflops(intensity: float, peak_tflops: float, bandwidth_gbps: float) -> float:
     """The roofline: min(peak, intensity × bandwidth)."""
-    if intensity < 0:
-        raise ValueError(f"intensity must be ≥ 0 FLOP/byte, got {intensity}")
     return min(peak_tflops, intensity * bandwidth_gbps / 1e3)
 
 
+@calculator_inputs(positive="gbps")
 def transfer_seconds(nbytes: float, gbps: float, latency_s: float = 0.0) -> float:
     """Time to move nbytes over a link: latency + bytes / bandwidth (the α–β model)."""
-    if gbps <= 0:
-        raise ValueError(f"bandwidth must be positive, got {gbps} GB/s")
     return latency_s + nbytes / (gbps * 1e9)
 
 
+@calculator_inputs()
 def bytes_in_flight(bandwidth_gbps: float, latency_ns: float) -> float:
     """Little's law: the bytes that must be in flight to sustain a bandwidth at a latency."""
     return bandwidth_gbps * latency_ns        # GB/s × ns = bytes
 
 
+@calculator_inputs(positive="m n k bytes_per_element")
 def matmul_intensity(m: int, n: int, k: int, bytes_per_element: float) -> float:
     """FLOP per byte of C = A @ B when each matrix crosses memory exactly once."""
     return 2 * m * n * k / (bytes_per_element * (m * k + k * n + m * n))
 
 
+@calculator_inputs(positive="peak_tflops bandwidth_gbps")
 def explain_roofline(intensity: float, peak_tflops: float, bandwidth_gbps: float) -> str:
     """One plain-text line: attainable rate and which ceiling binds."""
     ridge = ridge_point(peak_tflops, bandwidth_gbps)

@@ -4,6 +4,7 @@ Each function returns numbers; the ``explain_*`` functions return the one-line t
 calculators print. Units are explicit: TB = 1e12 bytes, TiB = 2**40 bytes, GB = 1e9 bytes.
 """
 from __future__ import annotations
+from perflab.validate import calculator_inputs
 
 TB, TIB, GB = 1e12, 2 ** 40, 1e9
 
@@ -18,6 +19,7 @@ def goodput_fraction(useful_units: float, wall_s: float, n_gpus: int, peak_units
     return (useful_units / wall_s) / (n_gpus * peak_units_per_gpu_s)
 
 
+@calculator_inputs(positive="tokens seconds gpus peak_tok_s_per_gpu")
 def explain_goodput(tokens=100_000, seconds=10.0, gpus=8, peak_tok_s_per_gpu=1500) -> str:
     rate = tokens / seconds
     f = goodput_fraction(tokens, seconds, gpus, peak_tok_s_per_gpu)
@@ -32,6 +34,7 @@ def training_flops(params: float, tokens: float, flops_per_param_token: float = 
     return flops_per_param_token * params * tokens
 
 
+@calculator_inputs(positive="params_T tokens_T flops_per_param_token gpu_pflops gpus mfu", fraction="mfu")
 def explain_training(params_T=100.0, tokens_T=29.0, flops_per_param_token=6.0, gpu_pflops=0.989, gpus=100_000,
                      mfu=0.4) -> str:
     c = training_flops(params_T * 1e12, tokens_T * 1e12, flops_per_param_token)
@@ -83,6 +86,7 @@ def gpus_to_hold(params: float, bytes_per_p: float, usable_gb_per_gpu: float) ->
     return params * bytes_per_p / (usable_gb_per_gpu * GB)
 
 
+@calculator_inputs(positive="params_T usable_gb_per_gpu")
 def explain_memory(params_T=100.0, recipe="inference bf16", usable_gb_per_gpu=180) -> str:
     b = bytes_per_param(**RECIPES[recipe])["total"]
     total = params_T * 1e12 * b

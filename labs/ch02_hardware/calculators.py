@@ -6,6 +6,7 @@ Units: GB/s = 1e9 bytes/s, TB/s = 1e12 bytes/s.
 from __future__ import annotations
 
 from perflab.calc import transfer_seconds
+from perflab.validate import calculator_inputs
 
 # name -> (GB/s per direction per GPU, latency in µs or None, source)
 LINKS = {
@@ -32,6 +33,7 @@ def _t(s: float) -> str:
     return f"{s * 1e9:,.3g} ns"
 
 
+@calculator_inputs(signed="latency_us")
 def explain_move(megabytes=64.0, link="NVLink 5 (NVL72, per GPU)", latency_us=-1.0) -> str:
     """Time = latency + bytes / bandwidth. latency_us < 0: use the book's latency for that link (0 if none)."""
     gbps, lat, src = LINKS[link]
@@ -68,6 +70,7 @@ def nvl72(gpus=72, links_per_gpu=18, gb_s_per_link=100, hbm_gb=192, usable_gb=18
             "rack HBM (GB)": gpus * hbm_gb, "rack usable HBM (GB)": gpus * usable_gb}
 
 
+@calculator_inputs(positive="gpus links_per_gpu gb_s_per_link hbm_gb")
 def explain_nvl72(gpus=72, links_per_gpu=18, gb_s_per_link=100, hbm_gb=192) -> str:
     r = nvl72(gpus, links_per_gpu, gb_s_per_link, hbm_gb)
     return (f"{links_per_gpu} links × {gb_s_per_link} GB/s = {r['NVLink per GPU (GB/s)'] / 1e3:g} TB/s per GPU; "

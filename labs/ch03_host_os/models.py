@@ -1,6 +1,7 @@
 """Chapter 3's back-of-envelope models: NUMA latency, pageable vs pinned copy time, and what an
 overlapped (pinned + non_blocking) copy saves per training step."""
 from __future__ import annotations
+from perflab.validate import calculator_inputs
 
 
 def numa_penalty(local_ns: float = 80.0, remote_ns: float = 139.0) -> float:
@@ -12,6 +13,7 @@ def mean_latency_ns(local_ns: float, remote_ns: float, remote_fraction: float) -
     return (1 - remote_fraction) * local_ns + remote_fraction * remote_ns
 
 
+@calculator_inputs(positive="local_ns remote_ns", fraction="remote_fraction")
 def explain_numa(local_ns=80.0, remote_ns=139.0, remote_fraction=0.5) -> str:
     avg = mean_latency_ns(local_ns, remote_ns, remote_fraction)
     return (f"remote/local = {numa_penalty(local_ns, remote_ns):.2f}× ({remote_ns / local_ns - 1:.0%} more per miss); "
@@ -29,6 +31,7 @@ def step_s(compute_s: float, copy_s_: float, overlapped: bool) -> float:
     return max(compute_s, copy_s_) if overlapped else compute_s + copy_s_
 
 
+@calculator_inputs(positive="batch_mb compute_ms pageable_gbps pinned_gbps")
 def explain_feed(batch_mb=64.0, compute_ms=20.0, pageable_gbps=5.8, pinned_gbps=53.1) -> str:
     """Defaults: the H200 reference's measured H2D bandwidths (pageable 5.8, pinned 53.1 GB/s)."""
     b = batch_mb * 1e6

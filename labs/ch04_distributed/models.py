@@ -8,6 +8,7 @@ shape (ring: latency linear in N, tree: logarithmic, L1892–L1893).
 from __future__ import annotations
 
 import math
+from perflab.validate import calculator_inputs
 
 
 def ring_allreduce_s(n: int, nbytes: float, alpha_s: float, beta_bps: float) -> float:
@@ -43,6 +44,7 @@ def crossover_bytes(n: int, alpha_s: float, beta_bps: float) -> float:
     return da / db if db else float("inf")
 
 
+@calculator_inputs(positive="ranks size_mb link_gbps")
 def explain_allreduce(ranks=8, size_mb=64.0, alpha_us=5.0, link_gbps=50.0) -> str:
     """One line per algorithm for the calculator."""
     s, a, b = size_mb * 1e6, alpha_us * 1e-6, link_gbps * 1e9
@@ -73,6 +75,7 @@ def overlap_step_s(fwd_s: float, bwd_s: float, comm_s: float, tail_s: float, ove
     return fwd_s + max(bwd_s, comm_s - tail_s) + tail_s
 
 
+@calculator_inputs(positive="fwd_ms bwd_ms")
 def explain_overlap(fwd_ms=10.0, bwd_ms=20.0, comm_ms=12.0, tail_ms=2.0) -> str:
     before = overlap_step_s(fwd_ms, bwd_ms, comm_ms, 0, overlap=False)
     after = overlap_step_s(fwd_ms, bwd_ms, comm_ms, min(tail_ms, comm_ms), overlap=True)

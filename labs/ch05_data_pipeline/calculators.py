@@ -6,6 +6,7 @@
 1.357
 """
 from __future__ import annotations
+from perflab.validate import calculator_inputs
 
 
 def read_bandwidth_gbps(gpus: int, mb_per_s_per_gpu: float) -> float:
@@ -22,6 +23,7 @@ def mb_per_s_per_gpu(sample_kb: float, samples_per_s: float) -> float:
     return sample_kb * samples_per_s / 1e3
 
 
+@calculator_inputs(positive="gpus sample_kb samples_per_s disk_gbps")
 def explain_io(gpus: int, sample_kb: float, samples_per_s: float, disk_gbps: float) -> str:
     """One line: per-GPU and aggregate input bandwidth, and how many such disks (or links) it takes."""
     per = mb_per_s_per_gpu(sample_kb, samples_per_s)
@@ -54,6 +56,7 @@ def pipeline_batch_s(load_s: float, step_s: float, num_workers: int) -> float:
     return max(step_s, load_s / num_workers)
 
 
+@calculator_inputs(positive="load_ms step_ms")
 def explain_pipeline(load_ms: float, step_ms: float, num_workers: int) -> str:
     t = pipeline_batch_s(load_ms, step_ms, num_workers)
     busy = step_ms / t if t else 0.0

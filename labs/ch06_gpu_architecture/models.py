@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from perflab import calc
+from perflab.validate import calculator_inputs
 
 
 def grid_blocks(n: int, threads_per_block: int) -> int:
@@ -23,6 +24,7 @@ def warp_lanes(threads_per_block: int, warp_size: int = 32) -> tuple[int, int, i
     return warps, threads_per_block, warps * warp_size
 
 
+@calculator_inputs(positive="n threads")
 def explain_launch(n: int = 1_000_000, threads: int = 256) -> str:
     """One line: the grid for n elements and how many lanes of the last warps idle.
 
@@ -59,6 +61,7 @@ def migration_ms(size_mb: float, link_gbps: float, chunk_kb: float = 512, fault_
     return batches * fault_us / 1e3 + copy_ms, copy_ms
 
 
+@calculator_inputs(positive="size_mb link_gbps chunk_kb")
 def explain_migration(size_mb: float = 64, link_gbps: float = 50, chunk_kb: float = 512, fault_us: float = 40) -> str:
     """One line for the page-fault calculator."""
     fault, pre = migration_ms(size_mb, link_gbps, chunk_kb, fault_us)

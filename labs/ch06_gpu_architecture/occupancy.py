@@ -15,6 +15,7 @@ the compiled kernel, never typed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from perflab.validate import calculator_inputs
 
 KIB = 1024
 GUIDE = "[ext] CUDA C++ Programming Guide, compute-capability table; allocation units from cuda_occupancy.h (CUDA 13.0)"
@@ -310,6 +311,7 @@ def presets() -> list[str]:
     return first + [a for a in ARCHS if a not in first]
 
 
+@calculator_inputs(positive="threads regs")
 def explain(arch: str = "sm_90", threads: int = 256, regs: int = 32, smem_kib: int = 0) -> str:
     """One line for the calculator widget; arch is a preset name or 'this GPU' (read from the driver)."""
     lim = device_limits()[0] if arch == "this GPU" else limits(arch)

@@ -12,6 +12,7 @@ They count what the hardware would touch for one warp's request, so the chapter'
 from __future__ import annotations
 
 import random
+from perflab.validate import calculator_inputs
 
 PATTERNS = ("contiguous", "misaligned", "strided", "random", "broadcast")
 
@@ -130,6 +131,7 @@ def matmul_global_loads(n: int, tile: int = 1) -> int:
     return 2 * tiles ** 3 * tile * tile
 
 
+@calculator_inputs(positive="stride elem_bytes")
 def explain_request(pattern: str = "contiguous", stride: int = 1, offset_bytes: int = 0,
                     elem_bytes: int = 4) -> str:
     """One line for the calculator widget: sectors touched, bytes fetched vs used, efficiency.
@@ -157,6 +159,7 @@ def stride_table(strides=(1, 2, 4, 8, 16, 32)):
                  title="One warp of float32 loads, by the distance between neighbouring lanes")
 
 
+@calculator_inputs(positive="tile")
 def explain_tile(tile: int = 32, pad: int = 0) -> str:
     """One line: the bank-conflict degree of reading a column of a shared tile[tile][tile + pad].
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from perflab.validate import calculator_inputs
 
 WARP = 32
 
@@ -135,6 +136,7 @@ def occupancy(threads: int, regs_per_thread: int, smem_per_block: int = 0,
     return Occupancy(threads, regs_per_thread, smem_per_block, lim, by)
 
 
+@calculator_inputs(positive="threads regs_per_thread")
 def explain_occupancy(threads: int = 256, regs_per_thread: int = 32, smem_kb: float = 0.0,
                       arch: str = "sm_90") -> str:
     """One line for the calculator widget.
@@ -197,6 +199,7 @@ def littles_law(load_gbps: float, latency_ns: float, sms: int, bytes_per_load: i
     return LatencyHiding(load_gbps, latency_ns, sms, bytes_per_load, ilp, max_warps)
 
 
+@calculator_inputs(positive="copy_gbps latency_ns sms bytes_per_load ilp")
 def explain_littles_law(copy_gbps: float = 4200, latency_ns: float = 600, sms: int = 132,
                         bytes_per_load: int = 4, ilp: int = 1) -> str:
     """One line for the widget: a copy-type kernel at ``copy_gbps`` (read + write) needs half of it

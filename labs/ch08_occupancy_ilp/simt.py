@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from perflab.validate import calculator_inputs
 
 WARP = 32
 PATTERNS = ("lane-parity", "lane-random", "warp-uniform", "sorted", "one-lane")
@@ -144,6 +145,7 @@ def run_flags(flags, then_cost: int, else_cost: int, common: int = 0) -> Run:
     return Run(warps, int((has_then & has_else).sum()), issued, useful)
 
 
+@calculator_inputs()
 def explain(pattern_name: str = "lane-parity", then_cost: int = 10, else_cost: int = 10, common: int = 2) -> str:
     """The calculator's text: the masks of the first warp of a pattern, and the efficiency over many warps."""
     w = run_warp(pattern(pattern_name, WARP), then_cost, else_cost, common)

@@ -11,6 +11,7 @@ Each function returns one paragraph of text, so it works in ``pl.calculator`` an
 from __future__ import annotations
 
 import perflab as pl
+from perflab.validate import calculator_inputs
 
 BYTES = {"float32": 4, "tf32": 4, "bfloat16": 2, "float16": 2, "float8": 1, "fp4 (e2m1)": 0.5}
 
@@ -54,6 +55,7 @@ def _where(intensity: float, precision: str) -> str:
     return "; ".join(parts)
 
 
+@calculator_inputs(positive="ops")
 def fusion(ops: int = 3, dtype: str = "float32") -> str:
     """A chain of ``ops`` elementwise ops, one kernel each vs all in one kernel."""
     b = BYTES[dtype]
@@ -66,6 +68,7 @@ def fusion(ops: int = 3, dtype: str = "float32") -> str:
             f"{ops}× fewer bytes, so about {ops}× faster while memory-bound. {_where(hi, peak)}{need}.")
 
 
+@calculator_inputs(positive="tile")
 def tiling(tile: int = 32, dtype: str = "float32") -> str:
     """Shared-memory tiles of T×T for a matmul: reuse per staged element and global-load intensity."""
     b = BYTES[dtype]
@@ -77,6 +80,7 @@ def tiling(tile: int = 32, dtype: str = "float32") -> str:
             f"Real GEMMs also reuse tiles through L2 and registers, so DRAM sees less than these loads.")
 
 
+@calculator_inputs(positive="n")
 def precision(n: int = 4096, dtype: str = "bfloat16") -> str:
     """An n×n×n matmul's intensity (each matrix crossing memory once) in one precision, vs fp32."""
     b = BYTES[dtype]

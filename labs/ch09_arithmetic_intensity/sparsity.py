@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from perflab.table import Table
+from perflab.validate import calculator_inputs
 
 
 def prune_24(w: torch.Tensor) -> torch.Tensor:
@@ -59,6 +60,7 @@ def speedup(batch: int = 4096, n: int = 8192, k: int = 8192, bytes_per_value: fl
     return dense_t, sparse_t, dense_t / sparse_t
 
 
+@calculator_inputs(positive="batch")
 def explain(batch: int = 4096, dtype: str = "bfloat16") -> str:
     """One line for pl.calculator: the 2:4 model on the H200 reference's measured ceilings."""
     import perflab as pl

@@ -10,8 +10,10 @@ order tiles are handed out changes the operand traffic that reaches DRAM (an LRU
 from __future__ import annotations
 
 from collections import OrderedDict
+from perflab.validate import calculator_inputs
 
 
+@calculator_inputs(positive="tasks work_ms")
 def launch_overhead(tasks: int = 1000, work_ms: float = 100.0, launch_us: float = 20.0) -> str:
     """Time of ``tasks`` separate launches (each costing ``launch_us``) vs one persistent launch."""
     over_ms = tasks * launch_us / 1e3

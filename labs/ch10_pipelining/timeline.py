@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from perflab.validate import calculator_inputs
 
 MODES = ("single", "specialized", "pingpong")
 COLORS = {"issue": "#9467bd", "load": "#1f77b4", "ready": "#c7c7c7", "mma": "#2ca02c", "epilogue": "#ff7f0e"}
@@ -197,6 +198,7 @@ def stages_to_hide(load: float, compute: float) -> int:
     return 1 + math.ceil(load / compute - 1e-9)
 
 
+@calculator_inputs(positive="load_ns compute_ns stages k_tiles")
 def explain(load_ns: float = 1000, compute_ns: float = 800, stages: int = 1, k_tiles: int = 64) -> str:
     """Plain-text pipeline model for the calculator: time and tensor-core share for this many stages."""
     one = simulate("single", stages=1, k_tiles=k_tiles, load=load_ns, compute=compute_ns, issue=0)

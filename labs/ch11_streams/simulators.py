@@ -19,6 +19,7 @@ three stages are equal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from perflab.validate import calculator_inputs
 
 STAGES = ("H2D copy", "compute", "D2H copy")
 
@@ -140,6 +141,7 @@ def best_chunks(stage_ms, overhead_ms: float, max_chunks: int = 256) -> int:
     return min(range(1, max_chunks + 1), key=lambda n: (pipelined_makespan(stage_ms, n, overhead_ms), n))
 
 
+@calculator_inputs(positive="chunks streams", signed="h2d_ms compute_ms d2h_ms")
 def explain(h2d_ms: float = 2.5, compute_ms: float = 2.5, d2h_ms: float = 2.5, chunks: int = 8,
             streams: int = 3, overhead_us: float = 10.0) -> str:
     """Calculator text: serialized vs overlapped makespan for these whole-batch stage times.

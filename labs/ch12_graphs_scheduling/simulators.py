@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import random
 from dataclasses import dataclass
+from perflab.validate import calculator_inputs
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def compare(costs, workers: int, chunk: int = 1, atomic_cost: float = 0.0) -> tu
     return s, d, s.makespan / d.makespan if d.makespan else 1.0
 
 
+@calculator_inputs(positive="workers tasks_per_worker heavy_factor chunk", fraction="heavy_fraction")
 def explain_split(workers: int = 132, tasks_per_worker: int = 64, heavy_fraction: float = 0.125,
                   heavy_factor: int = 8, order: str = "heavy first", chunk: int = 1) -> str:
     """Text for the makespan calculator: a static split vs a dynamic queue on a heavy-front profile."""
@@ -197,6 +199,7 @@ class LaunchModel:
             "20–30 % (L4975) means kernels that run 0.7–0.8× as long as their launch"])
 
 
+@calculator_inputs(positive="kernels cpu_us kernel_us replay_us")
 def explain_launch(kernels: int = 160, cpu_us: float = 6.0, kernel_us: float = 1.5, replay_us: float = 15.0) -> str:
     """Text for the launch-overhead calculator."""
     return LaunchModel(kernels, cpu_us, kernel_us, replay_us).explain()

@@ -7,6 +7,7 @@ import perflab as pl  # noqa: F401  (first: sets TRITON_INTERPRET on machines wi
 import torch
 
 from labs.ch13_profiling_pytorch import model as M
+from perflab.validate import calculator_inputs
 
 PHASES = ("train_step", "forward", "backward", "optimizer_step")
 
@@ -145,6 +146,7 @@ PERF_SHARES = {"py::forward": 45.0, "aten::matmul": 20.5, "dataloader_iter_next"
                "read syscall": 5.3}
 
 
+@calculator_inputs()
 def amdahl(target: str = "py::forward", cut_percent: float = 100.0) -> str:
     """Amdahl's law over the book's breakdown: remove ``cut_percent`` of one share, what does the step gain?
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import perflab as pl  # noqa: F401
 import torch
+from perflab.validate import calculator_inputs
 
 BATCHES = (3, 5, 7, 11, 13, 17)      # every new batch size is a new shape
 
@@ -91,6 +92,7 @@ def table(batches=BATCHES):
                         "(TORCH_LOGS=recompiles prints the same events with their failing guard)"])
 
 
+@calculator_inputs(positive="n min_len max_len compile_s")
 def padding_waste(n: int = 64, min_len: int = 16, max_len: int = 512, compile_s: float = 1.0) -> str:
     """Pad n sequences with lengths spread evenly over [min_len, max_len] to max_len, or compile per length.
 

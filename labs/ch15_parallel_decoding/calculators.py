@@ -25,6 +25,7 @@ The book states none of these as formulas (digest ch15 §15.3); they are the sta
 from __future__ import annotations
 
 import math
+from perflab.validate import calculator_inputs
 
 
 def _positive(**values):
@@ -39,6 +40,7 @@ def kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, dtype_bytes: f
     return 2 * layers * kv_heads * head_dim * dtype_bytes
 
 
+@calculator_inputs(positive="layers heads kv_heads head_dim dtype_bytes context batch")
 def explain_kv(layers=12, heads=12, kv_heads=12, head_dim=64, dtype_bytes=2, context=1024, batch=32) -> str:
     """Calculator text: KV bytes per token, per sequence and for a batch, and the GQA saving."""
     per = kv_bytes_per_token(layers, kv_heads, head_dim, dtype_bytes)
@@ -84,6 +86,7 @@ def all_to_all_bytes(tokens: int, top_k: int, hidden: int, dtype_bytes: float, e
     return 2 * tokens * top_k * hidden * dtype_bytes * (1 - local)
 
 
+@calculator_inputs(positive="tokens top_k hidden dtype_bytes ep_ranks link_gbps")
 def explain_all_to_all(tokens=8192, top_k=2, hidden=4096, dtype_bytes=2, ep_ranks=8, link_gbps=400.0) -> str:
     b = all_to_all_bytes(tokens, top_k, hidden, dtype_bytes, ep_ranks)
     per_rank = b / ep_ranks
@@ -98,6 +101,7 @@ def pipeline_bubble(stages: int, microbatches: int) -> float:
     return (stages - 1) / (microbatches + stages - 1)
 
 
+@calculator_inputs(positive="stages microbatches step_ms")
 def explain_bubble(stages=4, microbatches=8, step_ms=10.0) -> str:
     f = pipeline_bubble(stages, microbatches)
     total = step_ms * (microbatches + stages - 1) / microbatches
@@ -140,6 +144,7 @@ def alpha_for_speedup(speedup: float, k: int, c: float) -> float | None:
     return hi
 
 
+@calculator_inputs(positive="k", fraction="alpha c")
 def explain_speculative(alpha=0.8, k=4, c=0.1) -> str:
     e = expected_tokens(alpha, k)
     s = speculative_speedup(alpha, k, c)

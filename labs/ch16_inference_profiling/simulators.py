@@ -7,12 +7,14 @@ import random
 from perflab.table import Table
 
 from labs.inference.model import ModelConfig
+from perflab.validate import calculator_inputs
 
 PRESETS = {"gpt2-small (ours on GPU)": ModelConfig.gpt2(), "tiny (ours on CPU)": ModelConfig.tiny(),
            "7B-class (32 layers, d 4096)": ModelConfig(32000, 4096, 32, 32, 4096)}
 
 
 # --- Concept: what the KV cache saves and what it costs ---------------------------------------------
+@calculator_inputs(positive="context batch dtype_bytes")
 def kv_calculator(model: str = "gpt2-small (ours on GPU)", context: int = 512, batch: int = 16,
                   dtype_bytes: int = 2) -> str:
     """Per new token at a given context: FLOPs with and without the cache, and the cache's size."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from labs.ch17_disaggregation.sim import Cluster, CostModel, simulate
 from labs.ch17_disaggregation.workloads import Workload
+from perflab.validate import calculator_inputs
 
 # The book's worked example (L7048–L7052): SLOs and the rates read off its Figure 17-2.
 BOOK = {"ttft_slo_s": 0.4, "tpot_slo_s": 0.04, "coloc_ttft_rps": 3.0, "coloc_tpot_rps": 1.6,
@@ -35,6 +36,7 @@ def book_example() -> dict:
             "gain_per_gpu": disagg / coloc, "gain_total": disagg * 3 / coloc}
 
 
+@calculator_inputs(positive="n_prefill prefill_rps n_decode decode_rps")
 def explain_book(n_prefill=2, prefill_rps=5.6, n_decode=1, decode_rps=10.0) -> str:
     """The calculator's text: xPyD goodput per GPU from per-worker rates (defaults: the book's, L7048–L7052)."""
     g = pool_goodput(n_prefill, prefill_rps, n_decode, decode_rps)
@@ -58,6 +60,7 @@ def book_example_text() -> str:
         f"gain: {b['gain_per_gpu']:.2f}x per GPU; {b['gain_total']:.2f}x in total on 3x the GPUs"])
 
 
+@calculator_inputs(positive="rate_rps latency_s")
 def explain_little(rate_rps=10.0, latency_s=2.0) -> str:
     """Little's law, L = λ·W (standard queueing, not stated in the book): requests in flight."""
     return (f"{rate_rps:g} requests/s × {latency_s:g} s each = {rate_rps * latency_s:g} requests in the system on "

@@ -13,6 +13,7 @@ The book's formula (L7295, L7896, L7975): K and V for every layer, KV head and c
 from __future__ import annotations
 
 import math
+from perflab.validate import calculator_inputs
 
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
 
@@ -74,6 +75,7 @@ def book_transfer_fit(tokens: int = 7500, small_ms: float = 20.0, large_ms: floa
     return alpha, large_ms * 1e-3 - n_large * alpha
 
 
+@calculator_inputs(positive="tokens hbm_gb")
 def explain_kv(model: str, dtype: str, tokens: int, hbm_gb: float, weights_gb: float) -> str:
     """Calculator text: bytes per token, one request's KV, a 1 GiB buffer, and how many requests fit."""
     layers, heads, dim = PRESETS[model]
@@ -88,6 +90,7 @@ def explain_kv(model: str, dtype: str, tokens: int, hbm_gb: float, weights_gb: f
             f"{int(budget * 1e9 // req) if req else 0:,} such requests at once (before activations and fragmentation)")
 
 
+@calculator_inputs(positive="tokens kib_per_token page_tokens link_gbps")
 def explain_transfer(tokens: int, kib_per_token: float, page_tokens: int, overhead_us: float, link_gbps: float) -> str:
     """Calculator text: one copy per page, each with a fixed overhead, over a link."""
     per_tok = kib_per_token * 1024

@@ -23,6 +23,7 @@ import torch
 
 from labs.ch19_adaptive_inference import engine, quant
 from labs.inference.generate import generate
+from perflab.validate import calculator_inputs
 
 RUNGS = ("fp32", "bf16", "int8_torch", "int8_triton", "fp8")
 
@@ -130,6 +131,7 @@ def table(run, agree: Agreements):
                  title="The precision ladder: one decode step at batch 1", notes=notes)
 
 
+@calculator_inputs(positive="params_b bits gbps batch")
 def decode_ceiling(params_b: float = 7.0, bits: int = 16, gbps: float = 4800.0, batch: int = 1) -> str:
     """The roofline of batch-1 decode in one line: every weight is read once per step.
 

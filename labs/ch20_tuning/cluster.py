@@ -6,6 +6,7 @@ snapshot of pre-training on 16,384 H100 GPUs: one per ~50,700 GPU-hours.
 from __future__ import annotations
 
 import math
+from perflab.validate import calculator_inputs
 
 LLAMA3_GPU_HOURS_PER_FAILURE = 16_384 * 54 * 24 / 419
 
@@ -64,6 +65,7 @@ def best_interval_s(checkpoint_s: float, restart_s: float, mtbf_s: float) -> flo
     return (lo + hi) / 2
 
 
+@calculator_inputs(positive="n_gpus gpu_hours_per_failure checkpoint_s restart_s")
 def cluster(n_gpus: int = 16_384, gpu_hours_per_failure: float = LLAMA3_GPU_HOURS_PER_FAILURE,
             checkpoint_s: float = 60.0, restart_s: float = 600.0) -> str:
     """The calculator: failures per day, the job's MTBF, the best checkpoint interval and what it costs."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from labs.ch20_tuning.space import Space
 from perflab.table import Table
+from perflab.validate import calculator_inputs
 
 
 @dataclass
@@ -167,6 +168,7 @@ def convergence_figure(traces: dict, best: float, title: str = "Best found so fa
     return fig
 
 
+@calculator_inputs(positive="knobs values_per_knob measure_s trials", fraction="top_share")
 def tuning_cost(knobs: int = 5, values_per_knob: int = 3, compile_s: float = 0.8, measure_s: float = 0.1,
                 top_share: float = 0.05, trials: int = 25) -> str:
     """What exhaustive search costs, and the chance that random trials land in the top ``top_share``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from perflab.audit.core import Facts
 from perflab.audit.gpu import THROTTLE_BITS
+from perflab.validate import calculator_inputs
 
 
 def fake_gpu(temperature_c=45, memory_used_pct=10.0, throttle_mask=0, total_mib=143_771, **fields) -> dict:
@@ -16,6 +17,7 @@ def fake_gpu(temperature_c=45, memory_used_pct=10.0, throttle_mask=0, total_mib=
     return row
 
 
+@calculator_inputs()
 def telemetry_verdict(temperature_c: int, memory_used_pct: float, throttle_mask: int) -> str:
     """Run the audit's temperature, memory and throttle checks on a made-up GPU with these readings."""
     from perflab.audit import audit

@@ -28,6 +28,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from perflab.distributed import join, leave
+from perflab.measure import quantile
 
 PLAN = {  # message sizes (bytes), MLP width/depth/batch, iterations, bucket sizes (MB)
     "cpu": dict(sizes=[4_096, 65_536, 1 << 20, 4 << 20], width=384, depth=6, batch=48, iters=10,
@@ -59,7 +60,7 @@ def _timed(fn, iters, device, warmup=2, counter=None) -> dict:
     t = torch.tensor(times, dtype=torch.float64, device=device)   # NCCL reduces device tensors only
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     s = sorted(t.cpu().tolist())
-    q = lambda p: s[min(len(s) - 1, int(p * len(s)))]  # noqa: E731
+    q = lambda f: quantile(s, f)  # noqa: E731  (perflab's one quantile definition)
     return {"median_s": statistics.median(s), "p20_s": q(0.2), "p80_s": q(0.8), "n": len(s)}
 
 

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 
 from perflab.distributed import join, leave
+from perflab.measure import quantile
 
 PLAN = {"cpu": dict(prompts=[64, 256, 496], iters=6, decode=8),      # the tiny model (max 512 positions)
         "cuda": dict(prompts=[128, 512, 1000], iters=10, decode=8)}   # GPT-2 small, bf16 (max 1024)
@@ -98,7 +99,7 @@ def one_prompt(model, cfg, p: int, plan: dict, rank: int, device, dtype) -> dict
     t = torch.tensor(times, dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     s = sorted(t.cpu().tolist())
-    q = lambda f: s[min(len(s) - 1, int(f * len(s)))]  # noqa: E731
+    q = lambda f: quantile(s, f)  # noqa: E731  (perflab's one quantile definition)
     med = statistics.median(s)
     return {"prompt": p, "bytes": nbytes, "shape": list(shape), "median_s": med, "p20_s": q(0.2), "p80_s": q(0.8),
             "gbps": nbytes / med / 1e9, "bit_exact": bool(torch.equal(sha, ref_sha)),

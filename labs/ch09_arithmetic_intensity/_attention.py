@@ -32,14 +32,22 @@ def qkv(shape_q, shape_kv, device, dtype, seed) -> dict:
 
 def reference(q, k, v, causal: bool) -> torch.Tensor:
     """softmax(q kᵀ/√d [+ causal mask]) v in float64. Causal aligns the queries to the last keys (query i
-    of Sq sees keys 0 .. Skv − Sq + i), which is what a decode step or a chunk of prefill needs."""
-    qd, kd, vd = q.double(), k.double(), v.double()
-    s = qd @ kd.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    of Sq sees keys 0 .. Skv − Sq + i), which is what a decode step or a chunk of prefill needs. Heads are
+    done a few at a time so the float64 score matrices stay under about 1 GB on any device."""
+    B, H, sq, D = q.shape
+    skv = k.shape[-2]
+    qf, kf, vf = (t.reshape(B * H, t.shape[-2], D) for t in (q, k, v))
+    out = torch.empty(B * H, sq, D, dtype=torch.float64, device=q.device)
+    step = max(1, int(2**27 // max(sq * skv, 1)))
+    keep = None
     if causal:
-        sq, skv = q.shape[-2], k.shape[-2]
         keep = torch.arange(skv, device=q.device)[None, :] <= torch.arange(sq, device=q.device)[:, None] + skv - sq
-        s = s.masked_fill(~keep, float("-inf"))
-    return torch.softmax(s, dim=-1) @ vd
+    for i in range(0, B * H, step):
+        s = qf[i:i + step].double() @ kf[i:i + step].double().transpose(-1, -2) / math.sqrt(D)
+        if causal:
+            s.masked_fill_(~keep, float("-inf"))
+        out[i:i + step] = torch.softmax(s, dim=-1) @ vf[i:i + step].double()
+    return out.view(B, H, sq, D)
 
 
 def eager(q, k, v, causal: bool) -> torch.Tensor:
@@ -67,3 +75,30 @@ def sdpa(q, k, v, causal: bool, backend: str) -> torch.Tensor:
 
 def nbytes(dtype: str) -> int:
     return getattr(torch, dtype).itemsize
+
+
+def versus_best(run, mine: str, guess: float | None = None) -> str:
+    """One line: ``mine``'s speed as a fraction of the fastest timed SDPA backend in ``run`` (a LabRun)."""
+    timed = {r.name: r.measurement.median for r in run.rows if r.measurement}
+    sdpa = {n: t for n, t in timed.items() if n.startswith("sdpa_")}
+    said = f"; you guessed {guess:.0%}" if guess is not None else ""
+    if mine not in timed or not sdpa:
+        return (f"{mine} vs the best SDPA backend: not timed on {run.device} (Triton is interpreted on the "
+                f"cpu tier; the fused backends need a GPU){said}")
+    best = min(sdpa, key=sdpa.get)
+    return f"{mine} runs at {sdpa[best] / timed[mine]:.0%} of the speed of the fastest SDPA backend ({best}) on {run.device}{said}"
+
+
+def intensity_table(lab) -> "object":
+    """FLOP per byte of each of the lab's sizes on this tier: the fused minimum and eager's, with its scores."""
+    from perflab.machine import env
+    from perflab.table import Table
+    rows = []
+    for size in lab.SIZES[env().tier]:
+        f, b = lab.flops(size), lab.bytes(size)
+        extra = lab.score_bytes(size) if hasattr(lab, "score_bytes") else 0
+        rows.append([str(size), f"{f / 1e9:,.2f}", f"{b / 1e6:,.1f}", f"{f / b:,.1f}",
+                     f"{f / (b + extra):,.1f}" if extra else "—"])
+    return Table(["size", "GFLOP", "MB (fused)", "FLOP/B fused", "FLOP/B eager"], rows,
+                 f"{lab.TITLE.split(':')[0]}: arithmetic intensity at this tier's sizes (bf16)",
+                 ["fused = read Q, K, V and write O once; eager adds the score matrix's round trips"])

@@ -159,3 +159,40 @@ def kv_bytes(variant: str, size, dtype="bfloat16") -> int:
     return {"gather_sdpa": 2 * padded * H * D * e * 3, "triton_paged": 2 * tokens * H * D * e,
             "gather_dequant_sdpa_int8": 2 * padded * H * ((D + 4) + 2 * D * e + D * e),
             "triton_paged_int8": quant, "triton_paged_fp8": quant}[variant]
+
+
+def engine_table(device, n: int = 24, seed: int = 3):
+    """The course engine (labs/inference, in its default precision) serving one workload twice: decode
+    attention by gather + SDPA, then by the block-table kernel. Tokens/s from the engine's own timestamps."""
+    from perflab.table import Table
+    from labs.inference.metrics import summarize
+    from labs.inference.model import ModelConfig, build_model
+    from labs.inference.scheduler import EngineConfig, serve
+    from labs.inference.workload import make_workload
+    if torch.device(device).type != "cuda":
+        return "the engine comparison needs a CUDA GPU (on the cpu tier Triton is interpreted; tests check its tokens)"
+    model = build_model(ModelConfig.gpt2(), device, dtype=None, seed=0)
+    reqs = make_workload(n, vocab_size=model.config.vocab_size, prompt_len=("uniform", 16, 400),
+                         output_len=("uniform", 16, 64), seed=seed)
+    out, rows = {}, []
+    for attention in ("torch", "triton", "torch", "triton"):          # the first pair warms up
+        traces = serve(model, reqs, EngineConfig(max_batch=16, attention=attention))
+        out[attention] = (traces, summarize(traces))
+    same = sum(a.tokens == b.tokens for a, b in zip(out["torch"][0], out["triton"][0]))
+    for attention, (_, s) in out.items():
+        rows.append([attention, f"{s['tokens_per_s']:,.0f}", f"{s['tpot_p50'] * 1e3:,.2f}", f"{s['span_s'] * 1e3:,.0f}"])
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    return Table(["decode attention", "tokens/s", "TPOT p50 ms", "total ms"], rows,
+                 f"GPT-2 small ({dtype}), {n} requests, continuous batching of 16 · {device}",
+                 [f"{same}/{n} requests give identical tokens both ways (a difference would be a near-tie "
+                  f"flipped by bf16 rounding; the CPU tests match the plain loop token for token)"])
+
+
+def speedup_line(run, guess: float | None = None) -> str:
+    """How much faster the int8 kernel ran than the bf16 kernel, and the kernel than the gather (a LabRun)."""
+    t = {r.name: r.measurement.median for r in run.rows if r.measurement}
+    said = f" (you guessed {guess:.2f}×)" if guess is not None else ""
+    if "triton_paged" not in t or "triton_paged_int8" not in t:
+        return f"not timed on {run.device}: Triton is interpreted on the cpu tier (checked, not timed){said}"
+    return (f"on {run.device}: int8 kernel {t['triton_paged'] / t['triton_paged_int8']:.2f}× the bf16 kernel{said}; "
+            f"bf16 kernel {t['gather_sdpa'] / t['triton_paged']:.2f}× gather + SDPA")

@@ -5,6 +5,7 @@ import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 import triton
 import triton.language as tl
+from perflab.claims import Faster
 
 from labs.ch09_arithmetic_intensity import _attention as A
 
@@ -183,6 +184,17 @@ def triton_flash(q, k, v, causal):
 
 
 variants = [eager, sdpa_math, sdpa_efficient, sdpa_flash, sdpa_cudnn, triton_flash]
+
+# measured on an H100 (2026-12-07, torch 2.11, triton 3.6) at the default size, bf16 causal: cuDNN 519,
+# our kernel 416, FlashAttention-2 290 TFLOP/s; eager 17 ms against flash's 0.95 ms
+CLAIMS = [
+    Faster("ch09.attention_prefill", "triton_flash", than="sdpa_cudnn", by=0.7, dtype="bfloat16", tier="sm_90",
+           text="our Triton forward reaches ≥ 70% of the fastest SDPA backend (cuDNN on Hopper) in bf16 prefill"),
+    Faster("ch09.attention_prefill", "triton_flash", than="sdpa_flash", by=1.2, dtype="bfloat16", tier="sm_90",
+           text="on Hopper our Triton forward beats FlashAttention-2 (written for Ampere) by ≥ 1.2×"),
+    Faster("ch09.attention_prefill", "sdpa_flash", than="eager", by=5.0, dtype="bfloat16", tier="sm_80",
+           text="fusing attention (the flash backend) is ≥ 5× faster than eager matmul-softmax-matmul at 4k tokens"),
+]
 
 
 def tiled_online_softmax(q, k, v, causal, block: int = 64):

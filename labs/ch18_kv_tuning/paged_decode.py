@@ -44,6 +44,7 @@ def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:
     same pools stored as int8 and fp8 codes with one scale per (slot, head) (kv_quant, per token)."""
     B, _, H, D, bs = _unpack(size)
     lengths = lengths_of(size)
+    lengths = lengths[seed % B:] + lengths[:seed % B]         # which sequence is long depends on the seed
     need = [-(-n // bs) for n in lengths]
     total = sum(need) + max(1, sum(need) // 4) + 1                    # + spare; block 0 stays the null block
     g = torch.Generator(device=device).manual_seed(seed)

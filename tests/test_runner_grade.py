@@ -127,3 +127,32 @@ def test_headless_panel_reuses_the_run_above_and_runs_when_there_is_none(monkeyp
     assert "not measured again" in capsys.readouterr().out
     assert runner.last_run(lab.name, lab.SIZES["cpu"][0], "float32", ["two_ops"]) is not None
     assert runner.last_run(lab.name, lab.SIZES["cpu"][1], "float32", ["two_ops"]) is None     # another size
+
+
+def test_a_busy_machine_is_flagged_in_the_measurement_and_the_table(monkeypatch):
+    """Synthetic load: one busy process per core. The flag is asserted, never a timing."""
+    import os
+    import subprocess
+    import sys
+    from perflab import peaks
+    from perflab.timer import _cores
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("needs /proc/stat (Linux) to see other processes' CPU time")
+    fake = peaks.Ceilings(device="test", device_key="test", tier="cpu", copy_gbps=10.0,
+                          matmul_tflops={"float32": 0.1})
+    monkeypatch.setattr(peaks, "ceilings", lambda **k: fake)          # the ceilings are not under test here
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(_cores())]
+    try:
+        import time
+        time.sleep(0.3)
+        r = pl.run(toylab, variants=["two_ops", "fused"], rep_ms=30, record=False)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    m = r["two_ops"].measurement
+    assert m.busy.startswith("other processes used") and m.threads >= 1
+    assert "BUSY MACHINE" in r.table().title
+    assert any("BUSY MACHINE while timing" in n for n in r.table().notes)
+    assert any("torch thread" in n for n in r.table().notes)
+    assert "busy machine" in r["two_ops"].record.note

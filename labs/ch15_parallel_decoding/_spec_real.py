@@ -111,7 +111,7 @@ def _speculative(target, draft, prompt, max_new_tokens, k):
 
 PROMPT_LEN = 32
 NEW_TOKENS = {"gpu": 48, "cpu": 32}
-PROMPTS = {"gpu": 2, "cpu": 2}
+PROMPTS = {"gpu": 2, "cpu": 1}
 
 
 def prompts(count: int = 3, length: int = PROMPT_LEN, seed: int = 0) -> list[list[int]]:
@@ -269,7 +269,7 @@ def k_sweep(target, draft, ks: tuple | None = None, count: int | None = None, ne
     import perflab as pl
     e = pl.env()
     ks, count = ks or KS[e.tier], count or PROMPTS[e.tier]
-    n, rep_ms = new_tokens or NEW_TOKENS[e.tier], rep_ms or (200 if e.tier == "gpu" else 100)
+    n, rep_ms = new_tokens or NEW_TOKENS[e.tier], rep_ms or (200 if e.tier == "gpu" else 60)
     ps = prompts(count, seed=seed)
     greedy = lambda model: [sd.target_greedy(model, p, n) for p in ps]                  # noqa: E731
     target_s = pl.bench(lambda: greedy(target), rep_ms=rep_ms, label="target greedy").median

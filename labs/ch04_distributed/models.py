@@ -47,6 +47,8 @@ def crossover_bytes(n: int, alpha_s: float, beta_bps: float) -> float:
 @calculator_inputs(positive="ranks size_mb link_gbps")
 def explain_allreduce(ranks=8, size_mb=64.0, alpha_us=5.0, link_gbps=50.0) -> str:
     """One line per algorithm for the calculator."""
+    if ranks < 2:
+        raise ValueError(f"explain_allreduce: ranks must be >= 2 (one rank has nothing to reduce), got {ranks}")
     s, a, b = size_mb * 1e6, alpha_us * 1e-6, link_gbps * 1e9
     ring, tree = ring_allreduce_s(ranks, s, a, b), tree_allreduce_s(ranks, s, a, b)
     x = crossover_bytes(ranks, a, b)

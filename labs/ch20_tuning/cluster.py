@@ -71,9 +71,13 @@ def cluster(n_gpus: int = 16_384, gpu_hours_per_failure: float = LLAMA3_GPU_HOUR
     """The calculator: failures per day, the job's MTBF, the best checkpoint interval and what it costs."""
     per_day = failures_per_day(n_gpus, gpu_hours_per_failure)
     mtbf_s = 86_400 / per_day
-    tau = best_interval_s(checkpoint_s, restart_s, mtbf_s)
-    waste = wasted_fraction(tau, checkpoint_s, restart_s, mtbf_s)
-    hourly = wasted_fraction(3600, checkpoint_s, restart_s, mtbf_s)
+    try:
+        tau = best_interval_s(checkpoint_s, restart_s, mtbf_s)
+        waste = wasted_fraction(tau, checkpoint_s, restart_s, mtbf_s)
+        hourly = wasted_fraction(3600, checkpoint_s, restart_s, mtbf_s)
+    except OverflowError:
+        raise ValueError(f"cluster: one failure every {mtbf_s:,.3g} s is far shorter than the {restart_s:g} s restart "
+                         f"and {checkpoint_s:g} s checkpoint: the job would never make progress") from None
     return (f"{n_gpus:,} GPUs: {per_day:,.2f} interruptions/day (one every {mtbf_s / 3600:,.2f} h); "
             f"best: checkpoint every {tau / 60:,.1f} min (Young's √(2CM): {young_interval_s(checkpoint_s, mtbf_s) / 60:,.1f}) "
             f"→ {waste:.1%} of time lost; hourly checkpoints: {hourly:.1%}")

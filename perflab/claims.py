@@ -388,9 +388,9 @@ def all_claims() -> list[Claim]:
 
 
 def reference_files() -> list[Path]:
-    """Every committed reference device's results file (data/reference/*.json but pending.json)."""
-    from perflab.paths import data_dir
-    return sorted(p for p in (data_dir() / "reference").glob("*.json") if p.name != "pending.json")
+    """Every committed reference device's results file (data/reference/<device>.json)."""
+    from perflab.results import reference_devices, reference_path
+    return [reference_path(key) for key in reference_devices()]
 
 
 def _records_here(run) -> list[Record]:

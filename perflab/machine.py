@@ -1,6 +1,8 @@
 """What this machine is: tier, device facts read from the driver, versions and available tools."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import importlib.util
 import os
@@ -131,7 +133,9 @@ def _nsight_path(exe: str) -> str | None:
     return hits[-1] if hits else None
 
 
-@functools.cache
+_COUNTING_TIER: str | None = None      # set only inside counting_tier()
+
+
 def env() -> Env:
     """Read this machine once: tier, device, capability, SMs, memory, versions, tools.
 
@@ -139,6 +143,32 @@ def env() -> Env:
     >>> e.tier in ("gpu", "cpu")
     True
     """
+    e = _read_env()
+    return e if _COUNTING_TIER is None else dataclasses.replace(e, tier=_COUNTING_TIER)
+
+
+@contextlib.contextmanager
+def counting_tier(tier: str):
+    """Inside the block ``env().tier`` reads ``tier``, so that labs whose models are sized per tier
+    count the bytes and FLOPs of a record measured on another machine (the reference check of a GPU
+    reference, run on a laptop). Only for arithmetic: nothing may run on a device inside it.
+
+    >>> with counting_tier("gpu"):
+    ...     env().tier
+    'gpu'
+    """
+    global _COUNTING_TIER
+    if tier not in ("gpu", "cpu"):
+        raise ValueError(f"tier is 'gpu' or 'cpu', got {tier!r}")
+    before, _COUNTING_TIER = _COUNTING_TIER, tier
+    try:
+        yield
+    finally:
+        _COUNTING_TIER = before
+
+
+@functools.cache
+def _read_env() -> Env:
     import torch
     tier = _tier.TIER
     if tier == "gpu" and not torch.cuda.is_available():

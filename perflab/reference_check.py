@@ -22,6 +22,7 @@ from pathlib import Path
 
 from perflab import results
 from perflab.lab import list_labs, load
+from perflab.machine import counting_tier
 
 PENDING = Path(__file__).resolve().parents[1] / "data" / "reference" / "pending.json"   # the H200's list
 RATE_TOL = 1e-3          # rates are recomputed from the same median: only rounding differs
@@ -58,7 +59,7 @@ def _size(size):
     return tuple(size) if isinstance(size, list) else size
 
 
-def record_problems(rec: results.Record, lab, ceilings: dict) -> list[str]:
+def record_problems(rec: results.Record, lab, ceilings: dict, tier: str = "gpu") -> list[str]:
     """What is wrong with one record, recomputed from its lab module and the manifest's ceilings."""
     where = f"{rec.lab} {rec.variant} {rec.size} {rec.dtype}"
     generated = getattr(lab.module, "GENERATED_VARIANTS", None)       # a regex, for sweeps' variants
@@ -73,7 +74,9 @@ def record_problems(rec: results.Record, lab, ceilings: dict) -> list[str]:
     if not (rec.median_s > 0 and (rec.p20_s or rec.median_s) <= rec.median_s <= (rec.p80_s or rec.median_s)):
         out.append(f"{where}: quantiles out of order (p20 {rec.p20_s}, median {rec.median_s}, p80 {rec.p80_s})")
     size = _size(rec.size)
-    for name, unit, per_call in (("gbps", 1e9, lab.bytes(size, rec.dtype)), ("tflops", 1e12, lab.flops(size, rec.dtype))):
+    with counting_tier(tier):                         # labs sized per tier count as on the measuring machine
+        counts = (("gbps", 1e9, lab.bytes(size, rec.dtype)), ("tflops", 1e12, lab.flops(size, rec.dtype)))
+    for name, unit, per_call in counts:
         value = getattr(rec, name)
         if value is not None and per_call and not _close(value, per_call / rec.median_s / unit, RATE_TOL):
             out.append(f"{where}: {name} {value:.6g} but the lab's count over the median gives "
@@ -145,7 +148,7 @@ def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str]
             continue
         lab = load(name)
         for r in recs:
-            out += record_problems(r, lab, ceilings)
+            out += record_problems(r, lab, ceilings, manifest.get("tier") or "gpu")
             groups[(r.lab, json.dumps(r.size), r.dtype)].append(r)
     for recs in groups.values():
         out += group_problems(recs)

@@ -2,7 +2,6 @@
 and each claim type says ✅ on right data and ❌ on wrong data."""
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 

@@ -1,30 +1,11 @@
-"""Lessons as checked claims: what a chapter says its measurements show, declared as data and evaluated.
-
-A chapter declares ``CLAIMS = [...]`` in ``labs/chNN_*/_claims.py`` (or in a lab module of that chapter)
-beside its book ``RATIOS``. Each claim evaluates to ✅ (holds), ❌ (contradicted, with the likely reason
-for that class of device) or — (not measured there, or not claimed for that tier), with the numbers:
-
-    Faster("ch09.l2norm", "triton_fused", than="eager_chain", by=2.0, tier="gpu")
-    AtLeast("ch07.copy_ladder", "vectorized", "ceiling_fraction", 0.85, tier="gpu")
-    AtMost("ch14.graph_breaks", "compiled_broken", "ceiling_fraction", 0.5)
-    About("ch09.precision_ladder", "bf16", than="fp32", ratio=10, within=0.6, tier="sm_90")
-    Scales("ch18.kv_size", "fp16", "linear", axis=0)          # median time vs size across runs
-    Holds("ch17.sim", "disaggregation cuts p99 TTFT", lambda v: v.colocated / v.disagg, at_least=1.5,
-          model=lambda: sim.run())                            # a value from an experiment or a model
-
-``show("ch09")`` renders the chapter's claims on this process's runs and on every committed reference
-device (data/reference/*.json); ``problems(path)`` lists the claims a results file contradicts.
-"""
+"""The claim vocabulary: Faster, About, AtLeast, AtMost, Scales, Holds, and the verdict each gives."""
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import math
-import pkgutil
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from perflab.results import Record
@@ -358,99 +339,3 @@ class Holds(Claim):
             return v
         return ((self.at_least is None or v >= self.at_least) and (self.at_most is None or v <= self.at_most)
                 and (self.about is None or abs(v / self.about - 1) <= self.within))
-
-
-# ---- collecting and evaluating ------------------------------------------------------------------
-
-def chapter_claims(chapter: str) -> list[Claim]:
-    """CLAIMS of a chapter ('ch09') or of one lab ('ch09.l2norm'): _claims.py, then each lab module."""
-    from perflab.lab import _chapter_packages
-    key = chapter.split(".")[0]
-    packages = _chapter_packages()
-    if key not in packages:
-        raise ValueError(f"no chapter {key!r}; chapters: {sorted(packages)}")
-    package = importlib.import_module(packages[key])
-    out: list[Claim] = []
-    for mod in ["_claims"] + [m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "_claims"]:
-        try:
-            module = importlib.import_module(f"{packages[key]}.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name == f"{packages[key]}.{mod}":
-                continue
-            raise
-        out += [c for c in getattr(module, "CLAIMS", []) if c not in out]
-    return [c for c in out if "." not in chapter or c.lab == chapter]
-
-
-def all_claims() -> list[Claim]:
-    from perflab.lab import _chapter_packages
-    return [c for key in sorted(_chapter_packages()) for c in chapter_claims(key)]
-
-
-def reference_files() -> list[Path]:
-    """Every committed reference device's results file (data/reference/<device>.json)."""
-    from perflab.results import reference_devices, reference_path
-    return [reference_path(key) for key in reference_devices()]
-
-
-def _records_here(run) -> list[Record]:
-    if run is None:
-        from perflab.runner import _LAST
-        return [rec for r in _LAST.values() for rec in r.records]
-    runs = run if isinstance(run, (list, tuple)) else [run]
-    return [rec for r in runs for rec in (r.records if hasattr(r, "records") else [r])]
-
-
-def _here_manifest() -> dict:
-    from perflab.machine import env
-    e = env()
-    return {"device": e.device, "tier": e.tier, "capability": e.sm, "memory_gb": e.memory_gb}
-
-
-def evaluate(claim: Claim, records, values: dict, manifest: dict) -> Verdict:
-    """A lab claim reads the records; a Holds claim reads the experiment values (and the manifest)."""
-    if isinstance(claim, Holds):
-        return claim.evaluate({**values, "manifest": manifest}, manifest)
-    return claim.evaluate(records, manifest)
-
-
-def problems(path: "str | Path", claims: list[Claim] | None = None) -> list[str]:
-    """Claims a results file contradicts (❌), one line each with the numbers."""
-    from perflab import results
-    manifest, records = results.read(path)
-    out = []
-    for c in all_claims() if claims is None else claims:
-        if isinstance(c, Holds) and not c.from_manifest:
-            continue              # experiment values are not in results files
-        v = evaluate(c, records, {}, manifest)
-        if v.mark == "❌":
-            out.append(f"{Path(path).name} ({manifest.get('device')}): {c.words} — measured {v.shown}")
-    return out
-
-
-def show(chapter: str, run=None, values: dict | None = None, references: list | None = None):
-    """A table of a chapter's (or lab's) claims: this run, then each reference device. ``run``: a LabRun,
-    a list of them, or records (default: every lab run in this process); ``values``: experiment results
-    by name for Holds claims. Renders as text headless and as HTML in Jupyter."""
-    from perflab import results
-    from perflab.table import Table
-    claims = chapter_claims(chapter)
-    here = _here_manifest()
-    cols = [("this run", here, _records_here(run), values or {})]
-    for p in references if references is not None else reference_files():
-        m, recs = results.read(p)
-        cols.append((m.get("device", Path(p).stem), m, recs, {}))
-    rows, notes = [], []
-    for c in claims:
-        cells = []
-        for label, m, recs, vals in cols:
-            v = evaluate(c, recs, vals, m)
-            cells.append(str(v))
-            if v.mark == "❌":
-                notes.append(f"❌ {c.words} on {m.get('device')}: {v.reason}")
-        rows.append([c.words.split(": ", 1)[-1] if "." in chapter else c.words, *cells])
-    heads = [f"this run ({here['device']})"] + [label for label, *_ in cols[1:]]
-    if not claims:
-        notes.append(f"{chapter} declares no claims yet")
-    notes.append("✅ holds · ❌ contradicted · — not measured there, or not claimed for that device")
-    return Table(["claim", *heads], rows, title=f"Claims · {chapter}", notes=notes)

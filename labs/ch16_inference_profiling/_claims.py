@@ -1,0 +1,79 @@
+"""Chapter 16's measured outcomes as checked claims (perflab.claims), beside the book check.
+
+Lab claims read ``pl.run`` records. The serving experiments return plain values, shown with
+``values={...}`` in ``claims.show``: ``ch16.batch_sweep`` (tokens/s by batch, from ``serving.batch_sweep``),
+``ch16.batching`` (``serving.batching``), ``ch16.arrivals`` (``serving.with_arrivals``'s dict) and
+``ch16.chunked`` (``serving.chunked_prefill``'s rows)."""
+from perflab.claims import About, Faster, Holds
+
+_LAUNCH = ("a small model's decode iteration on a GPU is launch-bound: a 950-token prefill costs about what a "
+           "decode step does, so chunking it only adds iterations")
+
+
+def _get(*keys):
+    def read(v):
+        for k in keys:
+            if not isinstance(v, dict) or k not in v:
+                return None
+            v = v[k]
+        return v
+    return read
+
+
+def _batch_gain(rate):
+    return rate[8] / rate[1] if isinstance(rate, dict) and {1, 8} <= rate.keys() else None
+
+
+def _slo_gap(out):
+    if not isinstance(out, dict) or not {"static", "continuous"} <= out.keys():
+        return None
+    return out["continuous"]["slo_met"] - out["static"]["slo_met"]
+
+
+def _rows(raw, field):
+    return [r[field] for r in raw] if isinstance(raw, list) and raw and field in raw[0] else None
+
+
+def _ttft_grows(raw):
+    t = _rows(raw, "long_ttft")
+    return None if t is None else all(a < b for a, b in zip(t, t[1:]))
+
+
+def _gap_ratio(raw):
+    """Decoders' longest gap at the smallest chunk over the whole-prompt row."""
+    g = _rows(raw, "max_gap")
+    return None if not g else g[-1] / g[0]
+
+
+def _same_work(raw):
+    c = _rows(raw, "computed")
+    return None if c is None else len(set(c)) == 1
+
+
+CLAIMS = [
+    Faster("ch16.kv_cache", "kv_cache", than="no_cache", by=3.0,
+           text="the KV cache is ≥ 3× recomputing the sequence, far below the ~500× arithmetic ratio"),
+    Faster("ch16.prefix_caching", "prefix_cache", than="recompute", by=1.5,
+           text="reusing the document's cached prefix is ≥ 1.5× full prefills (the token ratio is its ceiling)"),
+    Faster("ch16.cuda_graph_decode", "cuda_graph", than="eager", by=3.0, tier="gpu",
+           text="at batch 1 the CUDA-graph decode step is ≥ 3× eager: most of an eager step is launch overhead"),
+    About("ch16.cuda_graph_decode", "static_eager", "eager", 1.0, within=0.15,
+          text="fixed shapes alone (static_eager, no graph) buy nothing (±15%)"),
+    Holds("ch16.batch_sweep", "on a GPU a batch of 8 decodes ≥ 6× the tokens/s of batch 1 (the step reads the "
+          "weights once whatever the batch)", _batch_gain, at_least=6.0, tier="gpu"),
+    Holds("ch16.batching", "continuous batching gives ≥ 2× the throughput of static batching on uneven outputs",
+          _get("ratio"), at_least=2.0),
+    Holds("ch16.batching", "continuous batching cuts TTFT p99", lambda b: _get("continuous", "ttft_p99")(b) <
+          _get("static", "ttft_p99")(b) if _get("static", "ttft_p99")(b) else None),
+    Holds("ch16.batching", "continuous batching raises TPOT p50 (prefills run inside decode iterations)",
+          lambda b: _get("continuous", "tpot_p50")(b) > _get("static", "tpot_p50")(b)
+          if _get("static", "tpot_p50")(b) else None),
+    Holds("ch16.arrivals", "under arrivals continuous batching meets the SLO for ≥ 30 points more of the requests",
+          _slo_gap, at_least=0.3, unit="%"),
+    Holds("ch16.chunked", "every chunk size computes the same prompt tokens", _same_work),
+    Holds("ch16.chunked", "the long prompt's TTFT grows as the chunk shrinks", _ttft_grows),
+    Holds("ch16.chunked", "on a CPU the decoders' longest gap falls with the chunk (to ≤ 0.8× at the smallest)",
+          _gap_ratio, at_most=0.8, tier="cpu"),
+    Holds("ch16.chunked", "on a GPU, at this small model, the decoders' longest gap does not fall (≥ 0.9×)",
+          _gap_ratio, at_least=0.9, tier="gpu", why_not={"hopper": _LAUNCH, "gpu": _LAUNCH}),
+]

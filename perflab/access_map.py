@@ -160,6 +160,26 @@ def figure(maps: dict):
     return fig
 
 
+def summary(maps: dict):
+    """One Table for several traced launches (name -> AccessMap): a row per launch, op and buffer."""
+    from perflab.table import Table
+    rows = []
+    for name, m in maps.items():
+        for r in m.table().rows:
+            rows.append([name] + r)
+    return Table(["launch", "access", "lanes", "requests", "sectors", "sectors/request", "bytes used"], rows,
+                 "Sectors per warp request (32 lanes, 32-byte sectors), interpreted Triton",
+                 ["4 sectors per request is a coalesced float32 request; 32 means every lane fetched its own sector",
+                  "'bytes used' is the share of the fetched sectors' bytes that active lanes asked for"])
+
+
+def show_all(maps: dict) -> None:
+    """The summary table, then the address maps (plotly; text where there is no notebook)."""
+    from perflab.display import show
+    show(summary(maps))
+    show(figure(maps), fallback="\n\n".join(f"{n}\n{m.text()}" for n, m in maps.items()))
+
+
 def _touched(m: AccessMap) -> list[str]:
     return list(dict.fromkeys(a.buffer for a in m.accesses))
 

@@ -72,3 +72,12 @@ def test_views_and_bad_input():
         am.trace(_copy, (0,), torch.randn(4), torch.empty(4), 4, BLOCK=4)
     with pytest.raises(TypeError, match="@triton.jit kernel"):
         am.trace(lambda x: x, (1,), torch.randn(4))
+
+
+def test_summary_puts_launches_side_by_side():
+    x = torch.randn(32 * 64)
+    maps = {"stride 32": am.trace(_strided_read, (1,), x, torch.empty(64), 32 * 64, S=32, BLOCK=64),
+            "coalesced": am.trace(_copy, (1,), x, torch.empty(64), 64, BLOCK=64)}
+    rows = {(r[0], r[1]): r for r in am.summary(maps).rows}
+    assert rows[("stride 32", "load x_ptr")][5] == "32.0" and rows[("coalesced", "load x_ptr")][5] == "4.0"
+    assert rows[("stride 32", "load x_ptr")][6] == "12%" and rows[("coalesced", "load x_ptr")][6] == "100%"

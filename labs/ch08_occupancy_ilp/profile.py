@@ -1,21 +1,10 @@
 """Nsight Compute on several chapter 8 variants in one profiler process: issue rate, IPC, occupancy, divergence.
 
-``perflab.ncu`` starts one Python process per variant; each costs a few seconds of start-up (torch,
-CuPy, NVRTC). Here one child process runs every case, each call inside its own NVTX range
-``perflab``, and ncu profiles only the chapter's kernels (``-k regex:``), so the whole view costs
-one start-up. Without ncu or counter access the table says why, in one line.
-
-    python -m labs.ch08_occupancy_ilp.profile ch08.fma_ilp:cuda_ilp1:"(1048583, 256)"   # the child
+Every case runs in one child process (perflab.nsight.ncu_cases: each call inside its own NVTX range,
+rows split by range) and ncu profiles only the chapter's kernels (``-k regex:``), so the whole view
+costs one start-up. Without ncu or counter access the table says why, in one line.
 """
 from __future__ import annotations
-
-import argparse
-import ast
-import os
-import subprocess
-import sys
-
-from perflab import proctree
 
 # (lab, variant, size, kernel name): small sizes, one kernel launch each
 CASES = [
@@ -37,8 +26,7 @@ METRICS = {
 def view(cases=CASES, metrics: dict = METRICS, timeout_s: float = 240):
     """One row per case, one column per metric (a Table), or one line saying why counters are unavailable."""
     from perflab.machine import env
-    from perflab.nsight import find, parse_ncu_csv
-    from perflab.paths import REPO
+    from perflab.nsight import ncu_cases
     from perflab.table import Table
 
     def unavailable(why: str):
@@ -46,32 +34,13 @@ def view(cases=CASES, metrics: dict = METRICS, timeout_s: float = 240):
                      notes=["the timing tables above are the counter-free view; the book check uses the timings",
                             "with counters this shows: issue ≤ 1.0 per scheduler per cycle, ILP 8 near it and "
                             "ILP 1 far below, and ~16 active threads per instruction in the divergent kernel"])
-    if env().tier != "gpu":
-        return unavailable("the cpu tier has no GPU counters")
-    exe = find("ncu")
-    if exe is None:
-        return unavailable("ncu is not installed (it ships with the CUDA toolkit / Nsight Compute)")
-    kernels = "|".join(k for *_, k in cases)
-    cmd = [exe, "--clock-control", "none", "--csv", "--page", "raw", "--nvtx", "--nvtx-include", "perflab/",
-           "-k", f"regex:^({kernels})", "--metrics", ",".join(metrics.values()),
-           sys.executable, "-m", "labs.ch08_occupancy_ilp.profile",
-           *[f"{lab}:{variant}:{size!r}" for lab, variant, size, _ in cases]]
-    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    try:
-        out = proctree.run(cmd, timeout=timeout_s,
-                             env=dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1"))
-    except subprocess.TimeoutExpired:
-        return unavailable(f"ncu took longer than {timeout_s:.0f} s")
-    text = out.stdout + out.stderr
-    if "ERR_NVGPUCTRPERM" in text:
-        return unavailable("this host does not let users read GPU counters (ERR_NVGPUCTRPERM)")
-    rows = parse_ncu_csv(out.stdout)
-    if not rows:
-        return unavailable(f"ncu returned no metrics (exit {out.returncode}): "
-                           + " ".join(text.strip().splitlines()[-3:])[:300])
+    results = ncu_cases([(lab, variant, size) for lab, variant, size, _ in cases], metrics=list(metrics.values()),
+                        timeout_s=timeout_s, kernel_regex="^(" + "|".join(k for *_, k in cases) + ")")
+    if not any(res.available for res in results):
+        return unavailable(results[0].reason)
     table, values = [], {}
-    for lab, variant, size, kname in cases:
-        vals = {m: v for k, m, v, _ in rows if k.split("(")[0].strip() == kname}
+    for (lab, variant, size, kname), res in zip(cases, results):
+        vals = {m: v for k, m, v, _ in res.rows if k.split("(")[0].strip() == kname}
         values[f"{lab}.{variant}"] = vals
         table.append([f"{lab.split('.')[1]}.{variant}", kname]
                      + [f"{vals[m]:,.3g}" if m in vals else "—" for m in metrics.values()])
@@ -89,17 +58,3 @@ def max_issue(view_table) -> float | None:
     vals = [v.get(METRICS["warp-instr / scheduler / cycle"]) for v in getattr(view_table, "values", {}).values()]
     vals = [v for v in vals if v is not None]
     return max(vals) if vals else None
-
-
-def main(argv=None) -> None:
-    """Child process: run each ``lab:variant:size`` once to warm up, then once inside an NVTX range."""
-    from perflab.profile_target import run_once
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("cases", nargs="+", help="lab:variant:size, e.g. ch08.fma_ilp:cuda_ilp1:(1048583, 256)")
-    for case in p.parse_args(argv).cases:
-        lab_name, variant, size = case.split(":", 2)
-        run_once(lab_name, variant, ast.literal_eval(size))
-
-
-if __name__ == "__main__":
-    main()

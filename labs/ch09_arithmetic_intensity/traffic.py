@@ -164,14 +164,15 @@ _METRICS = ["dram__bytes_read.sum", "dram__bytes_write.sum", "gpu__time_duration
 def counters(lab_name: str, variants: list[str], size) -> Table:
     """Kernels launched and DRAM bytes moved per call, read by Nsight Compute, beside the traffic model.
 
-    One child process per variant (``ncu --clock-control none``, one call inside an NVTX range).
-    Where counters are unavailable the table says why in one line.
+    Every variant in one profiled child process (``ncu --clock-control none``, one call each inside its
+    own NVTX range). Where counters are unavailable the table says why in one line.
     """
+    from perflab.nsight import ncu_cases
     lab = pl.load(lab_name)
     dtype = lab.DTYPES[0]
     rows = []
-    for name in variants:
-        res = pl.ncu(lab_name, name, size=size, metrics=_METRICS)
+    results = ncu_cases([(lab_name, name, size) for name in variants], metrics=_METRICS, timeout_s=240)
+    for name, res in zip(variants, results):
         if not res.available:
             return Table(["Nsight Compute"], [[f"unavailable: {res.reason}"]],
                          notes=["the traffic model and the timing tables above stand in for the counters"])

@@ -253,13 +253,18 @@ def k_sweep(p: float = 0.8, ks: tuple | None = None, seed: int = 0, rep_ms: floa
     rep_ms = quick.rep_ms(rep_ms or (300 if e.tier == "gpu" else 100))
     n = NEW_TOKENS[e.tier]
     target, draft, prompt, greedy = setup(e.tier, dev, seed, extra=max(ks))
-    target_s = pl.bench(lambda: target_greedy(target, prompt, n), rep_ms=rep_ms, label="target greedy").median
-    draft_s = pl.bench(lambda: target_greedy(draft, prompt, n), rep_ms=rep_ms, label="draft greedy").median
+    # whole decodes are host-driven loops that end synchronised: the CPU timer gives >= 5 samples of them
+    # where CUDA events in a 300 ms window gave one (a 95-token decode takes ~0.45 s on an H100)
+    target_s = pl.bench(lambda: target_greedy(target, prompt, n), rep_ms=rep_ms, label="target greedy",
+                        mode="cpu").median
+    draft_s = pl.bench(lambda: target_greedy(draft, prompt, n), rep_ms=rep_ms, label="draft greedy",
+                       mode="cpu").median
     rows = []
     for k in ks:
         d = ControlledDraft(draft, greedy, p, seed)
         out, st = speculative_generate(target, d, prompt, n, k)
-        sec = pl.bench(lambda: speculative_generate(target, d, prompt, n, k), rep_ms=rep_ms, label=f"spec k={k}").median
+        sec = pl.bench(lambda: speculative_generate(target, d, prompt, n, k), rep_ms=rep_ms, label=f"spec k={k}",
+                       mode="cpu").median
         v = _verify_ratio(target, PROMPT_LEN + n // 2, k, rep_ms=rep_ms / 10)
         c = draft_s / target_s
         rows.append(dict(k=k, equal=out == greedy[:n], alpha=st.alpha, tokens_per_round=st.tokens_per_round,

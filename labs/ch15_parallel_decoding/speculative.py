@@ -18,6 +18,11 @@ SIZES = {"gpu": [(4, sd.NEW_TOKENS["gpu"]), (2, sd.NEW_TOKENS["gpu"]), (6, sd.NE
                  (8, sd.NEW_TOKENS["gpu"])],
          "cpu": [(4, sd.NEW_TOKENS["cpu"]), (2, sd.NEW_TOKENS["cpu"]), (6, sd.NEW_TOKENS["cpu"])]}
 DTYPES = ["int64"]          # the answer is token ids, compared exactly; the models run in float32
+# A call is a host-driven loop that ends synchronised (each round reads the target's tokens back), about
+# 0.45 s on an H100: CUDA events with a 100 ms window timed ONE call per variant there (p20 = p80), so
+# ratios were one noisy sample each. The CPU timer takes at least 5 samples of whole calls in about the
+# same time (a first call, one to size the block, then five).
+OPTIONS = pl.LabOptions(timing="cpu")
 
 
 def _tier(device) -> str:

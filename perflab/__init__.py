@@ -11,14 +11,14 @@ Importing perflab is fast and needs no GPU: heavy modules load on first use. On 
 GPU it sets TRITON_INTERPRET=1 before anything imports triton.
 """
 from perflab import _tier  # noqa: F401  (must run first: sets TRITON_INTERPRET on the cpu tier)
-from perflab.lab import Lab, list_labs, load, variant
+from perflab.lab import Lab, LabOptions, chapter, list_labs, load, variant
 
 __all__ = [
     "env", "Env", "device",                       # the machine
     "bench", "Measurement",                       # timing
     "ceilings", "Ceilings", "Roofline",           # speed of light
     "reference_ceilings", "reference_roofline",
-    "Lab", "load", "list_labs", "variant",        # lab declarations
+    "Lab", "LabOptions", "chapter", "load", "list_labs", "variant",   # lab declarations
     "run", "LabRun", "grade", "Grade",            # running and grading labs
     "panel", "calculator", "show",                # notebook views
     "ncu", "ncu_compare", "torch_profile",        # profilers

@@ -6,7 +6,6 @@ and dtype (the first size both were timed at).
 """
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 
@@ -43,12 +42,5 @@ class Ratio:
 
 def all_ratios() -> list[Ratio]:
     """RATIOS of every chapter's book_check module, in chapter order."""
-    from perflab.lab import _chapter_packages
-    out = []
-    for _, pkg in sorted(_chapter_packages().items()):
-        try:
-            module = importlib.import_module(f"{pkg}.book_check")
-        except ModuleNotFoundError:
-            continue
-        out += getattr(module, "RATIOS", [])
-    return out
+    from perflab.lab import _chapter_packages, chapter
+    return [ratio for key in sorted(_chapter_packages()) for ratio in chapter(key).ratios()]

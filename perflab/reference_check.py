@@ -62,7 +62,7 @@ def _size(size):
 def record_problems(rec: results.Record, lab, ceilings: dict, tier: str = "gpu") -> list[str]:
     """What is wrong with one record, recomputed from its lab module and the manifest's ceilings."""
     where = f"{rec.lab} {rec.variant} {rec.size} {rec.dtype}"
-    generated = getattr(lab.module, "GENERATED_VARIANTS", None)       # a regex, for sweeps' variants
+    generated = lab.options.generated_variants                         # a regex, for sweeps' variants
     if rec.variant not in lab.variant_names() and not (generated and re.fullmatch(generated, rec.variant)):
         return [f"{where}: the lab has no variant {rec.variant!r} any more (stale record)"]
     if not rec.correct:
@@ -109,12 +109,8 @@ def group_problems(recs: list[results.Record]) -> list[str]:
 def measurement_groups() -> set[str]:
     """Record groups that are measurements but not labs (a chapter package's ``MEASUREMENTS``, e.g. the
     engine calibration points of ch17): known names, with no lab module to recompute them from."""
-    import importlib
-    from perflab.lab import _chapter_packages
-    out = set()
-    for key, pkg in _chapter_packages().items():
-        out |= {f"{key}.{name}" for name in getattr(importlib.import_module(pkg), "MEASUREMENTS", ())}
-    return out
+    from perflab.lab import _chapter_packages, chapter
+    return {f"{key}.{name}" for key in _chapter_packages() for name in chapter(key).measurements}
 
 
 def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str] | None" = None) -> list[str]:

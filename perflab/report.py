@@ -38,16 +38,16 @@ def below_gate(best) -> bool:
 
 
 def _exception(lab: str, best) -> list[str]:
-    """Under the gate, the lab's written reason (its module's GATE_NOTE), or a line saying none was given."""
+    """Under the gate, the lab's written reason (its LabOptions gate_note), or a line saying none was given."""
     if not below_gate(best):
         return []
     from perflab.lab import load
     try:
-        note = getattr(load(lab).module, "GATE_NOTE", None)
+        note = load(lab).options.gate_note
     except (ValueError, TypeError, ImportError):
         note = None
     return [f"> **Below the gate:** {note}" if note else "> **Below the gate, no reason written yet** "
-            "(add a GATE_NOTE to the lab module).", ""]
+            "(add gate_note to the lab's OPTIONS).", ""]
 
 
 def markdown(path: "str | Path") -> str:

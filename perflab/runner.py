@@ -66,7 +66,7 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
         for row, fn in to_time:
             row.measurement = bench(lambda: fn(**inputs), bytes=nbytes or None, flops=nflops or None,
                                     rep_ms=quick.rep_ms(rep_ms), label=f"{lab.name}.{row.name}",
-                                    mode=getattr(lab.module, "TIMING", "auto"))
+                                    mode=lab.options.timing)
             row.status = "timed"
         del inputs
     out = LabRun(lab=lab, size=size, dtype=dtype, rows=rows, ceilings=ceil, device=e.device)
@@ -126,11 +126,11 @@ def check_variant(lab, fn, size, dtype, seed) -> Row:
 
 
 def gate(lab, out, ref, meta, dtype: str) -> Check:
-    """The correctness gate for one output: compare, with the lab's dtype and its EXPECTS_INF; an output
+    """The correctness gate for one output: compare, with the lab's dtype and its expects_inf; an output
     that cannot even be compared (an exotic tensor torch cannot convert) is a wrong answer, not a crash."""
     try:
         return compare(out, ref, meta.precision or dtype, meta.tol, dtype=dtype,
-                       expect_inf=bool(getattr(lab.module, "EXPECTS_INF", False)))
+                       expect_inf=lab.options.expects_inf)
     except BadReference:
         raise
     except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
@@ -166,11 +166,11 @@ class LabRun:
         """(name, value, unit) of the measured ceiling bounding a variant of this size.
 
         The bandwidth is the device copy unless the lab names another measured link in
-        ``BANDWIDTH`` (e.g. "h2d_pinned" for host-to-device labs); where that link was not measured
+        its options' ``bandwidth`` (e.g. "h2d_pinned" for host-to-device labs); where that link was not measured
         (the cpu tier) the copy stands in.
         """
         c = self.ceilings
-        link = getattr(self.lab.module, "BANDWIDTH", "copy")
+        link = self.lab.options.bandwidth
         gbps = getattr(c, f"{link}_gbps", None)
         if gbps is None:
             link, gbps = "copy", c.copy_gbps

@@ -67,8 +67,8 @@ def size_shape(lab) -> tuple[int | None, str, object]:
 
 
 def _size_meaning(lab) -> str:
-    """What a size means, from SIZE_MEANING or the comment on the lab's SIZES line ('(rows, cols)')."""
-    given = getattr(lab.module, "SIZE_MEANING", None)
+    """What a size means, from its options' size_meaning or the comment on the lab's SIZES line ('(rows, cols)')."""
+    given = lab.options.size_meaning
     if given:
         return str(given)
     try:

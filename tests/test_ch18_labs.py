@@ -35,7 +35,7 @@ def test_byte_counts():
     assert kv_transfer.bytes((7_501, 2048), "bfloat16") == 2 * 7_501 * 2048 * 2
     assert kv_transfer.bytes((1_237, 192), "float16") == 2 * 1_237 * 192 * 2
     assert kv_to_host.bytes((7_501, 2048), "bfloat16") == 7_501 * 2048 * 2
-    assert kv_to_host.BANDWIDTH == "d2h_pinned"
+    assert kv_to_host.OPTIONS.bandwidth == "d2h_pinned"
     # the GPU default is the book's 7,500-token request, 4 KiB per token: about 31 MB
     assert kv_to_host.bytes(kv_transfer.SIZES["gpu"][0], "bfloat16") == 30_724_096
 

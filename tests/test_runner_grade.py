@@ -89,7 +89,7 @@ def test_a_lab_can_name_the_link_that_bounds_it():
     from perflab.peaks import Ceilings
     from perflab.runner import LabRun
     mod = types.ModuleType("h2d_lab")
-    mod.BANDWIDTH = "h2d_pinned"
+    mod.OPTIONS = pl.LabOptions(bandwidth="h2d_pinned")
     lab = pl.Lab("ch99.h2d", mod)
     c = Ceilings(device="d", device_key="d", tier="gpu", copy_gbps=4000.0, h2d_pinned_gbps=50.0)
     run = LabRun(lab=lab, size=1, dtype="float32", rows=[], ceilings=c, device="d")

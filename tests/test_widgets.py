@@ -2,6 +2,7 @@
 slider; a panel's size slider runs small to large with the lab's default selected and its meaning labelled."""
 import pytest
 
+import perflab as pl
 from perflab import display, peaks
 from perflab import widgets as wd
 
@@ -51,7 +52,7 @@ def test_panel_sizes_run_small_to_large_with_default_selected_and_meaning_labell
     from tests import toylab
     fake = peaks.Ceilings(device="test", device_key="test", tier="cpu", copy_gbps=10.0, matmul_tflops={"float32": 0.1})
     monkeypatch.setattr(peaks, "ceilings", lambda **k: fake)
-    monkeypatch.setattr(toylab, "SIZE_MEANING", "elements of x", raising=False)
+    monkeypatch.setattr(toylab, "OPTIONS", pl.LabOptions(target=0.5, size_meaning="elements of x"))
     box = wd.panel(toylab, sizes=[1003, 37, 5003], variants=["two_ops"], rep_ms=1)
     slider = box.children[1].children[0]
     assert [v for _, v in slider.options] == [37, 1003, 5003] and slider.value == 1003

@@ -6,7 +6,7 @@ import perflab as pl
 TITLE = "toy: y = 2x + 1"
 SIZES = {"cpu": [1003, 37], "gpu": [1_000_003]}
 DTYPES = ["float32"]
-TARGET = 0.5
+OPTIONS = pl.LabOptions(target=0.5)
 
 
 def make_inputs(size, device, dtype, seed):

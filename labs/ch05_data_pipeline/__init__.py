@@ -6,4 +6,4 @@ with pl.bench and return perflab Tables, each variant checked first (same bytes,
 `calculators` holds the chapter's back-of-envelope models, `book_check` the book's numbers against ours,
 `solutions` the exercise answer.
 """
-NOT_LABS = ("storage", "loader", "calculators", "book_check", "solutions")
+LABS = ["transforms"]    # every other module here is a helper

@@ -11,7 +11,7 @@ from labs.ch06_gpu_architecture import _cuda
 TITLE = "saxpy out = a*x + y (float32): the library, a CUDA C kernel and a Triton kernel"
 SIZES = {"gpu": [67_108_879, 16_777_259, 134_217_757], "cpu": [30_011, 7_001, 60_013]}  # elements; 768 MB moved per call on a GPU
 DTYPES = ["float32"]
-TARGET = 0.8           # of the measured copy bandwidth, for the exercise
+OPTIONS = pl.LabOptions(target=0.8)    # of the measured copy bandwidth, for the exercise
 
 THREADS = 256          # CUDA threads per block: the book's starting point (8 warps)
 BLOCK = 1024           # Triton elements per program

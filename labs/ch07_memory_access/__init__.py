@@ -4,4 +4,4 @@ Each lab module is one measured operation with a baseline and its faster variant
 holds the warp-level models used on machines without a GPU, `solutions` the exercise answers, and
 `_cuda` the CUDA C sources that the CuPy variants compile.
 """
-NOT_LABS = ("simulators", "solutions", "_cuda", "book_check")
+LABS = ["aos_soa", "copy_ladder", "matmul_ladder", "saxpy2d", "transpose"]    # every other module here is a helper

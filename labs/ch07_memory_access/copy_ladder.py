@@ -11,7 +11,7 @@ from labs.ch07_memory_access import _cuda
 TITLE = "Copy ladder: strided lanes -> coalesced -> float4 -> torch (y = copy(x), float32)"
 SIZES = {"gpu": [268_435_459, 16_777_259, 67_108_879], "cpu": [1_000_003, 250_007, 2_000_003]}   # elements; 1 GiB per array on a GPU
 DTYPES = ["float32"]
-TARGET = 0.85
+OPTIONS = pl.LabOptions(target=0.85)
 
 BLOCK = 4096        # elements per Triton program (4 warps: 32 floats per thread)
 THREADS = 256       # threads per CUDA block

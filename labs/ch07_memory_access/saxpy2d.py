@@ -9,7 +9,7 @@ import triton.language as tl
 TITLE = "2-D saxpy: y = a*x + b on a row-major (R, C) float32 matrix; which way should lanes walk?"
 SIZES = {"gpu": [(12_007, 13_001), (4_099, 4_093)], "cpu": [(509, 1_021), (257, 131)]}    # (rows, cols); 624 MB per matrix on a GPU
 DTYPES = ["float32"]
-TARGET = 0.8
+OPTIONS = pl.LabOptions(target=0.8)
 
 BLOCK = 1024         # elements per Triton program
 

@@ -11,14 +11,16 @@ from labs.ch07_memory_access import _cuda
 TITLE = "Transpose: out = x.T (contiguous), float32; shared-memory tiles and bank conflicts"
 SIZES = {"gpu": [(8191, 8189), (4093, 4091)], "cpu": [(301, 257), (131, 517)]}     # (rows, cols) of x
 DTYPES = ["float32"]
-# why the best variant is under the 85% memory gate on the H200 (shown by perflab report)
-GATE_NOTE = (
-    'measured on an H100 (2026-12-07): triton_tiled 69% of copy, the padded CUDA tile 58%, torch 33%. The '
-    'sizes are odd on purpose (8,191 × 8,189): no row starts 16-byte aligned, so every load and store is a '
-    '4-byte scalar (compiled for sm_90: 32 scalar loads and stores per thread per 64×64 tile, against 8 '
-    '16-byte ones when both sides are multiples of 4), and each tile passes through shared memory. '
-    '`python -m labs.gate_counters --only ch07.transpose` reads DRAM throughput, sectors per request and '
-    "occupancy to confirm. The lab's lesson (naive → shared → padded → Triton) holds as measured.")
+OPTIONS = pl.LabOptions(
+    # why the best variant is under the 85% memory gate on the H200 (shown by perflab report)
+    gate_note=(
+        'measured on an H100 (2026-12-07): triton_tiled 69% of copy, the padded CUDA tile 58%, torch 33%. The '
+        'sizes are odd on purpose (8,191 × 8,189): no row starts 16-byte aligned, so every load and store is a '
+        '4-byte scalar (compiled for sm_90: 32 scalar loads and stores per thread per 64×64 tile, against 8 '
+        '16-byte ones when both sides are multiples of 4), and each tile passes through shared memory. '
+        '`python -m labs.gate_counters --only ch07.transpose` reads DRAM throughput, sectors per request and '
+        "occupancy to confirm. The lab's lesson (naive → shared → padded → Triton) holds as measured."),
+)
 
 TILE = 32            # CUDA tile edge; blocks are (32, 8) threads, 4 elements per thread
 BLOCK = 64           # Triton tile edge

@@ -7,5 +7,4 @@ modules hold the CUDA C sources (`_cuda`), the models used without a GPU (`occup
 heat-map sweep (`sweep`), register reports (`registers`), a measured CPU ILP demo (`cpu_ilp`), the
 Nsight Compute view (`profile`), the book check and the exercise answer.
 """
-NOT_LABS = ("_cuda", "_triton", "occupancy", "simt", "sweep", "registers", "cpu_ilp", "profile",
-            "book_check", "solutions")
+LABS = ["divergence", "fma_ilp", "ilp_stream", "launch_bounds"]    # every other module here is a helper

@@ -76,7 +76,7 @@ def _make(name: str, threads: int, ilp: int, blocks_per_sm: int, note: str):
     return pl.variant(backend="cupy", needs="cuda", note=note)(fn)
 
 
-GENERATED_VARIANTS = r"cuda_t\d+_ilp\d+"     # the heat map's points (cuda_setting), named like its records
+OPTIONS = pl.LabOptions(generated_variants=r"cuda_t\d+_ilp\d+")    # the heat map's points (cuda_setting), named like its records
 
 @functools.cache
 def cuda_setting(threads: int, ilp: int, blocks_per_sm: int = BLOCKS_PER_SM):

@@ -13,7 +13,10 @@ TITLE = "y = a*x + b at 8 warps per SM: 1, 2, 4 or 8 loads in flight per thread,
 # 16 heat-map cells stays quick
 SIZES = {"gpu": [33_554_467, 16_777_259, 67_108_879], "cpu": [30_011, 9_001, 100_003]}
 DTYPES = ["float32"]
-TARGET = 0.6           # the exercise: 60% of the measured copy bandwidth at 8 warps per SM
+OPTIONS = pl.LabOptions(
+    target=0.6,    # the exercise: 60% of the measured copy bandwidth at 8 warps per SM
+    generated_variants=r"cuda_t\d+_ilp\d+",    # the heat map's points (cuda_setting), named like its records
+)
 
 THREADS = 128          # two blocks of 4 warps per SM: 8 warps per SM, 12.5% occupancy on a 64-warp SM
 BLOCKS_PER_SM = 2
@@ -55,7 +58,6 @@ def _make(name: str, threads: int, ilp: int, blocks_per_sm: int, note: str):
     return pl.variant(backend="cupy", needs="cuda", note=note)(fn)
 
 
-GENERATED_VARIANTS = r"cuda_t\d+_ilp\d+"     # the heat map's points (cuda_setting), named like its records
 
 @functools.cache
 def cuda_setting(threads: int, ilp: int, blocks_per_sm: int = BLOCKS_PER_SM):

@@ -8,4 +8,5 @@ Triton row-kernel plumbing), ``traffic`` (bytes each version moves, and its roof
 (FLOP/byte calculators), ``numerics`` (number formats and their errors), ``sparsity`` (2:4 model),
 ``book_check`` and ``solutions``.
 """
-NOT_LABS = ("traffic", "intensity", "numerics", "sparsity", "launch_sweep", "book_check", "solutions")
+LABS = ["attention_decode", "attention_prefill", "l2norm", "layernorm",
+        "precision_ladder", "rmsnorm", "softmax", "sparse24"]    # every other module here is a helper

@@ -13,10 +13,12 @@ TITLE = "Row softmax: y = exp(x − max) / Σ exp(x − max); eager chain vs tor
 SIZES = {"gpu": [(32_771, 4_099), (131_071, 1_021), (4_099, 32_003)],
          "cpu": [(509, 1_021), (131, 2_053), (7, 9_001)]}
 DTYPES = ["float32", "bfloat16"]
-# why the best variant is under the 85% memory gate on the H200 (shown by perflab report)
-GATE_NOTE = (
-    'two points under the gate with the same launch plan as layernorm (a 4,099-column row padded to 8,192'
-    ' lanes, one row per program); tuning rows per program and warps on the H200 is open (issue #4).')
+OPTIONS = pl.LabOptions(
+    # why the best variant is under the 85% memory gate on the H200 (shown by perflab report)
+    gate_note=(
+        'two points under the gate with the same launch plan as layernorm (a 4,099-column row padded to 8,192'
+        ' lanes, one row per program); tuning rows per program and warps on the H200 is open (issue #4).'),
+)
 
 
 def make_inputs(size, device="cpu", dtype="float32", seed: int = 0) -> dict:

@@ -9,4 +9,4 @@ vs the num_stages kernel and cuBLAS). Helpers: ``timeline`` (pipeline and warp-s
 kernel), ``views`` (sweep plots and the Triton-vs-cuBLAS ratios), ``_kernels`` / ``_matmul`` / ``_cuda``
 (the kernels), ``book_check``, ``solutions``.
 """
-NOT_LABS = ("timeline", "models", "compiled", "views", "book_check", "solutions")
+LABS = ["cluster", "persistent", "stages", "tile_order", "tma_matmul"]    # every other module here is a helper

@@ -13,14 +13,16 @@ TITLE = ("y[r] = x[r] / ‖x[r]‖ for a few very long rows: 1 block per row, 8 
 # (rows, cols): 67 rows of a million floats: one block per row would leave half of a 132-SM GPU idle
 SIZES = {"gpu": [(67, 500_009), (263, 131_071), (1_031, 32_771)], "cpu": [(13, 20_011), (37, 4_099)]}
 DTYPES = ["float32"]
-# why the best variant is under the 85% memory gate (shown by perflab report)
-GATE_NOTE = (
-    'measured on an H100 (2026-12-07): torch_normalize 47% of copy, the cluster (DSMEM) kernel 43%, two '
-    'kernels 42%, one block per row 33%. Every variant reads x twice (sum of squares, then scale), and 67 '
-    'rows of 2 MB (134 MB) do not stay in the 50 MB L2 between the passes, so three passes move over DRAM '
-    'where the gate counts two: 67% is the ceiling of this design. The cluster lesson is the gap it closes '
-    'to the two-kernel version, not the gate; `python -m labs.gate_counters --only ch10.cluster` reads the '
-    'DRAM bytes (expected near 1.5× the minimum) and occupancy.')
+OPTIONS = pl.LabOptions(
+    # why the best variant is under the 85% memory gate (shown by perflab report)
+    gate_note=(
+        'measured on an H100 (2026-12-07): torch_normalize 47% of copy, the cluster (DSMEM) kernel 43%, two '
+        'kernels 42%, one block per row 33%. Every variant reads x twice (sum of squares, then scale), and 67 '
+        'rows of 2 MB (134 MB) do not stay in the 50 MB L2 between the passes, so three passes move over DRAM '
+        'where the gate counts two: 67% is the ceiling of this design. The cluster lesson is the gap it closes '
+        'to the two-kernel version, not the gate; `python -m labs.gate_counters --only ch10.cluster` reads the '
+        'DRAM bytes (expected near 1.5× the minimum) and occupancy.'),
+)
 
 
 def make_inputs(size, device="cpu", dtype="float32", seed: int = 0) -> dict:

@@ -7,5 +7,4 @@ chunk's compute and its calibration (`compute`), CUDA C sources (`_cuda`), the p
 (`simulators`), timelines (`timeline`), the allocator experiments (`allocator`), hidden synchronization
 probes (`sync_points`), the book check and the exercise answer.
 """
-NOT_LABS = ("compute", "_cuda", "simulators", "timeline", "allocator", "sync_points", "book_check",
-            "solutions")
+LABS = ["alloc_loop", "overlap", "threads"]    # every other module here is a helper

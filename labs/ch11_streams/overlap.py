@@ -27,8 +27,10 @@ from labs.ch11_streams.compute import CHUNKS, calibrate, chunk_ranges, hash_step
 TITLE = "Copy in, hash, copy out in chunks: one stream vs streams and events (pinned memory, int32)"
 SIZES = {"cpu": [30_011, 12_007], "gpu": [33_554_467, 8_388_617, 16_777_259]}    # int32 elements
 DTYPES = ["int32"]
-BANDWIDTH = "h2d_pinned"
-TARGET = 0.65           # of the pinned H2D rate: serialized equal stages reach 1/3, two streams ~0.6, full overlap ~0.8
+OPTIONS = pl.LabOptions(
+    bandwidth="h2d_pinned",
+    target=0.65,    # of the pinned H2D rate: serialized equal stages reach 1/3, two streams ~0.6, full overlap ~0.8
+)
 STAGES = ("H2D copy", "compute", "D2H copy")
 
 

@@ -7,4 +7,4 @@ microbenchmark in CUDA C). Helpers: ``simulators`` (makespan and launch-overhead
 Python), ``graphs`` (first-call cost, launch counts), ``queues`` (the simulator on the lab's own
 costs), ``_triton`` and ``_cuda`` (the kernels), ``book_check``, ``solutions``.
 """
-NOT_LABS = ("simulators", "graphs", "queues", "_triton", "_cuda", "book_check", "solutions")
+LABS = ["atomic_batch", "book_queue", "launch_bound", "skewed_queue"]    # every other module here is a helper

@@ -38,7 +38,7 @@ def first_calls(size=None, rep_ms: float = 50) -> Table:
         hits = counters["fxgraph_cache_hit"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            m = pl.bench(lambda: fn(**inp), rep_ms=rep_ms, label=f"{LAB}.{fn.__name__}", mode=lb.TIMING)
+            m = pl.bench(lambda: fn(**inp), rep_ms=rep_ms, label=f"{LAB}.{fn.__name__}", mode=lb.OPTIONS.timing)
         eager = eager or m
         saved = eager.median - m.median
         extra = m.first_call_s - m.median

@@ -15,10 +15,12 @@ KERNELS = 5 * LAYERS
 # rows of x: 15 x 257 = 3,855 floats per tensor (launch-bound) up to 16,381 x 257 = 4.2 M (GPU-bound)
 SIZES = {"gpu": [15, 1_021, 16_381], "cpu": [15, 7, 255]}
 DTYPES = ["float32"]
-# Per step as a loop sees it: wall clock over back-to-back calls, the device synchronised per block of
-# calls (torch.utils.benchmark). CUDA events would time the GPU timeline only, and their L2 flush
-# before every call would hide part of the host's launch time.
-TIMING = "cpu"
+OPTIONS = pl.LabOptions(
+    # Per step as a loop sees it: wall clock over back-to-back calls, the device synchronised per block of
+    # calls (torch.utils.benchmark). CUDA events would time the GPU timeline only, and their L2 flush
+    # before every call would hide part of the host's launch time.
+    timing="cpu",
+)
 
 
 def make_inputs(size: int, device="cpu", dtype="float32", seed: int = 0) -> dict:

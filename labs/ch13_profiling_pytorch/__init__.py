@@ -9,4 +9,4 @@ ranges, wrong and right nesting), ``memory`` (peak memory and saved-activation b
 torchrun script: one process vs DDP vs FSDP2 on two ranks) and ``dist_launch`` (starts it, reads its JSON,
 makes the tables), ``book_check`` and ``solutions``.
 """
-NOT_LABS = ("model", "profiling", "memory", "memory_snapshot", "book_check", "solutions", "dist_train", "dist_launch")
+LABS = ["checkpointing", "train_step"]    # every other module here is a helper

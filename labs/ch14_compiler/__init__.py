@@ -6,4 +6,4 @@ Helpers: ``breaks`` (broken/fixed pairs and torch._dynamo.explain), ``shapes`` (
 shapes), ``modes`` (default / reduce-overhead / max-autotune), ``ptx`` (read wgmma / mma from PTX),
 ``_matmul_kernel`` (the Triton kernel itself, importable without perflab), ``book_check``, ``solutions``.
 """
-NOT_LABS = ("breaks", "shapes", "modes", "ptx", "book_check", "solutions")
+LABS = ["exercise", "graph_breaks", "triton_matmul"]    # every other module here is a helper

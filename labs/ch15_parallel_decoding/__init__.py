@@ -11,4 +11,5 @@ speculative speedup), ``shapes`` (the matmul shapes of a decode step and a prefi
 shards of the engine; launches ``tp_worker.py`` under torchrun), ``moe`` (the routing simulator),
 ``book_check`` and ``solutions``. The engine itself is ``labs.inference`` (imported, never edited here).
 """
-NOT_LABS = ("calculators", "shapes", "spec_decode", "tp", "tp_worker", "moe", "book_check", "solutions")
+LABS = ["decode_linear", "greedy_verify",
+        "moe_layer", "spec_trained", "speculative"]    # every other module here is a helper

@@ -14,7 +14,7 @@ TITLE = "Verify k draft tokens per request: keep the longest prefix that matches
 # (requests B, draft tokens k, vocabulary V): GPT-2's vocabulary on a GPU (404 MB of logits at the default)
 SIZES = {"gpu": [(251, 7, 50257), (61, 5, 50257), (13, 3, 50257)], "cpu": [(13, 5, 1021), (29, 7, 1021)]}
 DTYPES = ["int64"]           # the answer is token ids; the logits are float32
-TARGET = 0.4                 # of the copy bandwidth, reading the logits once
+OPTIONS = pl.LabOptions(target=0.4)    # of the copy bandwidth, reading the logits once
 
 
 def make_inputs(size, device="cpu", dtype="int64", seed: int = 0) -> dict:

@@ -6,4 +6,4 @@ engine's scheduler for the batching, chunked-prefill and paged-KV experiments (t
 engine's own per-token timestamps); ``simulators`` holds the cost models and the allocator simulator;
 ``profiling`` the torch.profiler view; ``book_check`` the claims table; ``solutions`` the exercise answer.
 """
-NOT_LABS = ("serving", "simulators", "profiling", "book_check", "solutions")
+LABS = ["cuda_graph_decode", "kv_cache", "prefix_caching"]    # every other module here is a helper

@@ -9,6 +9,5 @@ chapter's models and tools:
 - `handoff` (launches `kv_handoff.py` under torchrun: a real KV transfer between two processes);
 - `book_check` and `solutions`.
 """
-NOT_LABS = ("sim", "workloads", "calibrate", "goodput", "policies", "scenarios", "handoff", "kv_handoff",
-            "book_check", "solutions")
+LABS = ["kv_relayout"]    # every other module here is a helper
 MEASUREMENTS = ("calibration",)    # record groups written to results files that are not lab modules

@@ -7,4 +7,4 @@ page-size sweep, `kv_quant` the int8 / fp8 / int4 KV quantizers and their error 
 the KV-size and transfer-time arithmetic, `book_check` the book's numbers against ours, `solutions`
 the exercise answer.
 """
-NOT_LABS = ("paging", "page_sweep", "quant_study", "calculators", "kv_quant", "book_check", "solutions")
+LABS = ["kv_to_host", "kv_transfer", "paged_decode"]    # every other module here is a helper

@@ -17,7 +17,7 @@ TITLE = "KV offload to pinned host memory: 16-token DMAs -> 128-token DMAs -> ga
 SIZES = {"gpu": [(7_501, 2048), (30_001, 2048), (1_999, 2048)],     # (tokens, width), as in kv_transfer
          "cpu": [(7_501, 256), (2_003, 256)]}
 DTYPES = ["bfloat16", "float16"]
-BANDWIDTH = "d2h_pinned"       # % ceiling is of the measured pinned device-to-host rate, not of HBM
+OPTIONS = pl.LabOptions(bandwidth="d2h_pinned")    # % ceiling is of the measured pinned device-to-host rate, not of HBM
 
 
 def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:

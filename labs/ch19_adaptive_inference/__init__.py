@@ -8,5 +8,4 @@ Helpers: ``quant`` (int8 / fp8 quantizers and Linear layers), ``_w8_kernel`` (th
 precision), ``warmup`` (first call vs steady state, break-even), ``simulators`` (dynamic batching,
 early exit and cascades, a precision controller), ``book_check``, ``solutions``.
 """
-NOT_LABS = ("quant", "_w8_kernel", "engine", "ladder", "warmup", "simulators", "batching", "exits", "book_check",
-            "solutions")
+LABS = ["decode_graph", "decode_precision", "w8_gemv"]    # every other module here is a helper

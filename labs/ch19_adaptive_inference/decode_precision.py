@@ -24,7 +24,7 @@ TITLE = "One decode step at batch 1 (logits of the next token) per weight precis
 # per step), then GPT-2 small's shape, where 200+ small kernels per step cost more than its weight bytes
 SIZES = {"gpu": [(4096, 2, 127), (768, 12, 127)], "cpu": [(128, 2, 31), (192, 3, 45)]}
 DTYPES = ["bfloat16"]
-TIMING = "cudagraph" if torch.cuda.is_available() else "auto"
+OPTIONS = pl.LabOptions(timing="cudagraph" if torch.cuda.is_available() else "auto")
 
 
 def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:

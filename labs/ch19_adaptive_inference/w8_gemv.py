@@ -19,15 +19,17 @@ TITLE = "Decode GEMV with int8 weights: y = x @ (q·scale)^T for a few rows of x
 SIZES = {"gpu": [(1, 20_483, 20_477), (1, 8_191, 8_189), (3, 12_289, 12_287)],
          "cpu": [(1, 771, 517), (3, 389, 1_031)]}
 DTYPES = ["bfloat16"]
-TARGET = 0.5          # exercise: half of the measured copy bandwidth on the 1-byte weights
-# why the best variant is under the 85% memory gate (shown by perflab report)
-GATE_NOTE = (
-    'measured on an H100 (2026-12-07): fp8_scaled_mm 70% of copy, int8_triton 65%, bf16 weights 38%. A '
-    'GEMV at batch 1 only reads (419 MB of int8 weights, one pass), while the gate is a copy that reads '
-    'and writes. Our kernel gives each program 16 weight rows (1,281 programs, 9.7 per SM), so the last '
-    'wave is partly empty, and each loop step has only one 4 KB tile in flight per program. A sweep of '
-    'BLOCK_N, BLOCK_K, warps and stages, and `python -m labs.gate_counters --only ch19.w8_gemv` (DRAM '
-    'throughput, occupancy) are the next measurements.')
+OPTIONS = pl.LabOptions(
+    target=0.5,    # exercise: half of the measured copy bandwidth on the 1-byte weights
+    # why the best variant is under the 85% memory gate (shown by perflab report)
+    gate_note=(
+        'measured on an H100 (2026-12-07): fp8_scaled_mm 70% of copy, int8_triton 65%, bf16 weights 38%. A '
+        'GEMV at batch 1 only reads (419 MB of int8 weights, one pass), while the gate is a copy that reads '
+        'and writes. Our kernel gives each program 16 weight rows (1,281 programs, 9.7 per SM), so the last '
+        'wave is partly empty, and each loop step has only one 4 KB tile in flight per program. A sweep of '
+        'BLOCK_N, BLOCK_K, warps and stages, and `python -m labs.gate_counters --only ch19.w8_gemv` (DRAM '
+        'throughput, occupancy) are the next measurements.'),
+)
 
 
 def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:

@@ -10,5 +10,3 @@ The rest builds on them: paged.py (block allocator, paged KV cache), prefix_cach
 radix tree), scheduler.py (static and continuous batching, chunked prefill), cuda_graph.py (graph-captured
 decode), workload.py (seeded request streams) and metrics.py (TTFT, TPOT, percentiles, goodput). This package holds no labs: perflab only scans ``labs/chNN_*`` packages.
 """
-NOT_LABS = ("model", "kv_cache", "generate", "paged", "prefix_cache", "scheduler", "cuda_graph",
-            "workload", "metrics")

@@ -1,8 +1,6 @@
 """Collecting a chapter's claims and evaluating them on a run and on every committed reference device."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 
 from perflab.claims.kinds import Claim, Holds, Verdict
@@ -11,22 +9,8 @@ from perflab.results import Record
 
 def chapter_claims(chapter: str) -> list[Claim]:
     """CLAIMS of a chapter ('ch09') or of one lab ('ch09.l2norm'): _claims.py, then each lab module."""
-    from perflab.lab import _chapter_packages
-    key = chapter.split(".")[0]
-    packages = _chapter_packages()
-    if key not in packages:
-        raise ValueError(f"no chapter {key!r}; chapters: {sorted(packages)}")
-    package = importlib.import_module(packages[key])
-    out: list[Claim] = []
-    for mod in ["_claims"] + [m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "_claims"]:
-        try:
-            module = importlib.import_module(f"{packages[key]}.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name == f"{packages[key]}.{mod}":
-                continue
-            raise
-        out += [c for c in getattr(module, "CLAIMS", []) if c not in out]
-    return [c for c in out if "." not in chapter or c.lab == chapter]
+    from perflab.lab import chapter as declared
+    return [c for c in declared(chapter.split(".")[0]).claims() if "." not in chapter or c.lab == chapter]
 
 
 def all_claims() -> list[Claim]:

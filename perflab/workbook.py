@@ -2,6 +2,7 @@
 
     python -m perflab.workbook --out workbook-out            # the whole workbook, timed
     python -m perflab.workbook --quick --only ch07 ch09      # smallest sizes, short timing windows
+    python -m perflab.workbook --core                        # appendix + core notebooks (the 10-minute run)
 
 One notebook runs at a time, so no two notebooks measure the device at once. While a notebook runs,
 the next notebook's kernel is already started and has imported perflab and torch (CPU work only, no
@@ -203,9 +204,20 @@ def yield_timings(out: Path, timings: list, args):
                                              indent=1))
 
 
-def select(only: list | None, skip: list | None = None) -> list:
-    """The notebooks to run, in name order (the appendix first, then ch00 … ch20 and their _deep ones)."""
+PARTS = ("all", "core", "deep")
+
+
+def select(only: list | None, skip: list | None = None, part: str = "all") -> list:
+    """The notebooks to run, in name order (the appendix first, then ch00 … ch20 and their _deep ones).
+
+    part: "core" (the appendix and each chapter's core notebook: the 10-minute GPU run), "deep" (the
+    ``*_deep.ipynb`` dives only) or "all".
+    """
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS} (core: no *_deep notebooks; deep: only them), got {part!r}")
     notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
+    if part != "all":
+        notebooks = [n for n in notebooks if n.stem.endswith("_deep") == (part == "deep")]
     if only:
         notebooks = [n for n in notebooks if any(n.name.startswith(o) for o in only)]
     if skip:
@@ -218,6 +230,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="workbook-out", help="folder for executed notebooks and JSON")
     p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. ch00 ch07")
     p.add_argument("--skip", nargs="*", help="notebook name prefixes to leave out")
+    part = p.add_mutually_exclusive_group()
+    part.add_argument("--core", dest="part", action="store_const", const="core",
+                      help="the appendix and the core notebook of each chapter (no *_deep dives)")
+    part.add_argument("--deep", dest="part", action="store_const", const="deep", help="only the *_deep dives")
     p.add_argument("--quick", action="store_true",
                    help="every lab at its smallest size with a short timing window (PERFLAB_QUICK=1)")
     p.add_argument("--timeout", type=int, default=300, help="seconds per cell before it counts as hung")
@@ -235,9 +251,10 @@ def main(argv=None) -> int:
         os.environ["PERFLAB_QUICK"] = "1"                      # read by perflab.quick in every kernel
     else:
         os.environ.pop("PERFLAB_QUICK", None)
-    notebooks = select(args.only, args.skip)
+    notebooks = select(args.only, args.skip, args.part or "all")
     if not notebooks:
-        print(f"no notebooks matched --only {args.only} --skip {args.skip}", file=sys.stderr)
+        print(f"no notebooks matched --only {args.only} --skip {args.skip} ({args.part or 'all'} notebooks)",
+              file=sys.stderr)
         return 2
     from perflab.results import manifest
     args.t0, args.manifest = time.perf_counter(), manifest()

@@ -3,6 +3,7 @@ import asyncio
 import json
 
 import nbformat
+import pytest
 
 from perflab import workbook
 
@@ -34,3 +35,14 @@ def test_execute_in_a_prestarted_kernel_times_cells_and_lists_errors(tmp_path):
 def test_select_filters_by_prefix():
     names = [p.name for p in workbook.select(["ch00", "appendix"], skip=["appendix"])]
     assert names and all(n.startswith("ch00") for n in names)
+
+
+def test_select_core_and_deep_parts():
+    core, deep = workbook.select(None, part="core"), workbook.select(None, part="deep")
+    everything = workbook.select(None)
+    assert core and deep and sorted(core + deep) == everything
+    assert not any(n.stem.endswith("_deep") for n in core) and all(n.stem.endswith("_deep") for n in deep)
+    assert core[0].name.startswith("appendix") and any(n.name == "ch14_compiler.ipynb" for n in core)
+    assert [n.name for n in workbook.select(["ch07"], part="deep")] == ["ch07_memory_access_deep.ipynb"]
+    with pytest.raises(ValueError, match="core"):
+        workbook.select(None, part="quick")

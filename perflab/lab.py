@@ -102,7 +102,8 @@ def variant(*, backend: str = "torch", needs: tuple[str, ...] | str = (), precis
                but not timed) on the cpu tier; CuPy variants need a CUDA GPU.
     needs:     extra requirements such as "cuda", "sm_80", "sm_90" or "ncu".
     precision: the arithmetic actually used when it differs from the lab dtype ("tf32" for a float32
-               matmul on tensor cores); it picks the tolerance and the matmul ceiling.
+               matmul on tensor cores); it picks the tolerance, and the matmul ceiling where it really
+               changes the dtype's arithmetic (tf32 on float16 inputs is scored as float16: runner.arithmetic).
     tol:       override the normwise relative tolerance.
 
     >>> @variant(backend="torch", precision="tf32")

@@ -23,6 +23,7 @@ from pathlib import Path
 from perflab import results
 from perflab.lab import list_labs, load
 from perflab.machine import counting_tier
+from perflab.roofline import Ceiling
 
 PENDING = Path(__file__).resolve().parents[1] / "data" / "reference" / "pending.json"   # the H200's list
 RATE_TOL = 1e-3          # rates are recomputed from the same median: only rounding differs
@@ -81,11 +82,14 @@ def record_problems(rec: results.Record, lab, ceilings: dict, tier: str = "gpu")
         if value is not None and per_call and not _close(value, per_call / rec.median_s / unit, RATE_TOL):
             out.append(f"{where}: {name} {value:.6g} but the lab's count over the median gives "
                        f"{per_call / rec.median_s / unit:.6g}")
-    if rec.ceiling and rec.ceiling_fraction is not None and not rec.ceiling.startswith("matmul"):
-        measured = ceilings.get(f"{rec.ceiling}_gbps")
-        if measured and rec.gbps and not _close(rec.ceiling_fraction, rec.gbps / measured, CEILING_TOL):
-            out.append(f"{where}: {rec.ceiling_fraction:.3f} of {rec.ceiling} but {rec.gbps:.0f} / "
-                       f"{measured:.0f} GB/s = {rec.gbps / measured:.3f}")
+    c = Ceiling.of(rec)
+    if c and rec.ceiling_fraction is not None:
+        measured = (ceilings.get(f"{c.name}_gbps") if c.kind == "bandwidth"
+                    else ceilings.get("matmul_tflops", {}).get(c.name))
+        rate = rec.gbps if c.kind == "bandwidth" else rec.tflops
+        if measured and rate and not _close(rec.ceiling_fraction, rate / measured, CEILING_TOL):
+            out.append(f"{where}: {rec.ceiling_fraction:.3f} of {rec.ceiling} but {rate:.4g} / "
+                       f"{measured:.4g} {c.unit} = {rate / measured:.3f}")
     return out
 
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from perflab import results
+from perflab.roofline import Ceiling
 
 MEMORY_GATE = 0.85      # a memory-bound lab's best variant should reach this fraction of its bandwidth
 
@@ -15,8 +16,13 @@ def _fmt_time(s):
     return format_time(s) if s else "—"
 
 
+def _compute_bound(r) -> bool:
+    c = Ceiling.of(r)
+    return bool(c and c.kind == "compute")
+
+
 def _rate(r) -> str:
-    if r.ceiling and r.ceiling.startswith("matmul") and r.tflops:
+    if _compute_bound(r) and r.tflops:
         return f"{r.tflops:,.3g} TFLOP/s"
     return f"{r.gbps:,.1f} GB/s" if r.gbps else "—"
 
@@ -26,14 +32,15 @@ def verdict(best) -> str:
     if best is None or best.ceiling_fraction is None:
         return "no timed, correct variant"
     frac = best.ceiling_fraction
-    if best.ceiling and best.ceiling.startswith("matmul"):
+    if _compute_bound(best):
         return f"best `{best.variant}` at {frac:.0%} of the measured {best.ceiling} rate"
     ok = "meets" if frac >= MEMORY_GATE else "below"
     return f"best `{best.variant}` at {frac:.0%} of the measured {best.ceiling} bandwidth ({ok} the {MEMORY_GATE:.0%} gate)"
 
 
 def below_gate(best) -> bool:
-    return bool(best and best.ceiling_fraction is not None and best.ceiling == "copy"
+    c = Ceiling.of(best)
+    return bool(c and c.kind == "bandwidth" and c.name == "copy" and best.ceiling_fraction is not None
                 and best.ceiling_fraction < MEMORY_GATE)
 
 

@@ -1,7 +1,62 @@
 """Rooflines: where a kernel sits between this device's bandwidth slope and its compute peaks."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+KINDS = ("bandwidth", "compute")
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The measured rate that bounds a variant: a link's bandwidth or a precision's matmul peak.
+
+    Results files keep its ``label`` ("copy", "h2d_pinned", "matmul bfloat16"); code works on this value.
+
+    >>> c = Ceiling("compute", "tf32", 371.0)
+    >>> c.label, c.unit, Ceiling.from_label(c.label, 371.0) == c
+    ('matmul tf32', 'TFLOP/s', True)
+    """
+    kind: str           # "bandwidth" or "compute"
+    name: str           # the link ("copy", "h2d_pinned", ...) or the precision ("float16", "tf32", ...)
+    value: float        # GB/s for a bandwidth, TFLOP/s for a compute peak
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"a ceiling's kind is one of {KINDS}, got {self.kind!r}")
+
+    @property
+    def unit(self) -> str:
+        return "GB/s" if self.kind == "bandwidth" else "TFLOP/s"
+
+    @property
+    def label(self) -> str:
+        return self.name if self.kind == "bandwidth" else f"matmul {self.name}"
+
+    @classmethod
+    def from_label(cls, label: str, value: float) -> "Ceiling":
+        kind, _, name = label.partition(" ") if label.startswith("matmul ") else ("bandwidth", "", label)
+        return cls("compute" if kind == "matmul" else kind, name, value)
+
+    @classmethod
+    def of(cls, record) -> "Ceiling | None":
+        """The ceiling a record was scored against (its value recovered from the rate and the fraction)."""
+        if record is None or not record.ceiling:
+            return None
+        c = cls.from_label(record.ceiling, float("nan"))
+        rate = record.gbps if c.kind == "bandwidth" else record.tflops
+        return replace(c, value=rate / record.ceiling_fraction) if rate and record.ceiling_fraction else c
+
+    def precision(self, default: str) -> str:
+        """The precision whose peak this ceiling is (a bandwidth ceiling: ``default``, the arithmetic)."""
+        return self.name if self.kind == "compute" else default
+
+    def achieved(self, m) -> float | None:
+        """The measurement's rate in this ceiling's unit (GB/s or TFLOP/s)."""
+        return m.gbps if self.kind == "bandwidth" else m.tflops
+
+    def fraction(self, m) -> float | None:
+        rate = self.achieved(m)
+        return rate / self.value if rate else None
 
 
 @dataclass

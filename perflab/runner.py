@@ -9,6 +9,7 @@ from perflab.timer import bench
 from perflab.check import BadReference, Check, compare, poison_allocator
 from perflab.lab import Lab, info, load
 from perflab.measure import Measurement, format_time
+from perflab.roofline import Ceiling
 from perflab.table import Table
 
 
@@ -22,6 +23,20 @@ class Row:
     measurement: Measurement | None = None
     record: results.Record | None = None
     precision: str | None = None      # the variant's arithmetic, when it differs from the lab dtype
+    ceiling: Ceiling | None = None    # the measured rate that bounds it (timed rows)
+
+
+def arithmetic(precision: str | None, dtype: str) -> str:
+    """The arithmetic a variant really does: its declared precision where that changes the lab dtype's
+    arithmetic, else the dtype. TF32 changes only float32 matmuls: a tf32 variant run on float16 inputs
+    computes in float16, so it is scored against the float16 peak.
+
+    >>> arithmetic("tf32", "float16"), arithmetic("tf32", "float32"), arithmetic(None, "bfloat16")
+    ('float16', 'tf32', 'bfloat16')
+    """
+    if precision is None or (precision == "tf32" and dtype != "float32"):
+        return dtype
+    return precision
 
 
 def availability(fn: Callable, env) -> tuple[bool, bool, str]:
@@ -120,9 +135,11 @@ def check_variant(lab, fn, size, dtype, seed) -> Row:
         return Row(name, "error", str(exc))
     if not check.ok:
         return Row(name, "wrong", check.reason + " — not timed", check=check)
+    precision = arithmetic(meta.precision, dtype)
+    precision = None if precision == dtype else precision
     if not timed:
-        return Row(name, "checked", why, check=check, precision=meta.precision)
-    return Row(name, "correct", meta.note, check=check, precision=meta.precision)
+        return Row(name, "checked", why, check=check, precision=precision)
+    return Row(name, "correct", meta.note, check=check, precision=precision)
 
 
 def gate(lab, out, ref, meta, dtype: str) -> Check:
@@ -162,8 +179,9 @@ class LabRun:
                 return r
         raise KeyError(f"no variant {name!r} in this run; ran {[r.name for r in self.rows]}")
 
-    def ceiling_for(self, precision: str, nbytes: float, nflops: float) -> tuple[str, float, str]:
-        """(name, value, unit) of the measured ceiling bounding a variant of this size.
+    def ceiling_for(self, precision: str, nbytes: float, nflops: float) -> Ceiling:
+        """The measured ceiling bounding a variant of this size that computes in ``precision``: the
+        matmul peak if its intensity reaches it, else the bandwidth.
 
         The bandwidth is the device copy unless the lab names another measured link in
         its options' ``bandwidth`` (e.g. "h2d_pinned" for host-to-device labs); where that link was not measured
@@ -177,12 +195,9 @@ class LabRun:
         if nflops and not c.peak_tflops(precision):
             precision = self.dtype          # a precision this device lacks (tf32 on a CPU) runs as the dtype
         peak = c.peak_tflops(precision) if nflops else None
-        if nflops and peak:
-            mem_bound_tflops = nflops / nbytes * gbps / 1e3
-            if mem_bound_tflops < peak:
-                return link, mem_bound_tflops, "TFLOP/s"
-            return f"matmul {precision}", peak, "TFLOP/s"
-        return link, gbps, "GB/s"
+        if nflops and peak and nflops / nbytes * gbps / 1e3 >= peak:
+            return Ceiling("compute", precision, peak)
+        return Ceiling("bandwidth", link, gbps)
 
     def _finish_records(self, nbytes, nflops):
         base = self.baseline
@@ -194,11 +209,10 @@ class LabRun:
                                  dtype=self.dtype, correct=r.status != "wrong", note=r.why)
             m = r.measurement
             if m is not None:
-                name, value, unit = self.ceiling_for(r.precision or self.dtype, nbytes, nflops)
-                achieved = m.tflops if unit == "TFLOP/s" else m.gbps
+                r.ceiling = self.ceiling_for(r.precision or self.dtype, nbytes, nflops)
                 rec.median_s, rec.p20_s, rec.p80_s = m.median, m.p20, m.p80
                 rec.gbps, rec.tflops, rec.first_call_s = m.gbps, m.tflops, m.first_call_s
-                rec.ceiling, rec.ceiling_fraction = name, achieved / value if achieved else None
+                rec.ceiling, rec.ceiling_fraction = r.ceiling.label, r.ceiling.fraction(m)
                 if m.busy:
                     rec.note = "; ".join(x for x in (rec.note, f"busy machine: {m.busy}") if x)
                 rec.speedup_vs_baseline = base.measurement.median / m.median
@@ -283,8 +297,7 @@ class LabRun:
         import plotly.graph_objects as go
         timed = [r for r in self.rows if r.measurement]
         if metric == "auto":     # bandwidth for memory-bound labs, FLOP/s where a matmul peak binds
-            compute = any(r.record.ceiling.startswith("matmul") for r in timed if r.record and r.record.ceiling)
-            metric = "tflops" if compute else "gbps"
+            metric = "tflops" if any(r.ceiling and r.ceiling.kind == "compute" for r in timed) else "gbps"
         unit = {"gbps": "GB/s", "tflops": "TFLOP/s", "median": "seconds"}[metric]
         vals = [getattr(r.measurement, metric) for r in timed]
         fig = go.Figure(go.Bar(x=[r.name for r in timed], y=vals,
@@ -305,7 +318,8 @@ class LabRun:
         roof = Roofline.from_ceilings(self.ceilings)
         for r in self.rows:
             if r.measurement:
-                roof.add(r.name, nflops, nbytes, r.measurement.median, precision=_precision_of(r.record, self.dtype))
+                roof.add(r.name, nflops, nbytes, r.measurement.median,
+                         precision=r.ceiling.precision(r.precision or self.dtype))
         return roof
 
     def roofline(self, with_reference: bool = True):
@@ -358,11 +372,5 @@ def reference_roofline(lab_name: str | None = None, device_key: str | None = Non
     for r in records:
         if lab_name is not None and r.lab == lab_name and r.tflops and r.median_s and r.gbps:
             roof.add(r.variant, r.tflops * 1e12 * r.median_s, r.gbps * 1e9 * r.median_s, r.median_s,
-                     precision=_precision_of(r, r.dtype), source=manifest["device"])
+                     precision=Ceiling.of(r).precision(r.dtype) if r.ceiling else r.dtype, source=manifest["device"])
     return roof
-
-
-def _precision_of(record, default: str) -> str:
-    """The matmul precision whose ceiling bounds a record ('matmul tf32' -> 'tf32')."""
-    c = record.ceiling if record else None
-    return c.split()[-1] if c and c.startswith("matmul") else default

@@ -1,12 +1,12 @@
 """Size sweeps as data: Plans in, typed Results out, and a perf_report-style view that runs nothing.
 
-    res = pl.sweep("ch07.copy_ladder")                  # the lab's SWEEP sizes (default: its SIZES)
+    res = pl.sweep("ch07.copy_ladder")                  # the lab's sweep sizes (default: its SIZES)
     res = pl.sweep(lab, [Plan(1_000_003), Plan(4_000_037, variant="one_kernel")])
     res.to_frame()                                       # one row per (size, variant), pandas
     res.show()                                           # GB/s (or TFLOP/s, µs) against size, a line per
                                                          # variant, the measured ceiling, the reference beside
 
-A lab may declare its sweep once: ``SWEEP = {"cpu": [...], "gpu": [...]}`` (sizes, any order).
+A lab may declare its sweep once: ``OPTIONS = pl.LabOptions(sweep={"cpu": [...], "gpu": [...]})``.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class Point:
     why: str = ""
     record: object = None
     measurement: object = None
-    ceiling: tuple | None = None        # (name, value, unit) of the measured ceiling at this size
+    ceiling: "Ceiling | None" = None    # the measured ceiling at this size (perflab.roofline.Ceiling)
 
 
 @dataclass
@@ -107,7 +107,7 @@ class Results:
             raise ValueError(f"metric {metric!r} is not one of {METRICS}")
         if metric != "auto":
             return metric
-        if any(p.ceiling and p.ceiling[0].startswith("matmul") for p in self.points):
+        if any(p.ceiling and p.ceiling.kind == "compute" for p in self.points):
             return "tflops"
         return "gbps" if any(p.measurement and p.measurement.gbps for p in self.points) else "us"
 
@@ -120,13 +120,13 @@ class Results:
 
 
 def sweep_sizes(lab) -> list:
-    """The lab's declared sweep for this tier (SWEEP, else its SIZES), ordered by element count."""
+    """The lab's declared sweep for this tier (its options' sweep, else its SIZES), ordered by element count."""
     from perflab.lab import load
     from perflab.machine import env
     from perflab.quick import elements
     lab = load(lab)
     tier = env().tier
-    declared = getattr(lab.module, "SWEEP", None)
+    declared = lab.options.sweep
     sizes = declared.get(tier) if isinstance(declared, dict) else declared
     return sorted(sizes or lab.SIZES[tier], key=elements)
 
@@ -171,8 +171,7 @@ def sweep(lab, plans_: list | None = None, *, sizes: list | None = None, dtype: 
         nbytes, nflops = lab.bytes(run.size, run.dtype), lab.flops(run.size, run.dtype)
         for row in run.rows:
             plan = Plan(first.size, run.dtype, row.name, first.knobs)
-            ceiling = run.ceiling_for(row.precision or run.dtype, nbytes, nflops) if row.measurement else None
-            out.points.append(Point(plan, row.name, row.status, row.why, row.record, row.measurement, ceiling))
+            out.points.append(Point(plan, row.name, row.status, row.why, row.record, row.measurement, row.ceiling))
     return out
 
 
@@ -198,9 +197,9 @@ def _ceiling_value(metric: str, point: Point, lab) -> float | None:
     """The measured ceiling at this point in the plotted metric, through the time floor it implies."""
     if point.ceiling is None:
         return None
-    _, value, unit = point.ceiling
+    c = point.ceiling
     nbytes, nflops = lab.bytes(point.plan.size, point.plan.dtype), lab.flops(point.plan.size, point.plan.dtype)
-    floor_s = nflops / (value * 1e12) if unit == "TFLOP/s" else nbytes / (value * 1e9)
+    floor_s = nflops / (c.value * 1e12) if c.kind == "compute" else nbytes / (c.value * 1e9)
     if not floor_s:
         return None
     return {"gbps": nbytes / floor_s / 1e9, "tflops": nflops / floor_s / 1e12, "us": floor_s * 1e6}[metric] or None

@@ -87,15 +87,16 @@ def test_compare_catches_one_wrong_element_even_at_loose_tolerance():
 def test_a_lab_can_name_the_link_that_bounds_it():
     import types
     from perflab.peaks import Ceilings
+    from perflab.roofline import Ceiling
     from perflab.runner import LabRun
     mod = types.ModuleType("h2d_lab")
     mod.OPTIONS = pl.LabOptions(bandwidth="h2d_pinned")
     lab = pl.Lab("ch99.h2d", mod)
     c = Ceilings(device="d", device_key="d", tier="gpu", copy_gbps=4000.0, h2d_pinned_gbps=50.0)
     run = LabRun(lab=lab, size=1, dtype="float32", rows=[], ceilings=c, device="d")
-    assert run.ceiling_for("float32", 1e9, 0) == ("h2d_pinned", 50.0, "GB/s")
+    assert run.ceiling_for("float32", 1e9, 0) == Ceiling("bandwidth", "h2d_pinned", 50.0)
     c.h2d_pinned_gbps = None                       # not measured (cpu tier): the copy stands in
-    assert run.ceiling_for("float32", 1e9, 0) == ("copy", 4000.0, "GB/s")
+    assert run.ceiling_for("float32", 1e9, 0) == Ceiling("bandwidth", "copy", 4000.0)
 
 
 def test_compare_in_chunks_finds_the_first_bad_element_anywhere(monkeypatch):

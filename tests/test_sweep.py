@@ -1,6 +1,7 @@
 """Sweeps as data: Plans in, typed Results out (one point per size × variant), views that run nothing."""
 import pytest
 
+import perflab as pl
 from perflab import peaks, runner
 from perflab import sweep as sw
 from tests import toylab
@@ -46,12 +47,12 @@ def test_results_hold_one_typed_point_per_size_and_variant(res):
     assert len(res.measurements) == 4 and all(r.lab.endswith("toylab") for r in res.records)
     for p in res.points:
         if p.measurement:
-            assert p.record.gbps == pytest.approx(p.measurement.gbps) and p.ceiling[0] == "copy"
+            assert p.record.gbps == pytest.approx(p.measurement.gbps) and p.ceiling.label == "copy"
 
 
 def test_default_sweep_is_the_labs_sizes_ordered_by_element_count(monkeypatch):
     assert sw.sweep_sizes(toylab) == [37, 1003]
-    monkeypatch.setattr(toylab, "SWEEP", {"cpu": [(3, 5), (2, 2)], "gpu": [7]}, raising=False)
+    monkeypatch.setattr(toylab, "OPTIONS", pl.LabOptions(sweep={"cpu": [(3, 5), (2, 2)], "gpu": [7]}))
     assert sw.sweep_sizes(toylab) == [(2, 2), (3, 5)]
 
 

@@ -1,7 +1,9 @@
 """The workbook in a real browser: JupyterLab (make lab's server) driven by Playwright in Debian's chromium.
 
 Opens ch00 and ch07, runs every cell, and checks what a learner sees: the before/after panel renders,
-moving its size slider re-runs the lab and changes the chart, and the plotly roofline is drawn.
+its sizes run small to large and moving the slider re-runs the lab and changes the chart; the plotly
+roofline is drawn; a prediction typed into its widget and committed appears beside the measurement; the
+size sweeps and the Triton access visualiser are drawn.
 Screenshots go to $PERFLAB_SCREENSHOTS (default: browser-screenshots/).
 """
 import os
@@ -152,14 +154,14 @@ def test_ch00_panel_slider_reruns_and_roofline_is_drawn(server, page):
         has_text="ch00.scale_shift").first
     panel.scroll_into_view_if_needed()
     panel.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
-    first, second = "size 1000003", "size 250007"          # the lab's first two cpu sizes
+    first, second = "size 1000003", "size 250007"          # the lab's default, and the next smaller cpu size
     if first not in panel.inner_text():                     # on a GPU machine the sizes differ
         pytest.skip("panel sizes are not the cpu tier's")
     before_y = panel.locator(".js-plotly-plot").first.evaluate("e => JSON.stringify(e.data.map(t => t.y))")
     shoot(panel, "ch00_panel_before.png")
     handle = panel.locator(".noUi-handle").first
     handle.focus()
-    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowLeft")                        # sizes run small to large: left is smaller
     page.wait_for_function("([el, s]) => el.innerText.includes('last run: ' + s)",
                            arg=[panel.element_handle(), second], timeout=120_000)
     panel.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
@@ -169,6 +171,30 @@ def test_ch00_panel_slider_reruns_and_roofline_is_drawn(server, page):
     shoot(panel, "ch00_panel_after.png")
     shoot(page.locator(ACTIVE).locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="Roofline")).first,
           "ch00_roofline.png")
+    commit_prediction_and_find_it_beside_the_measurement(page)
+    shoot(page.locator(ACTIVE).locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="size sweep")).first,
+          "ch00_size_sweep.png")
+
+
+def commit_prediction_and_find_it_beside_the_measurement(page):
+    """Type a guess into the prediction widget, commit it, run the reveal cell, and read guess and measurement
+    on one row of its table."""
+    nb = page.locator(ACTIVE)
+    widget = nb.locator(".perflab-predict").first
+    widget.scroll_into_view_if_needed()
+    reveal = nb.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text="guess.reveal(r)")).first
+    assert "hidden until you commit" in reveal.locator(".jp-OutputArea").inner_text()   # Run All gave nothing away
+    widget.locator("input").first.fill("1.5")
+    widget.locator("button", has_text="Commit guess").click()
+    page.wait_for_function("el => el.innerText.includes('committed')", arg=widget.element_handle(), timeout=60_000)
+    reveal.locator(".jp-InputArea-editor").click()          # run the reveal cell again, as a learner would
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function("el => el.innerText.includes('1.50×')", arg=reveal.element_handle(), timeout=60_000)
+    row = reveal.locator("tbody tr").first
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert cells[0] == "one_kernel vs two_kernels speedup" and cells[1] == "1.50×", cells
+    assert re.fullmatch(r"[0-9.]+×", cells[2]), f"no measured ratio beside the guess: {cells}"
+    shoot(reveal, "ch00_prediction_reveal.png")
 
 
 def test_ch07_runs_and_shows_its_charts(server, page):
@@ -180,3 +206,11 @@ def test_ch07_runs_and_shows_its_charts(server, page):
     shoot(nb.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="roofline")).first,
           "ch07_matmul_roofline.png")
     shoot(nb.locator(".jp-OutputArea-output", has_text="Book check · Chapter 7").first, "ch07_book_check.png")
+    sweep = nb.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="size sweep")).first
+    shoot(sweep, "ch07_size_sweep.png")
+    lines = sweep.evaluate("e => e.data.map(t => t.name)")
+    assert "torch_copy" in lines and any(n.startswith("measured ceiling") for n in lines), lines
+    access = nb.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="addresses each program")).first
+    shoot(access, "ch07_access_map.png")
+    table = nb.locator(".jp-OutputArea-output", has_text="Sectors per warp request").first.inner_text()
+    assert re.search(r"strided_32\s+load x_ptr.*32\.0", table) and re.search(r"coalesced\s+load x_ptr.*4\.0", table), table

@@ -106,7 +106,8 @@ def _first_call(fn, gpu: bool) -> float:
 
 def _synchronize():
     import torch
-    torch.cuda.synchronize()
+    if torch.cuda.is_available():             # a CPU-only torch (tests that pretend a GPU) has nothing to wait for
+        torch.cuda.synchronize()
 
 
 def _graph_samples(fn, warmup_ms: float, rep_ms: float) -> tuple[list[float], int]:

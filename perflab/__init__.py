@@ -31,7 +31,7 @@ _LAZY = {
     "env": "perflab.machine", "Env": "perflab.machine", "device": "perflab.machine",
     "bench": "perflab.timer", "Measurement": "perflab.measure",
     "ceilings": "perflab.peaks", "Ceilings": "perflab.peaks", "Roofline": "perflab.roofline",
-    "reference_ceilings": "perflab.peaks", "reference_roofline": "perflab.runner",
+    "reference_ceilings": "perflab.peaks", "reference_roofline": "perflab.views",
     "run": "perflab.runner", "LabRun": "perflab.runner", "grade": "perflab.grading", "Grade": "perflab.grading",
     "panel": "perflab.widgets", "calculator": "perflab.widgets", "show": "perflab.display",
     "ncu": "perflab.nsight", "ncu_compare": "perflab.nsight", "torch_profile": "perflab.nsight",

@@ -1,4 +1,4 @@
-"""Run a lab: correctness gate first, then timing, then records, a table, a bar chart and a roofline."""
+"""Run a lab: correctness gate first, then timing, then records and the ceiling of each; perflab.views draws them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from perflab import quick, results, validate
 from perflab.timer import bench
 from perflab.check import BadReference, Check, compare, poison_allocator
 from perflab.lab import Lab, info, load
-from perflab.measure import Measurement, format_time
+from perflab.measure import Measurement
 from perflab.roofline import Ceiling
 from perflab.table import Table
 
@@ -84,8 +84,9 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
                                     mode=lab.options.timing)
             row.status = "timed"
         del inputs
-    out = LabRun(lab=lab, size=size, dtype=dtype, rows=rows, ceilings=ceil, device=e.device)
-    out._finish_records(nbytes, nflops)
+    out = LabRun(lab=lab, size=size, dtype=dtype, rows=rows, ceilings=ceil, device=e.device,
+                 nbytes=nbytes, nflops=nflops)
+    out._finish_records()
     if record and results.sink() is not None and any(r.record for r in rows):
         results.merge(results.sink(), [r.record for r in rows if r.record])
     _LAST[(lab.name, repr(size), dtype)] = out
@@ -163,6 +164,8 @@ class LabRun:
     rows: list
     ceilings: object
     device: str
+    nbytes: int = 0                   # the lab's counts at this size and dtype
+    nflops: int = 0
 
     @property
     def records(self) -> list:
@@ -199,7 +202,7 @@ class LabRun:
             return Ceiling("compute", precision, peak)
         return Ceiling("bandwidth", link, gbps)
 
-    def _finish_records(self, nbytes, nflops):
+    def _finish_records(self):
         base = self.baseline
         size = list(self.size) if isinstance(self.size, tuple) else self.size
         for r in self.rows:
@@ -209,7 +212,7 @@ class LabRun:
                                  dtype=self.dtype, correct=r.status != "wrong", note=r.why)
             m = r.measurement
             if m is not None:
-                r.ceiling = self.ceiling_for(r.precision or self.dtype, nbytes, nflops)
+                r.ceiling = self.ceiling_for(r.precision or self.dtype, self.nbytes, self.nflops)
                 rec.median_s, rec.p20_s, rec.p80_s = m.median, m.p20, m.p80
                 rec.gbps, rec.tflops, rec.first_call_s = m.gbps, m.tflops, m.first_call_s
                 rec.ceiling, rec.ceiling_fraction = r.ceiling.label, r.ceiling.fraction(m)
@@ -217,43 +220,6 @@ class LabRun:
                     rec.note = "; ".join(x for x in (rec.note, f"busy machine: {m.busy}") if x)
                 rec.speedup_vs_baseline = base.measurement.median / m.median
             r.record = rec
-
-    # ---- views ---------------------------------------------------------------------------------
-    def table(self) -> Table:
-        ref = self._reference_records()
-        ref_key = results.reference_device()            # the committed reference closest to this device
-        ref_label = results.device_label(ref_key)
-        base = self.baseline
-        cols = ["variant", "check", "median", "p20–p80", "GB/s", "TFLOP/s", "% ceiling",
-                f"vs {base.name if base else 'baseline'}", f"{ref_label} % ceiling", f"{ref_label} speedup"]
-        rows = []
-        for r in self.rows:
-            rec, m = r.record, r.measurement
-            h = ref.get(r.name)
-            mark = {"timed": "✅", "checked": "✅ (not timed)", "wrong": "❌", "error": "💥",
-                    "skipped": "—"}[r.status]
-            rows.append([
-                r.name, mark,
-                format_time(m.median) if m else "—",
-                f"{format_time(m.p20)}–{format_time(m.p80)}" if m else "—",
-                f"{m.gbps:,.1f}" if m and m.gbps else "—",
-                f"{m.tflops:,.3g}" if m and m.tflops else "—",
-                f"{rec.ceiling_fraction:.0%}" if rec and rec.ceiling_fraction else "—",
-                self._speedup_text(r),
-                f"{h.ceiling_fraction:.0%}" if h and h.ceiling_fraction else "—",
-                f"{h.speedup_vs_baseline:.2f}×" if h and h.speedup_vs_baseline else "—"])
-        notes = [f"{r.name}: {r.why}" for r in self.rows if r.why and r.status != "timed"]
-        notes += self.timing_notes()
-        if base and base.name != (self.lab.variant_names()[0]):
-            notes.append(f"the lab's baseline did not run here; speedups are against {base.name}")
-        if ref:
-            h = next(iter(ref.values()))
-            notes.append(f"{ref_label} columns: data/reference/{ref_key}.json, size {h.size}")
-        else:
-            notes.append(f"no {ref_label} reference recorded for this lab yet")
-        title = (f"{self.lab.name} · {self.lab.TITLE} · size {self.size}, {self.dtype} · "
-                 f"measured on {self.device}" + (" · ⚠ BUSY MACHINE" if self.busy else ""))
-        return Table(cols, rows, title, notes)
 
     @property
     def busy(self) -> list[str]:
@@ -271,106 +237,25 @@ class LabRun:
                          f"noisier than this device can do; close them and run again")
         return notes
 
-    def _reference_records(self) -> dict:
-        """Reference records (the committed device closest to this one) of this lab and dtype, one per
-        variant, at the lab's default GPU size if recorded."""
-        gpu_size = self.lab.SIZES["gpu"][0]
-        gpu_size = list(gpu_size) if isinstance(gpu_size, tuple) else gpu_size
-        out = {}
-        for r in results.reference(self.lab.name, results.reference_device()):
-            if r.dtype == self.dtype and (r.variant not in out or r.size == gpu_size):
-                out[r.variant] = r
-        return out
-
-    def _speedup_text(self, r: Row) -> str:
-        base = self.baseline
-        if r.measurement is None or base is None:
-            return "—"
-        if r is base:
-            return "1.00×"
-        s = r.record.speedup_vs_baseline
-        verdict = r.measurement.faster_than(base.measurement)
-        return f"{s:.2f}×" if verdict is not None else f"{s:.2f}× (noise)"
+    # ---- views (perflab.views draws them from this data) ----------------------------------------
+    def table(self) -> Table:
+        from perflab import views
+        return views.table(self)
 
     def bar(self, metric: str = "auto"):
-        """A plotly bar chart of each timed variant: GB/s (memory labs) or TFLOP/s, vs its ceiling."""
-        import plotly.graph_objects as go
-        timed = [r for r in self.rows if r.measurement]
-        if metric == "auto":     # bandwidth for memory-bound labs, FLOP/s where a matmul peak binds
-            metric = "tflops" if any(r.ceiling and r.ceiling.kind == "compute" for r in timed) else "gbps"
-        unit = {"gbps": "GB/s", "tflops": "TFLOP/s", "median": "seconds"}[metric]
-        vals = [getattr(r.measurement, metric) for r in timed]
-        fig = go.Figure(go.Bar(x=[r.name for r in timed], y=vals,
-                               text=[f"{v:,.3g}" for v in vals], textposition="outside"))
-        if metric == "gbps":
-            fig.add_hline(y=self.ceilings.copy_gbps, line_dash="dash",
-                          annotation_text=f"measured copy {self.ceilings.copy_gbps:,.0f} GB/s")
-        fig.update_layout(title=f"{self.lab.name} on {self.device} ({unit}, higher is better)",
-                          yaxis_title=unit, height=380, margin=dict(l=60, r=20, t=50, b=80))
-        return fig
-
-    def points(self):
-        """This run's timed variants on this device's Roofline; None for pure data movement."""
-        from perflab.roofline import Roofline
-        nbytes, nflops = self.lab.bytes(self.size, self.dtype), self.lab.flops(self.size, self.dtype)
-        if not nflops:
-            return None
-        roof = Roofline.from_ceilings(self.ceilings)
-        for r in self.rows:
-            if r.measurement:
-                roof.add(r.name, nflops, nbytes, r.measurement.median,
-                         precision=r.ceiling.precision(r.precision or self.dtype))
-        return roof
+        from perflab import views
+        return views.bar(self, metric)
 
     def roofline(self, with_reference: bool = True):
-        """A plotly roofline of this run, with the H200 reference points beside it."""
-        roof = self.points()
-        if roof is None:
-            return None
-        ref = reference_roofline(self.lab.name) if with_reference else None
-        return roof.figure([ref] if ref else [], title=f"{self.lab.name} on the roofline")
+        from perflab import views
+        return views.roofline(self, with_reference)
 
     def show(self):
-        """Display the table, the bar chart and (where the lab does arithmetic) the roofline."""
-        from perflab.display import show
-        show(self.table())
-        if any(r.measurement for r in self.rows):
-            show(self.bar(), fallback=self._bar_text())
-        roof = self.points()
-        if roof is not None and roof.points:
-            show(self.roofline(), fallback=str(roof))
-
-    def _bar_text(self) -> str:
-        timed = [r for r in self.rows if r.measurement]
-        if not timed:
-            return ""
-        top = max(r.measurement.median for r in timed)
-        return "\n".join(f"{r.name:<26} {'█' * max(1, int(30 * r.measurement.median / top))} "
-                         f"{format_time(r.measurement.median)}" for r in timed)
+        from perflab import views
+        views.show(self)
 
     def _repr_html_(self):
         return self.table()._repr_html_()
 
     def __repr__(self):
         return str(self.table())
-
-
-def reference_roofline(lab_name: str | None = None, device_key: str | None = None):
-    """The reference roofline (ceilings from its manifest) of the committed device closest to this one
-    (or ``device_key``), with that lab's points if a lab is named (ceilings only otherwise), or None when
-    no reference is recorded."""
-    from perflab.roofline import Roofline
-    path = results.reference_path(results.reference_device(device_key))
-    if not path.exists():
-        return None
-    manifest, records = results.read(path)
-    c = manifest.get("ceilings")
-    if not c:
-        return None
-    roof = Roofline(device=f"{manifest['device']} (reference)", bandwidth_gbps=c["copy_gbps"],
-                    peaks=c["matmul_tflops"])
-    for r in records:
-        if lab_name is not None and r.lab == lab_name and r.tflops and r.median_s and r.gbps:
-            roof.add(r.variant, r.tflops * 1e12 * r.median_s, r.gbps * 1e9 * r.median_s, r.median_s,
-                     precision=Ceiling.of(r).precision(r.dtype) if r.ceiling else r.dtype, source=manifest["device"])
-    return roof

@@ -68,3 +68,21 @@ def test_a_record_keeps_a_readable_label_and_code_gets_the_typed_value():
     assert report.below_gate(rec)
     with pytest.raises(ValueError, match="kind"):
         Ceiling("memory", "copy", 1.0)
+
+
+def test_views_draw_from_the_run_and_run_nothing(monkeypatch):
+    from perflab import runner, views
+    monkeypatch.setattr(peaks, "ceilings", lambda **k: FAKE)
+    monkeypatch.setattr(results, "sink", lambda: None)
+    run = pl.run(_matmul_lab(), dtype="float32", rep_ms=1)
+
+    def no_running(*a, **k):
+        raise AssertionError("a view ran something")
+    monkeypatch.setattr(runner, "bench", no_running)
+    monkeypatch.setattr(runner, "check_variant", no_running)
+    text = views.bar_text(run)
+    assert text.count("\n") == 1 and "plain" in text and "tensor_cores" in text
+    assert "tensor_cores" in str(run.table())
+    roof = views.points(run)
+    assert [p.precision for p in roof.points] == ["float32", "tf32"]     # each at the peak it is scored against
+    assert views.bar(run).layout.yaxis.title.text == "TFLOP/s"

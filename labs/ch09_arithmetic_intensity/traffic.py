@@ -118,10 +118,10 @@ def _add_points(roof, lab, timed, size, dtype, device):
 
 def show(run) -> None:
     """Table, bar chart, the bytes-moved table and the roofline at each version's own intensity."""
+    from perflab import views
     from perflab.display import show as display
     display(run.table())
-    if any(r.measurement for r in run.rows):
-        display(run.bar(), fallback=run._bar_text())
+    views.show_bar(run)
     display(table(run))
     show_roofline(run)
 

@@ -1,5 +1,5 @@
 """Chapter 14's measured outcomes as checked claims (perflab.claims), beside the book check."""
-from perflab.claims import About, Faster
+from perflab.claims import About, Faster, Holds
 
 _SMALL = ("at this launch-bound size the matmul is the same library call either way and a compiled call "
           "adds its guard checks, so fusing the few small elementwise kernels buys little")
@@ -14,4 +14,22 @@ CLAIMS = [
           why_not={"hopper": _SMALL, "gpu": _SMALL}),
     Faster("ch14.triton_matmul", "triton_autotuned", than="torch_matmul", by=0.6, tier="gpu",
            text="the 20-line autotuned Triton matmul reaches ≥ 60% of cuBLAS's speed in fp16"),
+]
+
+
+def _graphs(setting):
+    """Graphs Dynamo compiles for one setting over the lab's batch sizes (backend 'eager': fast, any device)."""
+    def model():
+        from labs.ch14_compiler import shapes
+        return shapes.compiles(setting)
+    return model
+
+
+CLAIMS += [
+    Holds("ch14.recompiles", "dynamic=False compiles one graph per batch size", lambda gc: gc[0] == gc[1],
+          model=_graphs("dynamic=False")),
+    Holds("ch14.recompiles", "the default compiles twice: static first, then one dynamic recompile",
+          lambda gc: gc[0], about=2, within=0.01, unit=" graphs", model=_graphs("default")),
+    Holds("ch14.recompiles", "mark_dynamic on the batch dimension compiles once", lambda gc: gc[0], about=1,
+          within=0.01, unit=" graph", model=_graphs("mark_dynamic")),
 ]

@@ -66,8 +66,9 @@ CLAIMS = [
           at_least=3.0),
     Holds("ch17.compare", "the best xPyD split beats one colocated GPU per GPU (≥ 1.5×)",
           lambda c: max(c.simulated.values()) / c.cap.coloc_both if getattr(c, "cap", None) else None, at_least=1.5),
-    Holds("ch17.compare", "three colocated GPUs (round robin) do about as well per GPU as one (±20%)",
-          lambda c: c.coloc_same / c.cap.coloc_both if getattr(c, "cap", None) else None, about=1.0, within=0.2),
+    Holds("ch17.compare", "three colocated GPUs (round robin) do at least about as well per GPU as one (≥ 0.85×; "
+          "round robin smooths a bursty stream, 2.6× on a loaded CPU, 0.92× on the H100)",
+          lambda c: c.coloc_same / c.cap.coloc_both if getattr(c, "cap", None) else None, at_least=0.85),
     Holds("ch17.little", "the simulator obeys Little's law: L = λ·W (within 0.1%)", _little, at_most=0.001, unit="%"),
     Holds("ch17.tpot_sweep", "at the tightest TPOT SLO the best split beats colocated GPUs", lambda r: _end(r, True),
           at_least=1.0),

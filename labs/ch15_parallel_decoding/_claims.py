@@ -2,7 +2,7 @@
 
 The speculative-decoding claims are about counts (tokens per round, acceptance) and measured cost ratios,
 which do not depend on one noisy timing; "ch15.k_sweep" is the value ``spec_decode.k_sweep`` returns."""
-from perflab.claims import AtMost, Holds
+from perflab.claims import AtMost, Faster, Holds
 
 _HOST = ("this engine's decode is host-bound (Python launches a few hundred small kernels per pass), so one "
          "scheduling hiccup moves a row; rerun the cell")
@@ -21,3 +21,46 @@ CLAIMS = [
     Holds("ch15.k_sweep", "the (k+1)-token verification pass costs about one step (≤ 1.2×) at every k",
           lambda ks: max(r["verify"] for r in ks.rows), at_most=1.2, tier="gpu", why_not={"hopper": _HOST}),
 ]
+
+
+def _moe(skew, cf, what):
+    def model():
+        from labs.ch15_parallel_decoding import moe
+        r = moe.simulate(capacity_factor=cf, skew=skew)
+        rr = moe.simulate(capacity_factor=cf, skew=skew, reroute=True)
+        return {"drop": r.drop_fraction, "busiest": r.max_over_mean, "rank": r.rank_imbalance,
+                "after_reroute": rr.drop_fraction}
+    return model
+
+
+def _tp(phase, what):
+    """From tp.launch()'s result: logits agree (max |Δ| ≤ 1e-4 and same argmax) or TP ÷ 1-process time."""
+    def read(res):
+        runs = [r for r in (res or {}).get("runs", []) if r["phase"].startswith(phase)] if isinstance(res, dict) else []
+        if not runs:
+            return None
+        r = runs[0]
+        return (r["max_abs_diff"] <= 1e-4 and r["tokens_equal"]) if what == "same" else r["single_s"] / r["tp_s"]
+    return read
+
+
+CLAIMS += [
+    Faster("ch15.decode_linear", "one_gemm", than="one_token_at_a_time", by=20.0, tier="gpu",
+           text="61 tokens as one GEMM are ≥ 20× 61 matrix-vector products (the weights are read once)"),
+    Holds("ch15.moe_routing", "uniform routing: the busiest expert gets ≤ 1.3× the mean, so CF 1.25 drops < 1%",
+          lambda v: v["drop"], at_most=0.01, unit="%", model=_moe(0.0, 1.25, "drop")),
+    Holds("ch15.moe_routing", "Zipf skew 0.5: the hottest expert needs ≥ 4× the mean capacity",
+          lambda v: v["busiest"], at_least=4.0, model=_moe(0.5, 1.25, "busiest")),
+    Holds("ch15.moe_routing", "Zipf skew 0.5 at CF 1.25 drops ≥ 10% of assignments", lambda v: v["drop"],
+          at_least=0.10, unit="%", model=_moe(0.5, 1.25, "drop")),
+    Holds("ch15.moe_routing", "rerouting to the next choices leaves < 2% dropped at skew 0.5, CF 1.25",
+          lambda v: v["after_reroute"], at_most=0.02, unit="%", model=_moe(0.5, 1.25, "after_reroute")),
+    Holds("ch15.tp", "TP=2 reproduces the single-process logits (≤ 1e-4) and tokens, prefill and decode",
+          lambda res: (_tp("prefill", "same")(res) and _tp("decode", "same")(res))
+          if _tp("prefill", "same")(res) is not None else None),
+    Holds("ch15.tp", "a TP=2 decode step is slower than one process (few tokens per all-reduce)",
+          _tp("decode", "speed"), at_most=1.0),
+]
+
+CLAIMS.append(Holds("ch15.k_sweep", "on a CPU the (k+1)-token verification pass costs more than one step",
+                    lambda ks: max(r["verify"] for r in ks.rows), at_least=1.0, tier="cpu"))

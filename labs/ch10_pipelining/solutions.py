@@ -10,4 +10,27 @@ the programs running together share operands in L2. ``tuned(a=..., b=...) -> C``
 from labs.ch10_pipelining._matmul import tile_for
 from labs.ch10_pipelining.stages import stages_3 as tuned
 
-__all__ = ["tuned", "tile_for"]
+
+from labs.ch10_pipelining.tma_matmul import tma_persistent  # noqa: E402
+from perflab.exercise import Ceiling, Exercise, Launched, Step  # noqa: E402
+
+
+def _steps(gpu_target):
+    return [Step("pipeline the loads",
+                 hint="num_stages = 3 or 4: the next K tiles load while this one multiplies (mind shared memory)",
+                 cpu=[Launched({"num_stages": 3})], gpu=[Launched({"num_stages": 3})]),
+            Step("hand tiles out in bands",
+                 hint="GROUP_M = 8: programs running together share rows of A and columns of B in L2",
+                 cpu=[Launched({"GROUP_M": 4})], gpu=[Launched({"GROUP_M": 4}), Ceiling(at_least=gpu_target)])]
+
+
+EXERCISES = [
+    Exercise("ch10.stages", answer=tuned, steps=_steps(0.7),
+             evidence="H100 run 2026-12-07 at 4097×4096×4096 bf16: stages_1 48%, stages_2 66%, stages_3 101% of "
+                      "the matmul ceiling; the starter (64×64×32, 1 stage) 28%"),
+    Exercise("ch10.tma_matmul", answer=tma_persistent, steps=_steps(0.7),
+             evidence="no GPU record of ch10.tma_matmul yet (the lead measures it); its claim says the TMA "
+                      "persistent kernel matches stages_3 (101% on the H100) within 10%"),
+]
+
+__all__ = ["tuned", "tile_for", "tma_persistent", "EXERCISES"]

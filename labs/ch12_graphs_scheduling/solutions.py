@@ -10,4 +10,28 @@ is that answer, a variant of the lab: ``dynamic_queue(x=..., cost=..., a=..., b=
 from labs.ch12_graphs_scheduling._triton import dynamic_kernel
 from labs.ch12_graphs_scheduling.skewed_queue import dynamic_queue
 
-__all__ = ["dynamic_kernel", "dynamic_queue"]
+
+from labs.ch12_graphs_scheduling import launch_bound as _lb  # noqa: E402
+from perflab.exercise import Atomics, Ceiling, Exercise, Speedup, Step  # noqa: E402
+
+
+def graphed_step(x, w, b):
+    """The deep exercise's answer: replay a captured CUDA graph on a GPU; eager on a CPU (no graph there)."""
+    return _lb.graph_for(x, w, b)(x) if x.is_cuda else _lb.step(x, w, b)
+
+
+EXERCISES = [
+    Exercise("ch12.skewed_queue", answer=dynamic_queue,
+             evidence="H100 run 2026-12-07 at (2097169, 257, 32): static_split 26% of the fp32 matmul ceiling, "
+                      "dynamic_queue 108% (the old 30% target let a 26% starter come within noise; now 60%)",
+             steps=[Step("take tiles from a shared counter",
+                         hint="start = tl.atomic_add(counter_ptr, 1); loop while start < tiles",
+                         cpu=[Atomics(at_least=1)], gpu=[Ceiling(at_least=0.6)])]),
+    Exercise("ch12.launch_bound", answer=graphed_step,
+             evidence="H100 run 2026-12-07: eager 1.56 ms, cuda_graph 0.28 ms (5.6×) per step. A CUDA graph needs "
+                      "a GPU: on the CPU tier this exercise grades correctness only",
+             steps=[Step("replay one captured graph", hint="graph_for in launch_bound.py is one answer",
+                         gpu=[Speedup(at_least=3, over="eager")])]),
+]
+
+__all__ = ["dynamic_kernel", "dynamic_queue", "graphed_step", "EXERCISES"]

@@ -14,4 +14,14 @@ def clip_softmax(x):
     return torch.softmax(x * scale, dim=1)
 
 
-__all__ = ["clip_softmax"]
+from perflab.exercise import Exercise, HostSyncs, Step  # noqa: E402
+
+EXERCISES = [Exercise(
+    "ch14.exercise", answer=clip_softmax,
+    evidence="H100 run 2026-12-07: the starter runs at 10% of the copy ceiling with 2 graphs and 1 graph break; "
+             "the lesson is the break (a host read of a tensor), graded on every tier",
+    steps=[Step("no host read of a tensor (no graph break)",
+                hint="keep the max a 0-d tensor and fold the branch into torch.clamp(LIMIT / max, max=1.0)",
+                cpu=[HostSyncs(at_most=0)], gpu=[HostSyncs(at_most=0)])])]
+
+__all__ = ["clip_softmax", "EXERCISES"]

@@ -202,6 +202,30 @@ def _driver_version() -> str | None:
         return None
 
 
+@functools.cache
+def nvml_facts() -> dict:
+    """GPU 0's clocks, power limit and driver read through NVML (``pip install nvidia-ml-py``):
+    sm_clock_mhz and memory_clock_mhz (the maximum the board allows), power_limit_w, driver.
+    {} where NVML or a GPU is absent (the cpu tier)."""
+    try:
+        import pynvml
+    except ImportError:
+        return {}
+    try:
+        pynvml.nvmlInit()
+        try:
+            h = pynvml.nvmlDeviceGetHandleByIndex(0)
+            driver = pynvml.nvmlSystemGetDriverVersion()
+            return {"sm_clock_mhz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM),
+                    "memory_clock_mhz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_MEM),
+                    "power_limit_w": pynvml.nvmlDeviceGetPowerManagementLimit(h) / 1000,
+                    "driver": driver.decode() if isinstance(driver, bytes) else driver}
+        finally:
+            pynvml.nvmlShutdown()
+    except pynvml.NVMLError:
+        return {}
+
+
 def device() -> "torch.device":
     """The torch device labs run on: cuda:0 on the gpu tier, cpu otherwise."""
     import torch

@@ -89,11 +89,15 @@ def _short(v) -> str:
 
 
 def manifest() -> dict:
-    """Who measured: device, driver, CUDA, torch, triton, date and git commit."""
-    from perflab.machine import env
+    """Who measured: device, driver, CUDA, torch, triton, date and git commit; on a GPU with NVML also its
+    SM and memory clocks (MHz) and power limit (W)."""
+    from perflab.machine import env, nvml_facts
     e = env()
+    facts = nvml_facts() if e.tier == "gpu" else {}
     return {"device": e.device, "device_key": e.device_key, "tier": e.tier, "capability": e.sm,
-            "sms": e.sms, "l2_mb": e.l2_mb, "memory_gb": e.memory_gb, "driver": e.versions.get("driver"), "cuda": e.versions.get("cuda"),
+            "sms": e.sms, "l2_mb": e.l2_mb, "memory_gb": e.memory_gb,
+            **{k: facts[k] for k in ("sm_clock_mhz", "memory_clock_mhz", "power_limit_w") if k in facts},
+            "driver": e.versions.get("driver") or facts.get("driver"), "cuda": e.versions.get("cuda"),
             "torch": e.versions.get("torch"), "triton": e.versions.get("triton"),
             "cupy": e.versions.get("cupy"), "python": e.versions.get("python"),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -1,7 +1,6 @@
 """Chapter 8's book check: the book's occupancy, ILP, dual-issue and divergence claims vs our measurements."""
 from __future__ import annotations
 
-import subprocess
 
 from perflab import results
 from perflab.table import Table
@@ -24,13 +23,10 @@ WHY = {
 
 
 def sm_clock_ghz() -> float | None:
-    """The GPU's maximum SM clock from nvidia-smi, in GHz; None where it cannot be read."""
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=clocks.max.sm", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10)
-        return float(out.stdout.split()[0]) / 1e3 if out.returncode == 0 and out.stdout.strip() else None
-    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
-        return None
+    """This GPU's maximum SM clock read through NVML, in GHz; None where it cannot be read."""
+    from perflab.machine import nvml_facts
+    mhz = nvml_facts().get("sm_clock_mhz")
+    return mhz / 1e3 if mhz else None
 
 
 def _warps(maps, ilp) -> str:
@@ -93,7 +89,7 @@ def table(runs: list, maps: list, ncu_issue: float | None = None) -> Table:
     div, ref_div = _records(runs, "ch08.divergence"), _records(ref_runs, "ch08.divergence")
     man = results.reference_manifest()
     mine_issue = _issue_rate(fma, e.sms, sm_clock_ghz() if e.tier == "gpu" else None)
-    ref_issue = _issue_rate(ref_fma, man.get("sms"), sweep.H200_SM_CLOCK_GHZ)
+    ref_issue = _issue_rate(ref_fma, man.get("sms"), (man.get("sm_clock_mhz") or 0) / 1e3)
     issue_parts = ([f"{mine_issue:.2f} (timing)"] if mine_issue else []) + ([f"{ncu_issue:.2f} (ncu)"] if ncu_issue else [])
     issue_text = ", ".join(issue_parts) or "—"
     stream_mine = next((m for m in mine_maps if "stream" in m.lab), None)
@@ -118,7 +114,8 @@ def table(runs: list, maps: list, ncu_issue: float | None = None) -> Table:
                  title="Book check · Chapter 8 occupancy, ILP and divergence",
                  notes=["warps rows: fewest resident warps per SM reaching 80% of the best cell of each heat map",
                         "issue rate (timing) = best FMA TFLOP/s ÷ (SMs × 4 schedulers × 32 lanes × 2 FLOP × max SM "
-                        f"clock); the H200 column uses its {sweep.H200_SM_CLOCK_GHZ} GHz boost clock (datasheet)",
+                        "clock), the clock read through NVML: here, and in the reference manifest ('—' until a run "
+                        "records it)",
                         "'—' under yours: the CUDA C kernels need a GPU with CuPy"])
 
 

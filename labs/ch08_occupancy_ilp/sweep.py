@@ -25,7 +25,6 @@ UNIT = {"gbps": "GB/s", "tflops": "TFLOP/s"}
 # Model inputs where nothing is measured (assumptions, not book numbers):
 ASSUMED_LATENCY_NS = 600       # loaded HBM latency of a Hopper-class GPU, order of magnitude
 FFMA_LATENCY_CYCLES = 4        # dependent-FFMA issue latency, Volta through Hopper (microbenchmark papers)
-H200_SM_CLOCK_GHZ = 1.98       # H100/H200 SXM boost clock, NVIDIA datasheet
 
 
 def settings(lab: str) -> list[dict]:
@@ -180,22 +179,28 @@ def _ptxas_regs(kernel: str, ilp: int):
 
 
 def model(lab: str, latency_ns: float = ASSUMED_LATENCY_NS) -> HeatMap:
-    """What the simple models predict for an H200 (132 SMs and copy bandwidth from the reference
-    manifest when present). Stream: Little's law, GB/s = min(copy ceiling, 2 × bytes of loads in
+    """What the simple models predict for the reference device, from its committed manifest (SMs, copy
+    ceiling, SM clock as NVML read it; where no clock was recorded, its measured fp32 matmul ceiling
+    stands for the FMA peak). Stream: Little's law, GB/s = min(copy ceiling, 2 × bytes of loads in
     flight / latency). FMA: each scheduler issues min(1, warps per scheduler × ILP / FFMA latency)."""
     from perflab import results
     grid = GRIDS[lab]
     man = results.reference_manifest()
-    sms = man.get("sms") or 132
-    copy = (man.get("ceilings") or {}).get("copy_gbps")
+    if not man.get("sms") or not man.get("ceilings"):
+        raise ValueError("the model needs the committed reference manifest (data/reference/<device>.json)")
+    sms, ceilings, device = man["sms"], man["ceilings"], f"{man['device']} (reference manifest)"
+    copy = ceilings["copy_gbps"]
     if grid["kernel"] == "stream":
-        copy = copy or 4800.0
-        src = (f"Little's-law model of an H200: {sms} SMs, latency {latency_ns:g} ns (assumed), "
-               f"ceiling {copy:,.0f} GB/s")
+        src = (f"Little's-law model of the {device}: {sms} SMs, latency {latency_ns:g} ns (assumed), "
+               f"ceiling {copy:,.0f} GB/s (measured)")
+    elif man.get("sm_clock_mhz"):
+        peak = sms * 128 * 2 * man["sm_clock_mhz"] / 1e6
+        src = (f"issue model of the {device}: {sms} SMs × 4 schedulers, FFMA latency {FFMA_LATENCY_CYCLES} cycles "
+               f"(assumed), peak {peak:.1f} TFLOP/s at {man['sm_clock_mhz']} MHz (read through NVML)")
     else:
-        peak = sms * 128 * 2 * H200_SM_CLOCK_GHZ / 1e3
-        src = (f"issue model of an H200: {sms} SMs × 4 schedulers, FFMA latency {FFMA_LATENCY_CYCLES} cycles "
-               f"(assumed), peak {peak:.1f} TFLOP/s at {H200_SM_CLOCK_GHZ} GHz (datasheet)")
+        peak = ceilings["matmul_tflops"]["float32"]
+        src = (f"issue model of the {device}: {sms} SMs × 4 schedulers, FFMA latency {FFMA_LATENCY_CYCLES} cycles "
+               f"(assumed), peak {peak:.1f} TFLOP/s: its measured fp32 matmul ceiling (no SM clock recorded)")
     hm = HeatMap(lab, grid["metric"], src)
     for s in settings(lab):
         t, i = s["threads"], s["ilp"]

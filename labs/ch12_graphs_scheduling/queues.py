@@ -6,8 +6,6 @@ from perflab.table import Table
 
 from labs.ch12_graphs_scheduling import simulators as sim
 
-H200_SMS = 132
-
 
 def tile_costs(size, seed: int = 0) -> list:
     """The skewed lab's inputs at ``size``, as the cost of each 1,024-item tile (its costliest item)."""
@@ -21,7 +19,8 @@ def tile_costs(size, seed: int = 0) -> list:
 
 
 def predict(size=None, sms: int | None = None) -> Table:
-    """Static split vs dynamic queue for the lab's own tile costs, on this GPU's programs and an H200's.
+    """Static split vs dynamic queue for the lab's own tile costs, on this GPU's programs and the reference
+    device's (its SM count from the committed reference manifest).
 
     Each program is a worker that runs one tile at a time at a fixed speed: the kernels run one
     16-warp program per SM, so a program never shares its SM and its speed does not change when
@@ -33,8 +32,12 @@ def predict(size=None, sms: int | None = None) -> Table:
     size = sq.SIZES["gpu"][0] if size is None else size
     tiles = tile_costs(size)
     rows = []
-    machines = [("an H200", H200_SMS)]
-    if e.tier == "gpu" and (sms or e.sms) != H200_SMS:
+    from perflab import results
+    man = results.reference_manifest()
+    if not man.get("sms"):
+        raise ValueError("predict needs the committed reference manifest (data/reference/<device>.json) for its SMs")
+    machines = [(f"{man['device']} (SMs from the reference manifest)", man["sms"])]
+    if e.tier == "gpu" and (sms or e.sms) != man["sms"]:
         machines.insert(0, (e.device, sms or e.sms))
     for name, count in machines:
         programs = PROGRAMS_PER_SM * count

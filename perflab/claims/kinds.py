@@ -142,43 +142,46 @@ def _timed(rec: Record) -> bool:
 
 
 @dataclass(frozen=True)
-class Faster(Claim):
-    """``variant`` runs at least ``by``× faster than ``than`` (median time of ``than`` / ``variant``)."""
+class _Pair(Claim):
+    """A claim on two variants' median times: ``than`` / ``variant`` (how many times faster)."""
     variant: str = ""
     than: str = ""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.variant or not self.than:
+            raise ValueError(f"{type(self).__name__} needs variant and than= (two variant names of {self.lab})")
+
+    def _measure(self, data):
+        g = _pick(data, self.lab, (self.variant, self.than), self.dtype, self.size)
+        if g is None or not (_timed(g[self.variant]) and _timed(g[self.than])):
+            return None
+        r = g[self.than].median_s / g[self.variant].median_s
+        return r, f"{r:.2f}×"
+
+
+@dataclass(frozen=True)
+class Faster(_Pair):
+    """``variant`` runs at least ``by``× faster than ``than`` (median time of ``than`` / ``variant``)."""
     by: float = 1.0
     dtype: str | None = None
     size: Any = None
 
     def __post_init__(self):
         super().__post_init__()
-        if not self.variant or not self.than:
-            raise ValueError(f"{type(self).__name__} needs variant and than= (two variant names of {self.lab})")
         if not isinstance(self.by, (int, float)) or self.by <= 0:
             raise ValueError(f"by={self.by!r} must be a positive ratio, e.g. by=2.0 for 'twice as fast'")
 
     def _words(self):
         return f"{self.lab}: {self.variant} is faster than {self.than}" + (f" by ≥ {self.by:g}×" if self.by != 1 else "")
 
-    def _ratio(self, data):
-        g = _pick(data, self.lab, (self.variant, self.than), self.dtype, self.size)
-        if g is None or not (_timed(g[self.variant]) and _timed(g[self.than])):
-            return None
-        return g[self.than].median_s / g[self.variant].median_s
-
-    def _measure(self, data):
-        r = self._ratio(data)
-        return None if r is None else (r, f"{r:.2f}×")
-
     def _holds(self, value):
         return value >= self.by
 
 
 @dataclass(frozen=True)
-class About(Claim):
+class About(_Pair):
     """``than`` / ``variant`` median time is ``ratio`` within ±``within`` (relative): "about 3× faster"."""
-    variant: str = ""
-    than: str = ""
     ratio: float = 1.0
     within: float = 0.25
     dtype: str | None = None
@@ -186,17 +189,12 @@ class About(Claim):
 
     def __post_init__(self):
         super().__post_init__()
-        if not self.variant or not self.than:
-            raise ValueError(f"About needs variant and than= (two variant names of {self.lab})")
         if not isinstance(self.ratio, (int, float)) or self.ratio <= 0 or not 0 < self.within < 10:
             raise ValueError(f"About needs ratio > 0 and 0 < within < 10, got ratio={self.ratio!r}, "
                              f"within={self.within!r}")
 
     def _words(self):
         return f"{self.lab}: {self.variant} is about {self.ratio:g}× faster than {self.than} (±{self.within:.0%})"
-
-    _measure = Faster._measure
-    _ratio = Faster._ratio
 
     def _holds(self, value):
         return abs(value / self.ratio - 1) <= self.within

@@ -1,4 +1,4 @@
-"""The one timing entry point: bench(fn) -> Measurement, on the GPU or the CPU."""
+"""The one timing entry point: bench(fn) -> Measurement, on the GPU or the CPU; bench_ranks(fn) across ranks."""
 from __future__ import annotations
 
 import contextlib
@@ -89,6 +89,44 @@ def bench(fn: Callable[[], object], *, warmup_ms: float = 25, rep_ms: float = 10
 
 
 MAX_REP_MS = 600_000          # ten minutes: anything longer is a typo, and would look like a hang
+
+
+def bench_ranks(fn: Callable[[], object], *, iters: int, device, warmup: int = 2, label: str = "",
+                bytes: float | None = None, before_timing: Callable[[], object] | None = None) -> Measurement:
+    """Time ``fn`` on every rank of a torch.distributed group; each sample is the slowest rank's call.
+
+    Every rank calls this with the same ``iters``. Per sample::
+
+        barrier(); sync(device); t0 = clock(); fn(); sync(device); t = clock() - t0
+        all_reduce(t, MAX)              # a collective step lasts as long as its slowest rank
+
+    ``warmup`` untimed calls run first, then ``before_timing()`` (e.g. reset a counter). The same
+    Measurement (wall clock, synchronised) comes back on every rank.
+    """
+    import torch
+    import torch.distributed as dist
+    from perflab.validate import number
+    number("iters", iters, positive=True, integer=True, where="bench_ranks")
+    number("warmup", warmup, integer=True, where="bench_ranks")
+    sync = (lambda: torch.cuda.synchronize(device)) if torch.device(device).type == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    if before_timing is not None:
+        before_timing()
+    times = []
+    for _ in range(iters):
+        dist.barrier()
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    t = torch.tensor(times, dtype=torch.float64, device=device)    # NCCL reduces device tensors only
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return Measurement(t.cpu().tolist(), label=label, device=str(device), bytes=bytes,
+                       method=f"max over {dist.get_world_size()} ranks, wall clock",
+                       meta={"ranks": dist.get_world_size()})
 
 
 class TimingError(RuntimeError):

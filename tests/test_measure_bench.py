@@ -91,3 +91,18 @@ def test_ncu_values_over_kernels_add_counts_and_average_percentages():
     assert _over_kernels(res, "dram__bytes.sum") == 150.0
     assert _over_kernels(res, "sm__throughput.avg.pct_of_peak_sustained_elapsed") == (80 * 3 + 20 * 1) / 4
     assert _over_kernels(res, "missing") is None
+
+
+def test_bench_ranks_returns_one_measurement_of_the_slowest_rank(tmp_path):
+    import torch.distributed as dist
+    from perflab.timer import bench_ranks
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rdzv'}", rank=0, world_size=1)
+    try:
+        calls = []
+        m = bench_ranks(lambda: calls.append(1), iters=5, device="cpu", warmup=2,
+                        before_timing=calls.clear, bytes=1e6)
+        assert m.n == 5 and len(calls) == 5 and "max over 1 ranks" in m.method and m.gbps > 0
+        with pytest.raises(ValueError, match="iters"):
+            bench_ranks(lambda: None, iters=0, device="cpu")
+    finally:
+        dist.destroy_process_group()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 
 import torch
@@ -28,7 +27,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from perflab.distributed import join, leave
-from perflab.measure import quantile
+from perflab.timer import bench_ranks
 
 PLAN = {  # message sizes (bytes), MLP width/depth/batch, iterations, bucket sizes (MB)
     "cpu": dict(sizes=[4_096, 65_536, 1 << 20, 4 << 20], width=384, depth=6, batch=48, iters=10,
@@ -45,23 +44,9 @@ def _sync(device):
 
 def _timed(fn, iters, device, warmup=2, counter=None) -> dict:
     """Run fn the same number of times on every rank; per-iteration time = slowest rank."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    if counter is not None:                  # count only steady-state steps (DDP rebuilds buckets at first)
-        counter.calls = 0
-    times = []
-    for _ in range(iters):
-        dist.barrier()
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    t = torch.tensor(times, dtype=torch.float64, device=device)   # NCCL reduces device tensors only
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    s = sorted(t.cpu().tolist())
-    q = lambda f: quantile(s, f)  # noqa: E731  (perflab's one quantile definition)
-    return {"median_s": statistics.median(s), "p20_s": q(0.2), "p80_s": q(0.8), "n": len(s)}
+    reset = (lambda: setattr(counter, "calls", 0)) if counter is not None else None   # steady-state steps only
+    m = bench_ranks(fn, iters=iters, device=device, warmup=warmup, before_timing=reset)
+    return {"median_s": m.median, "p20_s": m.p20, "p80_s": m.p80, "n": m.n}
 
 
 def allreduce_sweep(plan, device, world) -> list[dict]:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import statistics
 import time
 
 import torch
 import torch.distributed as dist
 
 from perflab.distributed import join, leave
-from perflab.measure import quantile
+from perflab.timer import bench_ranks
 
 PLAN = {"cpu": dict(prompts=[64, 256, 496], iters=6, decode=8),      # the tiny model (max 512 positions)
         "cuda": dict(prompts=[128, 512, 1000], iters=10, decode=8)}   # GPT-2 small, bf16 (max 1024)
@@ -78,15 +77,8 @@ def one_prompt(model, cfg, p: int, plan: dict, rank: int, device, dtype) -> dict
         buf = torch.empty(shape, device=device, dtype=dtype)
     nbytes = buf.numel() * buf.element_size()
     meta = torch.tensor([first if rank == 0 else 0], device=device)
-    times = []
-    for i in range(plan["iters"] + 2):                               # 2 warm-up transfers
-        dist.barrier()
-        _sync(device)
-        t0 = time.perf_counter()
-        (dist.send if rank == 0 else dist.recv)(buf, 1 - rank)
-        _sync(device)
-        if i >= 2:
-            times.append(time.perf_counter() - t0)
+    transfer = lambda: (dist.send if rank == 0 else dist.recv)(buf, 1 - rank)  # noqa: E731
+    m = bench_ranks(transfer, iters=plan["iters"], device=device, warmup=2, bytes=nbytes)
     (dist.send if rank == 0 else dist.recv)(meta, 1 - rank)
     sha = digest(buf)
     ref_sha = sha.clone()
@@ -96,13 +88,8 @@ def one_prompt(model, cfg, p: int, plan: dict, rank: int, device, dtype) -> dict
     mine = decode_from(model, cache, int(meta), plan["decode"], device)
     theirs = torch.tensor(mine, device=device)
     (dist.send if rank == 0 else dist.recv)(theirs, 1 - rank)      # rank 1 gets rank 0's local decode
-    t = torch.tensor(times, dtype=torch.float64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    s = sorted(t.cpu().tolist())
-    q = lambda f: quantile(s, f)  # noqa: E731  (perflab's one quantile definition)
-    med = statistics.median(s)
-    return {"prompt": p, "bytes": nbytes, "shape": list(shape), "median_s": med, "p20_s": q(0.2), "p80_s": q(0.8),
-            "gbps": nbytes / med / 1e9, "bit_exact": bool(torch.equal(sha, ref_sha)),
+    return {"prompt": p, "bytes": nbytes, "shape": list(shape), "median_s": m.median, "p20_s": m.p20,
+            "p80_s": m.p80, "gbps": m.gbps, "bit_exact": bool(torch.equal(sha, ref_sha)),
             "tokens_equal": theirs.tolist() == mine, "decoded": mine}
 
 

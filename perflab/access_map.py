@@ -98,9 +98,9 @@ class AccessMap:
             pts += [(index[a.program], int(e), a.op, a.buffer) for e in elems]
         return pts
 
-    def text(self, width: int = 64) -> str:
+    def text(self, width: int = 64, table: bool = True) -> str:
         """The address map as characters: a row per program and buffer, L load, S store, B both, . untouched."""
-        lines = [str(self.table()), ""]
+        lines = [str(self.table()), ""] if table else []
         by_buffer: dict = {}
         for prog, elem, op, buf in self.grid_points():
             by_buffer.setdefault(buf, {}).setdefault(prog, {}).setdefault(elem, set()).add(op)
@@ -131,32 +131,37 @@ class AccessMap:
 
 
 def figure(maps: dict):
-    """Address maps side by side: a row of panels per traced launch (name -> AccessMap), a column per buffer."""
+    """Address maps side by side: a row of panels per traced launch (name -> AccessMap), a column per buffer;
+    each panel's title gives its sectors per request."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
     names = list(maps)
     buffers = list(dict.fromkeys(b for m in maps.values() for b in _touched(m)))
-    titles = [f"{n} · {b}" for n in names for b in buffers]
-    fig = make_subplots(rows=len(names), cols=len(buffers), subplot_titles=titles, vertical_spacing=0.12,
-                        horizontal_spacing=0.06)
+    titles = []
+    for n in names:
+        spr = maps[n].sectors_per_request()
+        for b in buffers:
+            per = ", ".join(f"{op} {spr[(op, b)]:.1f}" for op in ("load", "store") if (op, b) in spr)
+            titles.append(f"{n} · {b}" + (f" · sectors/request: {per}" if per else ""))
+    fig = make_subplots(rows=len(names), cols=len(buffers), subplot_titles=titles,
+                        vertical_spacing=min(0.3, 0.6 / len(names)), horizontal_spacing=0.06)
     style = {"load": dict(color="#1f77b4", symbol="square"), "store": dict(color="#ff7f0e", symbol="x")}
+    shown = set()
     for i, n in enumerate(names, 1):
         pts = maps[n].grid_points()
-        spr = maps[n].sectors_per_request()
         for j, b in enumerate(buffers, 1):
             for op in ("load", "store"):
                 sel = [(p, e) for p, e, o, bb in pts if o == op and bb == b]
                 if not sel:
                     continue
-                per = spr.get((op, b))
-                fig.add_trace(go.Scatter(x=[e for _, e in sel], y=[p for p, _ in sel], mode="markers",
-                                         name=f"{op} ({per:.0f} sectors/request)" if per else op,
-                                         legendgroup=op, showlegend=(i, j) == (1, 1) or per is not None,
+                fig.add_trace(go.Scatter(x=[e for _, e in sel], y=[p for p, _ in sel], mode="markers", name=op,
+                                         legendgroup=op, showlegend=op not in shown,
                                          marker=dict(size=5, **style[op])), row=i, col=j)
-            fig.update_xaxes(title_text="element index", row=i, col=j)
+                shown.add(op)
+            fig.update_xaxes(title_text="element index" if i == len(names) else None, row=i, col=j)
             fig.update_yaxes(title_text="program", row=i, col=j, autorange="reversed")
     fig.update_layout(title="Which addresses each program touches (interpreted Triton)",
-                      height=260 * len(names) + 80, margin=dict(l=60, r=20, t=70, b=40))
+                      height=280 * len(names) + 100, margin=dict(l=60, r=20, t=90, b=50))
     return fig
 
 
@@ -177,7 +182,7 @@ def show_all(maps: dict) -> None:
     """The summary table, then the address maps (plotly; text where there is no notebook)."""
     from perflab.display import show
     show(summary(maps))
-    show(figure(maps), fallback="\n\n".join(f"{n}\n{m.text()}" for n, m in maps.items()))
+    show(figure(maps), fallback="\n\n".join(f"{n}\n{m.text(table=False)}" for n, m in maps.items()))
 
 
 def _touched(m: AccessMap) -> list[str]:

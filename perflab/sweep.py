@@ -254,7 +254,7 @@ def figure(results: Results, metric: str = "auto"):
     meaning = _size_meaning(results.lab) or "elements"
     better = "lower" if metric == "us" else "higher"
     fig.update_layout(title=f"{results.lab.name} size sweep on {results.device} ({UNIT[metric]}, {better} is better)",
-                      xaxis_title=f"size ({meaning}; elements, log)", yaxis_title=UNIT[metric], height=420,
+                      xaxis_title=f"size ({meaning}; elements, log)" if meaning != "elements" else "size (elements, log)", yaxis_title=UNIT[metric], height=420,
                       margin=dict(l=60, r=20, t=50, b=60), legend=dict(font=dict(size=11)))
     fig.update_xaxes(type="log")
     if log_y:

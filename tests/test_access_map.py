@@ -67,7 +67,9 @@ def test_views_and_bad_input():
     row1 = next(line for line in text.splitlines() if line.startswith("  program   1"))
     assert "B" not in row1 and set(row1.split()[-1]) <= {"L", "S", "."}
     fig = am.figure({"copy": m})
-    assert {t.name.split(" ")[0] for t in fig.data} == {"load", "store"}
+    assert {t.name for t in fig.data} == {"load", "store"}
+    titles = [a.text for a in fig.layout.annotations]
+    assert "copy · x_ptr · sectors/request: load 3.0" in titles      # 4 + 1 + 4 over 3 requests
     with pytest.raises(ValueError, match="grid is a tuple"):
         am.trace(_copy, (0,), torch.randn(4), torch.empty(4), 4, BLOCK=4)
     with pytest.raises(TypeError, match="@triton.jit kernel"):

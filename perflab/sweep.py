@@ -249,6 +249,10 @@ def figure(results: Results, metric: str = "auto"):
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{label} · {name}",
                                  mode="lines+markers" if len(pts) > 1 else "markers", opacity=0.6,
                                  line=dict(dash="dot"), marker=dict(symbol="diamond-open", size=9)))
+    ref_copy = (results_mod.reference_manifest(results.reference_device()).get("ceilings") or {}).get("copy_gbps")
+    if metric == "gbps" and ref and ref_copy:
+        fig.add_hline(y=ref_copy, line_dash="dot", line_color="gray",
+                      annotation_text=f"{label} measured copy {ref_copy:,.0f} GB/s", annotation_position="top left")
     ys = [p[1] for pts in list(lines.values()) + list(ref.values()) for p in pts] + [c[1] for c in ceiling]
     log_y = bool(ys) and max(ys) / max(min(ys), 1e-30) > 30       # CPU and GPU on one chart: log
     meaning = _size_meaning(results.lab) or "elements"

@@ -100,7 +100,9 @@ def test_reference_curve_is_drawn_from_every_recorded_size(res, monkeypatch):
     recs = [results.Record(chapter="tests", lab=res.lab.name, variant="fused", size=s, dtype="float32",
                            correct=True, median_s=1e-6 * s, gbps=g) for s, g in ((1000, 50.0), (100, 20.0))]
     monkeypatch.setattr(results, "reference", lambda lab=None, key=None: recs)
+    monkeypatch.setattr(results, "reference_manifest", lambda key=None: {"ceilings": {"copy_gbps": 4000.0}})
     fig = sw.figure(res)
+    assert [sh.y0 for sh in fig.layout.shapes] == [4000.0]           # the reference device's copy ceiling
     ref = [t for t in fig.data if "· fused" in t.name]
     assert len(ref) == 1 and list(ref[0].x) == [100, 1000] and list(ref[0].y) == [20.0, 50.0]
     assert ref[0].mode == "lines+markers"

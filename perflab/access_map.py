@@ -144,7 +144,7 @@ def figure(maps: dict):
             per = ", ".join(f"{op} {spr[(op, b)]:.1f}" for op in ("load", "store") if (op, b) in spr)
             titles.append(f"{n} · {b}" + (f" · sectors/request: {per}" if per else ""))
     fig = make_subplots(rows=len(names), cols=len(buffers), subplot_titles=titles,
-                        vertical_spacing=min(0.3, 0.6 / len(names)), horizontal_spacing=0.06)
+                        vertical_spacing=min(0.16, 0.5 / len(names)), horizontal_spacing=0.06)
     style = {"load": dict(color="#1f77b4", symbol="square"), "store": dict(color="#ff7f0e", symbol="x")}
     shown = set()
     for i, n in enumerate(names, 1):

@@ -180,7 +180,8 @@ def predict(lab, question: str, *, kind: str = "ratio", of: tuple | None = None,
     names = load(lab).variant_names()
     if kind == "ratio" and answer is None:
         if of is None or len(of) != 2:
-            raise ValueError(f"a ratio prediction needs of=(variant, baseline), e.g. of={tuple(names[-1:] + names[:1])}, "
+            raise ValueError(f"a ratio prediction needs of=(variant, baseline), e.g. "
+                             f"of={tuple(names[-1:] + names[:1])}, "
                              "or answer=lambda run: ...")
         unknown = [n for n in of if n not in names]
         if unknown:

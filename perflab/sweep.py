@@ -258,7 +258,8 @@ def figure(results: Results, metric: str = "auto"):
     meaning = _size_meaning(results.lab) or "elements"
     better = "lower" if metric == "us" else "higher"
     fig.update_layout(title=f"{results.lab.name} size sweep on {results.device} ({UNIT[metric]}, {better} is better)",
-                      xaxis_title=f"size ({meaning}; elements, log)" if meaning != "elements" else "size (elements, log)", yaxis_title=UNIT[metric], height=420,
+                      xaxis_title="size (elements, log)" if meaning == "elements" else f"size ({meaning}; elements, log)",
+                      yaxis_title=UNIT[metric], height=420,
                       margin=dict(l=60, r=20, t=50, b=60), legend=dict(font=dict(size=11)))
     fig.update_xaxes(type="log")
     if log_y:
@@ -286,7 +287,8 @@ def text(results: Results, metric: str = "auto") -> str:
     for p in results.points:
         if p.measurement is None:
             untimed.setdefault((p.variant, p.status), []).append(p)
-    notes = list(results.notes) + [f"{v}: {status} at {', '.join(str(p.plan.size) for p in ps)}" + (f" ({ps[0].why[:90]})" if ps[0].why else "")
+    notes = list(results.notes) + [f"{v}: {status} at {', '.join(str(p.plan.size) for p in ps)}"
+                                   + (f" ({ps[0].why[:90]})" if ps[0].why else "")
              for (v, status), ps in untimed.items()]
     label = results_mod.device_label(results.reference_device())
     for name, pts in ref.items():

@@ -1,4 +1,5 @@
-"""Chapter 3: the h2d lab's variants and grader, the calculators, the read-only host report, the feeding sweep."""
+"""Chapter 3: the h2d lab's placement and grader, the calculators, the read-only host report, the feeding sweep
+(the variants, on a CPU too: tests/test_contract.py)."""
 from __future__ import annotations
 
 import os
@@ -9,22 +10,14 @@ import torch
 
 import perflab as pl
 from labs.ch03_host_os import book_check, feeding, h2d_copy, host_report, models, solutions
-from perflab.check import compare
+from labtests import DEVICE
 
 LAB = "ch03.h2d_copy"
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-SIZES = [h2d_copy.SIZES["cpu"][0], 4_099]
 
 
-@pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("seed", [5, 6])
-@pytest.mark.parametrize("name", ["pageable", "pinned_async", "staged"])
-def test_variants_match_reference(name, size, seed):
-    inputs = h2d_copy.make_inputs(size, DEVICE, "float32", seed)
+def test_inputs_live_on_the_host_and_the_output_on_the_device():
+    inputs = h2d_copy.make_inputs(4_099, DEVICE, "float32", 5)
     assert inputs["host"].device.type == "cpu" and inputs["out"].device.type == DEVICE
-    out = getattr(h2d_copy, name)(**inputs)        # the copies also work CPU→CPU, so they are checked here too
-    assert compare(out, h2d_copy.reference(**inputs), "float32").ok
-    assert inputs["host"].std() > 0.2              # fresh uniform data, not a constant
 
 
 def test_variants_are_gpu_only_in_the_runner():

@@ -1,5 +1,5 @@
-"""Chapter 8 labs: module shape, correctness of every variant (CUDA C too, through a CPU emulator),
-planted bugs that must fail, the exercise grader, and the heat-map sweep as data."""
+"""Chapter 8 labs: the CUDA C variants through a CPU emulator (with a planted kernel bug), the exercise grader,
+and the heat-map sweep as data (shape, the other variants and plain planted bugs: tests/test_contract.py)."""
 from __future__ import annotations
 
 import atexit
@@ -15,23 +15,12 @@ import pytest
 import torch
 
 import perflab as pl
-from labtests import runnable
+import bugs_early as bugs
+from labtests import LABS, sizes_of
 from perflab.check import compare
-from perflab.lab import REQUIRED_NAMES, info
+from perflab.lab import info
 
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-
-# lab -> (baseline, a second small size that is not aligned to any block size)
-LABS = {
-    "ch08.ilp_stream": ("cuda_ilp1", 4_099),
-    "ch08.fma_ilp": ("cuda_ilp1", (1_031, 48)),
-    "ch08.divergence": ("cuda_divergent", (777, 24)),
-    "ch08.launch_bounds": ("cuda_default", (9_001, 16)),
-}
-
-
-def sizes_of(name: str) -> list:
-    return [pl.load(name).SIZES["cpu"][0], LABS[name][1]]
+CHAPTER = [n for n in LABS if n.startswith("ch08.")]
 
 
 # ---- the CUDA C kernels on the CPU: each thread run in turn (no shared memory, no barriers) ------------
@@ -113,33 +102,8 @@ def cuda_on_cpu(monkeypatch):
     monkeypatch.setattr(_cuda, "sm_count", lambda device: 3)
 
 
-# ---- shape of every lab -----------------------------------------------------------------------
-
-def test_list_labs_has_exactly_the_chapter_labs():
-    assert sorted(n for n in pl.list_labs() if n.startswith("ch08.")) == sorted(LABS)
-
-
-@pytest.mark.parametrize("name", LABS)
-def test_lab_shape(name):
-    lab = pl.load(name)
-    assert not [n for n in REQUIRED_NAMES if not hasattr(lab.module, n)]
-    assert isinstance(lab.TITLE, str) and "\n" not in lab.TITLE
-    assert lab.variant_names()[0] == LABS[name][0], "the baseline must come first"
-    assert len(set(lab.variant_names())) == len(lab.variants)
-    assert lab.DTYPES[0] == "float32" and set(lab.SIZES) == {"cpu", "gpu"}
-    for size in [*lab.SIZES["cpu"], *lab.SIZES["gpu"], LABS[name][1]]:
-        n = size[0] if isinstance(size, tuple) else size
-        assert all(n % m for m in (16, 32, 128)), f"{name}: {size} has an element count aligned to a block size"
-        assert isinstance(lab.bytes(size, "float32"), int) and lab.bytes(size, "float32") > 0
-        assert isinstance(lab.flops(size, "float32"), int) and lab.flops(size, "float32") > 0
-    assert len(lab.SIZES["gpu"]) >= 2 and len(lab.SIZES["cpu"]) >= 2, "the panel slider needs several sizes"
-
-
-@pytest.mark.parametrize("name", LABS)
-def test_cuda_c_variants_are_named_cuda(name):
-    """Chapter convention (backend, note and seeded inputs are checked for every lab in test_lab_contract)."""
-    for fn in pl.load(name).variants:
-        assert fn.__name__.startswith("cuda_") == (info(fn).backend == "cupy"), fn.__name__
+def test_every_lab_has_several_sizes_for_the_panel_slider():
+    assert all(len(pl.load(n).SIZES[tier]) >= 2 for n in CHAPTER for tier in ("cpu", "gpu"))
 
 
 def test_chain_inputs_are_exact_in_float32():
@@ -153,24 +117,9 @@ def test_chain_inputs_are_exact_in_float32():
         lab.make_inputs((101, 12), "cpu")
 
 
-# ---- correctness ------------------------------------------------------------------------------
+# ---- the CUDA C variants, emulated on the CPU (the contract test checks the others) ----------------------
 
-CASES = [(name, fn.__name__, i) for name in LABS for fn in pl.load(name).variants for i in (0, 1)]
-
-
-@pytest.mark.parametrize("name, variant, size_index", CASES)
-def test_variant_matches_reference(name, variant, size_index):
-    lab = pl.load(name)
-    fn = lab.get_variant(variant)
-    if (why := runnable(fn)) is not None:
-        pytest.skip(why)
-    size = sizes_of(name)[size_index]
-    inputs = lab.make_inputs(size, DEVICE, "float32", seed=1000 + 17 * size_index)
-    check = compare(fn(**inputs), lab.reference(**inputs), info(fn).precision or "float32", info(fn).tol)
-    assert check.ok, f"{name}.{variant} at size {size}: {check.reason}"
-
-
-CUDA_CASES = [(name, fn.__name__, i) for name in LABS for fn in pl.load(name).variants
+CUDA_CASES = [(name, fn.__name__, i) for name in CHAPTER for fn in pl.load(name).variants
               if info(fn).backend == "cupy" for i in (0, 1)]
 
 
@@ -206,38 +155,7 @@ def test_divergence_layouts_keep_the_answer(cuda_on_cpu):
         divergence.with_layout(base, "diagonal")
 
 
-# ---- planted bugs: the same check must reject them -------------------------------------------
-
-def stream_skips_tail(x, a, b):
-    y = a * x + b
-    y[-(x.numel() % 128):] = 0                              # forgets the part past the last full block
-    return y
-
-
-def fma_one_step_short(x, a, b, chain):
-    return x + (chain - 1) * b                              # the chain loop stops one FMA early
-
-
-def divergence_wrong_path(x, flag, a, b, c, chain):
-    return torch.where(~flag, x + chain * b, x - chain * c)   # branch taken the wrong way round
-
-
-def regs_wrong_stride(x, a, b, chain):
-    y = x + chain * b
-    return torch.cat([y[1:], y[:1]])                        # element i written to i - 1
-
-
-PLANTED = {"ch08.ilp_stream": stream_skips_tail, "ch08.fma_ilp": fma_one_step_short,
-           "ch08.divergence": divergence_wrong_path, "ch08.launch_bounds": regs_wrong_stride}
-
-
-@pytest.mark.parametrize("name", LABS)
-@pytest.mark.parametrize("size_index", (0, 1))
-def test_planted_bug_is_caught(name, size_index):
-    lab = pl.load(name)
-    inputs = lab.make_inputs(sizes_of(name)[size_index], DEVICE, "float32", seed=2000 + size_index)
-    assert not compare(PLANTED[name](**inputs), lab.reference(**inputs)).ok
-
+# ---- planted bugs (the plain ones: tests/test_contract.py) -----------------------------------------
 
 def test_emulated_kernel_with_planted_bug_is_caught(cuda_on_cpu, monkeypatch):
     """A stream kernel that drops its tail loop must fail on a non-aligned size."""
@@ -262,7 +180,7 @@ def test_solution_is_the_lab_variant_and_grades_correct():
 
 
 def test_grader_fails_a_wrong_answer():
-    g = pl.grade("ch08.ilp_stream", stream_skips_tail)
+    g = pl.grade("ch08.ilp_stream", bugs.ch08_stream_skips_tail)
     assert not g.correct and not g.passed
 
 

@@ -1,7 +1,7 @@
-"""Chapter 10: every runnable variant matches its reference at unaligned sizes (fresh seeds), planted bugs are
-caught, the tile order is a permutation and the Triton kernel hands tiles out as the model says, the
-timeline simulator and the models match hand-computed values, the grader fails a wrong answer, and the
-kernels compile for sm_90 (Triton offline; CUDA C with nvcc where it is installed)."""
+"""Chapter 10: the matmul's knobs and strides (variants and planted bugs: tests/test_contract.py), the tile
+order is a permutation and the Triton kernel hands tiles out as the model says, the timeline simulator and
+the models match hand-computed values, the grader fails a wrong answer, and the kernels compile for sm_90
+(Triton offline; CUDA C with nvcc where it is installed)."""
 from __future__ import annotations
 
 import shutil
@@ -13,42 +13,21 @@ import torch
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import triton
 import triton.language as tl
+import bugs_late as bugs
+from labtests import DEVICE, LABS
 from perflab.check import compare
-from perflab.lab import REQUIRED_NAMES, info
-from labtests import runnable
 
 from labs.ch10_pipelining import _cuda, _matmul, book_check, compiled, models, timeline, views
 from labs.ch10_pipelining._kernels import tile_of
 
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-# lab -> (baseline, one more size, unaligned to every tile and block the lab uses)
-LABS = {"ch10.stages": ("stages_1", (37, 51, 29)), "ch10.tile_order": ("row_major", (101, 75, 45)),
-        "ch10.persistent": ("launch_per_task", (23, 1_037)), "ch10.cluster": ("cuda_block_per_row", (7, 3_001))}
+CHAPTER = ["ch10.stages", "ch10.tile_order", "ch10.persistent", "ch10.cluster"]
 
 
-def check(lab, fn, size, seed):
-    inputs = lab.make_inputs(size, DEVICE, lab.DTYPES[0], seed)
-    return compare(fn(**inputs), lab.reference(**inputs), info(fn).precision or lab.DTYPES[0], info(fn).tol)
-
-
-# ---- shape --------------------------------------------------------------------------------------------
-
-def test_list_labs_has_exactly_the_chapter_labs():
-    tested_elsewhere = {"ch10.tma_matmul"}      # their own test files
-    assert sorted(n for n in pl.list_labs() if n.startswith("ch10.") and n not in tested_elsewhere) == sorted(LABS)
-
-
-@pytest.mark.parametrize("name", LABS)
-def test_lab_shape(name):
-    lab = pl.load(name)
-    assert not [n for n in REQUIRED_NAMES if not hasattr(lab.module, n)]
-    assert lab.variant_names()[0] == LABS[name][0], "the baseline must come first"
-    assert len(lab.SIZES["cpu"]) >= 2 and len(lab.SIZES["gpu"]) >= 2
-    for size in [*lab.SIZES["cpu"], *lab.SIZES["gpu"], LABS[name][1]]:
-        assert any(d % 16 for d in size), f"{name} size {size} is aligned to 16"
-        assert lab.bytes(size, lab.DTYPES[0]) > 0 and lab.flops(size, lab.DTYPES[0]) > 0
-    for size in [*lab.SIZES["cpu"], LABS[name][1]]:           # where the tests run: nothing aligned at all
-        assert all(d % 16 for d in size), f"{name} cpu size {size} has a multiple of 16"
+def test_cpu_sizes_are_aligned_to_nothing():
+    """Where the tests run, no dimension is a multiple of 16 (the GPU sizes keep N, K aligned for speed)."""
+    for name in CHAPTER:
+        for size in [*pl.load(name).SIZES["cpu"], LABS[name][1]]:
+            assert all(d % 16 for d in size), f"{name} cpu size {size} has a multiple of 16"
 
 
 def test_matmul_gpu_sizes_are_at_least_4096_squared_in_bf16():
@@ -58,21 +37,7 @@ def test_matmul_gpu_sizes_are_at_least_4096_squared_in_bf16():
     assert n % 16 == 0 and k % 16 == 0, "rows of A, B and C must stay 16-byte aligned at the timed size"
 
 
-# ---- correctness --------------------------------------------------------------------------------------
-
-CASES = [(name, fn.__name__, i) for name in LABS for fn in pl.load(name).variants for i in (0, 1)]
-
-
-@pytest.mark.parametrize("name, variant, which", CASES)
-def test_variant_matches_reference(name, variant, which):
-    lab = pl.load(name)
-    fn = lab.get_variant(variant)
-    if (why := runnable(fn)) is not None:
-        pytest.skip(why)
-    size = lab.SIZES["cpu"][0] if which == 0 else LABS[name][1]
-    result = check(lab, fn, size, seed=1000 + 17 * which)
-    assert result.ok, f"{name}.{variant} at {size}: {result.reason}"
-
+# ---- the matmul's knobs (every variant at two sizes: tests/test_contract.py) ----------------------------
 
 @pytest.mark.parametrize("tile", [_matmul.Tile(64, 64, 32, 4), _matmul.Tile(16, 64, 16, 4)])
 @pytest.mark.parametrize("stages, group_m, persistent", [(1, 1, False), (3, 3, False), (2, 2, True)])
@@ -95,39 +60,10 @@ def test_matmul_reads_strides():
         _matmul.matmul(inputs["a"], inputs["a"])
 
 
-# ---- planted bugs: the same check must reject them ------------------------------------------------------
-
-def matmul_drops_last_k(a, b):
-    return _matmul.matmul(a[:, :-1], b[:-1])
-
-
-def tasks_skip_last(x):
-    from labs.ch10_pipelining import persistent
-    y = persistent.persistent(x)
-    y[-1] = x[-1]                                   # the last task never ran: its row is not normalized
-    return y
-
-
-def cluster_without_combining(x):
-    """Each of 8 pieces normalized by its own norm: what a split kernel computes if it never combines
-    the partial sums across blocks."""
-    parts = torch.tensor_split(x, _cuda.SPLIT, dim=1)
-    return torch.cat([p / p.norm(dim=1, keepdim=True) for p in parts], dim=1)
-
-
-PLANTED = {"ch10.stages": matmul_drops_last_k, "ch10.tile_order": matmul_drops_last_k,
-           "ch10.persistent": tasks_skip_last, "ch10.cluster": cluster_without_combining}
-
-
-@pytest.mark.parametrize("name", LABS)
-def test_planted_bug_is_caught(name):
-    lab = pl.load(name)
-    for size in (lab.SIZES["cpu"][0], LABS[name][1]):
-        assert not check(lab, PLANTED[name], size, seed=2024).ok, f"{name}: planted bug passed at {size}"
-
+# ---- the exercise (planted bugs: tests/test_contract.py) ------------------------------------------------
 
 def test_grader_fails_a_wrong_answer_and_passes_the_starter():
-    assert not pl.grade("ch10.stages", matmul_drops_last_k)
+    assert not pl.grade("ch10.stages", bugs.ch10_matmul_drops_last_k)
     starter = lambda a, b: _matmul.matmul(a, b, stages=1, group_m=1, tile=_matmul.Tile(64, 64, 32, 4))  # noqa: E731
     g = pl.grade("ch10.stages", starter)
     assert g.correct

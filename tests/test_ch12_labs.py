@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import pytest
@@ -13,9 +12,8 @@ import torch
 
 import perflab as pl
 import bugs_late as bugs
-from labtests import DEVICE
+from labtests import DEVICE, lower_offline
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHAPTER = ["ch12.launch_bound", "ch12.skewed_queue", "ch12.atomic_batch", "ch12.book_queue"]
 
 
@@ -161,13 +159,7 @@ for arch in (75, 90):
 
 
 def test_triton_kernels_lower_for_sm75_and_sm90_offline():
-    env = dict(os.environ, PERFLAB_TIER="gpu", TRITON_INTERPRET="0")
-    out = subprocess.run([sys.executable, "-c", TRITON_OFFLINE], capture_output=True, text=True, timeout=300,
-                         env=env, cwd=REPO)
-    if out.returncode != 0 and "ptxas" in out.stderr.lower() and "not found" in out.stderr.lower():
-        pytest.skip("Triton's ptxas is unavailable")
-    assert out.returncode == 0, out.stderr[-2000:]
-    lines = out.stdout.split("\n")
+    lines = lower_offline(TRITON_OFFLINE, timeout=300).split("\n")
     for arch in ("75", "90"):
         got = {ln.split()[1]: ln.split()[2:] for ln in lines if ln.startswith(arch + " ")}
         assert got["static_kernel"] == ["True", "0"] and got["grid_kernel"] == ["True", "0"]

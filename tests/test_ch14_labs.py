@@ -1,33 +1,14 @@
 """Chapter 14: broken/fixed twins are equal and really differ in graph breaks (a test fails if a fix is
-undone), recompile counts, lab variants correct at non-aligned sizes, planted bugs caught, the exercise
-grader, the padding calculator and the PTX counter."""
+undone), recompile counts, the exercise grader, the padding calculator and the PTX counter (shape, variants
+at two sizes, planted bugs: tests/test_contract.py)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 import perflab as pl
-from perflab.check import compare
-from perflab.lab import REQUIRED_NAMES, info
 
 from labs.ch14_compiler import breaks, exercise, graph_breaks, ptx, shapes, solutions
-
-LABS = {"ch14.graph_breaks": ("eager", (37, 29, 45)), "ch14.triton_matmul": ("torch_matmul", (67, 45, 113)),
-        "ch14.exercise": ("starter", (37, 101))}
-
-
-def test_list_labs_has_exactly_the_chapter_labs():
-    assert sorted(n for n in pl.list_labs() if n.startswith("ch14.")) == sorted(LABS)
-
-
-@pytest.mark.parametrize("name", LABS)
-def test_lab_shape(name):
-    lab = pl.load(name)
-    assert not [n for n in REQUIRED_NAMES if not hasattr(lab.module, n)]
-    assert lab.variant_names()[0] == LABS[name][0]
-    for size in [*lab.SIZES["cpu"], *lab.SIZES["gpu"]]:
-        assert all(s % 16 for s in size), f"{name} size {size} has a multiple of 16"
-    assert len(lab.SIZES["cpu"]) >= 2 and len(lab.SIZES["gpu"]) >= 2
 
 
 # ---- graph breaks: the counts the notebook reports are real ------------------------------------------
@@ -92,46 +73,7 @@ def test_padding_waste_by_hand():
         shapes.padding_waste(3, 10, 5)
 
 
-# ---- variants against the reference ------------------------------------------------------------------
-
-def _cases():
-    for name in LABS:
-        lab = pl.load(name)
-        for v in lab.variants:
-            for size in (lab.SIZES["cpu"][0], LABS[name][1]):
-                yield name, v.__name__, size
-
-
-@pytest.mark.parametrize("name,variant,size", list(_cases()))
-def test_variants_match_reference(name, variant, size):
-    lab = pl.load(name)
-    fn = lab.get_variant(variant)
-    for seed in (5, 6):
-        inp = lab.make_inputs(size, "cpu", lab.DTYPES[0], seed)
-        check = compare(fn(**inp), lab.reference(**inp), info(fn).precision or lab.DTYPES[0], info(fn).tol)
-        assert check.ok, f"{name}.{variant} at {size}: {check.reason}"
-
-
-def test_triton_matmul_float32_too():
-    lab = pl.load("ch14.triton_matmul")
-    inp = lab.make_inputs((67, 45, 113), "cpu", "float32", 7)
-    fn = lab.get_variant("triton_autotuned")
-    assert compare(fn(**inp), lab.reference(**inp), "tf32").ok
-
-
-def test_planted_bugs_are_caught():
-    lab = pl.load("ch14.graph_breaks")
-    inp = lab.make_inputs((37, 29, 45), "cpu", "float32", 8)
-    ref = lab.reference(**inp)
-    def peak_without_one(x, w, b):              # planted: divides by max instead of max + 1
-        y = torch.relu(x @ w)
-        y = y / y.max()
-        return torch.tanh(torch.where(y.mean() > 0.25, y + b, y - b))
-    assert not compare(peak_without_one(**inp), ref, "float32").ok
-    mm = pl.load("ch14.triton_matmul")
-    inp = mm.make_inputs((67, 45, 113), "cpu", "float16", 8)
-    assert not compare(inp["a"][:, :-1] @ inp["b"][:-1], mm.reference(**inp), "float16").ok   # a K tail dropped
-
+# ---- the exercise (variants at two sizes and planted bugs: tests/test_contract.py) ---------------------
 
 def test_exercise_grader():
     assert pl.grade("ch14.exercise", solutions.clip_softmax).correct

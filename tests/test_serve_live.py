@@ -5,12 +5,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import psutil
 import pytest
+from labtests import wait_for_port
 
 pytest.importorskip("jupyterlab")
 
@@ -49,13 +49,7 @@ def server(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "perflab.serve", "--port", str(port), "--notebooks", str(work)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        for _ in range(240):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read()
-                time.sleep(0.5)
+        wait_for_port(port, timeout=120, proc=proc)
         yield port, token, proc, work
     finally:
         proc.terminate()

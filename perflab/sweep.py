@@ -251,8 +251,9 @@ def figure(results: Results, metric: str = "auto"):
                                  line=dict(dash="dot"), marker=dict(symbol="diamond-open", size=9)))
     ref_copy = (results_mod.reference_manifest(results.reference_device()).get("ceilings") or {}).get("copy_gbps")
     if metric == "gbps" and ref and ref_copy:
-        fig.add_hline(y=ref_copy, line_dash="dot", line_color="gray",
-                      annotation_text=f"{label} measured copy {ref_copy:,.0f} GB/s", annotation_position="top left")
+        xs = [p[0] for pts in list(lines.values()) + list(ref.values()) for p in pts]
+        fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[ref_copy, ref_copy], mode="lines",
+                                 name=f"{label} measured copy ceiling", line=dict(dash="dot", color="gray")))
     ys = [p[1] for pts in list(lines.values()) + list(ref.values()) for p in pts] + [c[1] for c in ceiling]
     log_y = bool(ys) and max(ys) / max(min(ys), 1e-30) > 30       # CPU and GPU on one chart: log
     meaning = _size_meaning(results.lab) or "elements"

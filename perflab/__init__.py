@@ -20,6 +20,7 @@ __all__ = [
     "reference_ceilings", "reference_roofline",
     "Lab", "LabOptions", "chapter", "load", "list_labs", "variant",   # lab declarations
     "run", "LabRun", "grade", "Grade",            # running and grading labs
+    "sweep", "Plan", "Results", "predict",        # size sweeps as data; a learner's committed guess
     "panel", "calculator", "show",                # notebook views
     "ncu", "ncu_compare", "torch_profile",        # profilers
     "read_results", "write_results", "reference", "Record",   # results files
@@ -33,6 +34,8 @@ _LAZY = {
     "ceilings": "perflab.peaks", "Ceilings": "perflab.peaks", "Roofline": "perflab.roofline",
     "reference_ceilings": "perflab.peaks", "reference_roofline": "perflab.views",
     "run": "perflab.runner", "LabRun": "perflab.runner", "grade": "perflab.grading", "Grade": "perflab.grading",
+    "sweep": "perflab.sweeps", "Plan": "perflab.sweeps", "Results": "perflab.sweeps",
+    "predict": "perflab.predictions",
     "panel": "perflab.widgets", "calculator": "perflab.widgets", "show": "perflab.display",
     "ncu": "perflab.nsight", "ncu_compare": "perflab.nsight", "torch_profile": "perflab.nsight",
     "read_results": ("perflab.results", "read"), "write_results": ("perflab.results", "write"),

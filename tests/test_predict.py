@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from perflab import predict as pr
+from perflab import predictions as pr
 from perflab import results
 
 

@@ -3,7 +3,7 @@ import pytest
 
 import perflab as pl
 from perflab import peaks, runner
-from perflab import sweep as sw
+from perflab import sweeps as sw
 from tests import toylab
 
 

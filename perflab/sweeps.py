@@ -155,7 +155,7 @@ def sweep(lab, plans_: list | None = None, *, sizes: list | None = None, dtype: 
         raise ValueError("give either plans or sizes=/variants=, not both")
     bad = [p for p in plans_ if not isinstance(p, Plan)]
     if bad:
-        raise TypeError(f"a sweep takes perflab.sweep.Plan values, got {bad[0]!r}; e.g. Plan(size=1_000_003)")
+        raise TypeError(f"a sweep takes perflab.Plan values, got {bad[0]!r}; e.g. Plan(size=1_000_003)")
     groups: dict = {}
     for p in plans_:
         validate.size(lab, p.size)

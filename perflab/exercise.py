@@ -15,7 +15,6 @@ dispatches (a kernel launch on a GPU) and every Triton launch, counted as the ca
 from __future__ import annotations
 
 import contextlib
-import importlib
 import math
 import sys
 from collections import Counter
@@ -370,28 +369,14 @@ class Exercise:
 
 def find(lab) -> Exercise | None:
     """The exercise declared for a lab (a name or a loaded Lab) in its chapter's solutions module, or None."""
-    from perflab.lab import load
+    from perflab.lab import chapter, load
     lab = load(lab)
-    pkg = lab.module.__name__.rsplit(".", 1)[0]
-    if not pkg.startswith("labs."):
+    if not lab.module.__name__.startswith("labs."):
         return None
-    try:
-        sol = importlib.import_module(f"{pkg}.solutions")
-    except ModuleNotFoundError:
-        return None
-    for ex in getattr(sol, "EXERCISES", ()):
-        if ex.lab == lab.name:
-            return ex
-    return None
+    return next((ex for ex in chapter(lab.chapter).exercises() if ex.lab == lab.name), None)
 
 
 def every() -> list[Exercise]:
     """Every declared exercise of the workbook, in chapter order."""
-    from perflab.lab import _chapter_packages
-    out = []
-    for _, pkg in sorted(_chapter_packages().items()):
-        try:
-            out += list(getattr(importlib.import_module(f"{pkg}.solutions"), "EXERCISES", ()))
-        except ModuleNotFoundError:
-            pass
-    return out
+    from perflab.lab import _chapter_packages, chapter
+    return [ex for key in sorted(_chapter_packages()) for ex in chapter(key).exercises()]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import sys
 from dataclasses import dataclass, field, fields
 from types import ModuleType
 from typing import Callable
@@ -193,20 +194,28 @@ def _chapter_packages() -> dict[str, str]:
 class Chapter:
     """A chapter package's declarations, read here and nowhere else: its labs (``LABS`` in its
     ``__init__.py``), record groups that are measurements but not labs (``MEASUREMENTS``), the book's
-    ratios (``book_check.RATIOS``) and its checked claims (``CLAIMS`` in ``_claims.py`` and any module)."""
+    ratios (``book_check.RATIOS``), its checked claims (``CLAIMS`` in ``_claims.py`` and any module) and its
+    graded exercises (``solutions.EXERCISES``)."""
     key: str                          # "ch07"
     package: str                      # "labs.ch07_memory_access"
     labs: tuple[str, ...]
     measurements: tuple[str, ...]
 
     def ratios(self) -> list:
+        return list(vars(self._optional("book_check")).get("RATIOS", []))
+
+    def exercises(self) -> list:
+        """The graded exercises (``EXERCISES`` in the chapter's ``solutions.py``)."""
+        return list(vars(self._optional("solutions")).get("EXERCISES", []))
+
+    def _optional(self, name: str):
+        """A module of the package that a chapter may leave out (an empty namespace then)."""
         try:
-            module = importlib.import_module(f"{self.package}.book_check")
+            return importlib.import_module(f"{self.package}.{name}")
         except ModuleNotFoundError as e:
-            if e.name != f"{self.package}.book_check":
+            if e.name != f"{self.package}.{name}":
                 raise
-            return []
-        return list(vars(module).get("RATIOS", []))
+            return type(sys)("absent")
 
     def claims(self) -> list:
         """CLAIMS of ``_claims.py``, then of each module of the package, without repeats."""

@@ -8,7 +8,9 @@ import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 import torch.nn.functional as F
 
+from labs.ch09_arithmetic_intensity.precision_ladder import _cached
 from labs.ch09_arithmetic_intensity.sparsity import compress_24, decompress_24, prune_24
+from labs.matmul_shape import bytes, flops  # noqa: F401  (the lab's byte and FLOP counts)
 from perflab.book import Ratio
 
 TITLE = "Y = X·Wᵀ with a 2:4-pruned W (M tokens × K → N): dense matmul vs sparse tensor cores (cuSPARSELt)"
@@ -44,28 +46,13 @@ def reference(x, w) -> torch.Tensor:
     return x.double() @ w.double().T
 
 
-def bytes(size, dtype="float16") -> int:
-    """Dense minimum: read X and the full W once, write Y once (the sparse variants move less W)."""
-    m, n, k = size
-    return (m * k + n * k + m * n) * getattr(torch, dtype).itemsize
-
-
-def flops(size, dtype="float16") -> int:
-    """Dense-equivalent 2·M·N·K, so a sparse variant's TFLOP/s is effective (it does half the products)."""
-    m, n, k = size
-    return 2 * m * n * k
-
+# bytes and flops are the dense matmul's (labs.matmul_shape): the dense minimum traffic, and 2·M·N·K, so a
+# sparse variant's TFLOP/s is effective (it does half the products).
 
 # ---- the weight in each format, made once per weight tensor ---------------------------------------------
 # A model converts its weights once at load time, so the conversion is not part of the timed matmul: the
-# first call makes the compressed copy (it shows in first_call_s) and later calls reuse it.
-
-def _cached(t: torch.Tensor, key: str, make):
-    store = t.__dict__.setdefault("_ch09_sparse", {})
-    hit = store.get(key)
-    if hit is None or hit[0] != t._version:
-        hit = store[key] = (t._version, make(t))
-    return hit[1]
+# first call makes the compressed copy (it shows in first_call_s) and later calls reuse it (precision_ladder's
+# per-tensor copy cache).
 
 
 def cusparselt_available() -> bool:

@@ -53,11 +53,17 @@ def from_gpu(compiled: dict) -> list[dict]:
 
 def offline(arch: int = 90, timeout_s: float = 120) -> list[dict] | None:
     """Compile stages 1-4 for sm_{arch} in a child process; None if this Triton cannot."""
+    return offline_child("labs.ch10_pipelining.compiled", arch, timeout_s)
+
+
+def offline_child(module: str, arch: int, timeout_s: float):
+    """Run ``python -m module arch`` with the interpreter off (compiling for sm_{arch} needs Triton's real
+    backend, even on a machine without a GPU): the JSON of its last output line, or None if it failed."""
+    from perflab import proctree           # here, not at the top: the child itself must not import perflab
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        out = subprocess.run([sys.executable, "-m", "labs.ch10_pipelining.compiled", str(arch)], capture_output=True,
-                             text=True, timeout=timeout_s, env=env, cwd=root)
+        out = proctree.run([sys.executable, "-m", module, str(arch)], timeout=timeout_s, env=env, cwd=root)
         return json.loads(out.stdout.strip().splitlines()[-1])
     except Exception:                       # another Triton with another compile API: the caller says so
         return None

@@ -2,11 +2,6 @@
 the installed Triton does it on sm_90; against the chapter's num_stages kernel and cuBLAS."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 import triton
@@ -14,6 +9,7 @@ import triton
 from labs.ch10_pipelining._matmul import (DTYPES, Tile, bytes, flops, make_inputs, matmul,  # noqa: F401
                                           programs_for, reference, tile_for, torch_matmul)
 from labs.ch10_pipelining._tma import matmul_tma_kernel
+from labs.ch10_pipelining.compiled import offline_child
 
 TITLE = "C = A @ B in bf16 on Hopper: TMA descriptors + persistent grid (± warp specialization) vs num_stages vs cuBLAS"
 # (M, N, K). M is one past a tile multiple (a nearly empty last tile row, which TMA zero-fills and clips);
@@ -99,14 +95,7 @@ variants = [stages_3, tma_persistent, tma_persistent_ws, torch_matmul]
 def offline(arch: int = 90, timeout_s: float = 180) -> dict | None:
     """Compile the kernel for sm_{arch} in a child process with the interpreter off: {"triton", "rows"},
     or None if this Triton cannot compile offline."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    try:
-        out = subprocess.run([sys.executable, "-m", "labs.ch10_pipelining._tma", str(arch)], capture_output=True,
-                             text=True, timeout=timeout_s, env=env, cwd=root)
-        return json.loads(out.stdout.strip().splitlines()[-1])
-    except Exception:
-        return None
+    return offline_child("labs.ch10_pipelining._tma", arch, timeout_s)
 
 
 def offline_table(arch: int = 90):

@@ -6,7 +6,8 @@
     audit(only=["torch.tf32"])        # one check again after you changed a setting
     audit(loader=my_loader, script="train.py")   # also inspect a DataLoader and a training script
 
-Each check is data: ``Check(id, title, chapter, category, probe)``; a probe reads a :class:`Facts`
+Each check is data: ``Check(id, title, chapter, category, probe)``, declared by ``@check(...)`` above its
+probe; each module's ``CHECKS`` lists them in report order. A probe reads a :class:`Facts`
 object (``/proc``, ``/sys``, the environment, torch flags, ``nvidia-smi --query-gpu``) and returns a
 ``Result(status, evidence, advice)``. Nothing is ever changed: advice is printed, never applied.
 A fact that cannot be read (no GPU, no file, no DataLoader given) makes its check 'unknown'.

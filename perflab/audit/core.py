@@ -26,6 +26,11 @@ class Result:
     evidence: str          # the value read and where from
     advice: str = ""       # what to change (reported, never applied)
 
+    @classmethod
+    def judge(cls, ok: bool, evidence: str, advice: str, bad: str = "warn") -> "Result":
+        """'pass' when ``ok`` (no advice needed), else ``bad`` ('warn' or 'fail') with the advice."""
+        return cls("pass" if ok else bad, evidence, "" if ok else advice)
+
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status {self.status!r} is not one of {STATUSES}")
@@ -52,6 +57,14 @@ class Check:
             return Result("unknown", f"cannot read {m.key}" + (f" ({m.why})" if m.why else ""))
         except Exception as exc:             # an audit never raises on a strange machine
             return Result("unknown", f"probe error: {type(exc).__name__}: {exc}")
+
+
+def check(id: str, title: str, chapter: int, category: str, book: str = "", *, needs_gpu: bool = False):
+    """Declare a probe as a :class:`Check` where it is written:
+    ``@check("os.thp", "THP on", 3, OS, "L1151")`` above ``def thp(f) -> Result``."""
+    def declare(probe: Callable[["Facts"], Result]) -> Check:
+        return Check(id, title, chapter, category, probe, book, needs_gpu)
+    return declare
 
 
 # ---- facts ---------------------------------------------------------------------------------------

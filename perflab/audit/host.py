@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from perflab.audit.core import Check, MissingFact, Result
+from perflab.audit.core import MissingFact, Result, check
 
 OS, IO, NET = "OS and driver", "I/O and data pipeline", "Distributed training and network"
 GiB = 1 << 30
@@ -19,6 +19,7 @@ def _ev(facts, key: str, value) -> str:
     return f"{value} · {facts.where(key)}"
 
 
+@check("os.thp", "transparent hugepages on (always/madvise)", 3, OS, "L1151, L9061")
 def thp(f) -> Result:
     key = "file:/sys/kernel/mm/transparent_hugepage/enabled"
     mode = _selected(f[key])
@@ -29,6 +30,7 @@ def thp(f) -> Result:
                   "model weights use 2 MB pages")
 
 
+@check("os.swap", "no swap device", 3, OS, "L1177, L9046")
 def swap(f) -> Result:
     key = "file:/proc/swaps"
     devices = [line.split()[0] for line in f[key].splitlines()[1:] if line.strip()]
@@ -38,6 +40,7 @@ def swap(f) -> Result:
                   "swapoff -a, or vm.swappiness=0, so pinned and hot pages never go to disk")
 
 
+@check("os.swappiness", "vm.swappiness ≤ 10", 3, OS, "L1177, L9046")
 def swappiness(f) -> Result:
     key = "file:/proc/sys/vm/swappiness"
     value = int(f[key])
@@ -45,6 +48,7 @@ def swappiness(f) -> Result:
     return Result(status, _ev(f, key, f"vm.swappiness={value}"), "sysctl vm.swappiness=0 (or ≤ 10)")
 
 
+@check("os.cpu_governor", "CPU governor = performance", 3, OS, "L9043")
 def governor(f) -> Result:
     key = "glob:/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"
     found = f[key]
@@ -52,23 +56,22 @@ def governor(f) -> Result:
         raise MissingFact("scaling_governor", "no cpufreq in /sys: a VM or container hides it")
     modes = sorted(set(found.values()))
     ev = _ev(f, key, f"{'/'.join(modes)} on {len(found)} CPUs")
-    if modes == ["performance"]:
-        return Result("pass", ev)
-    return Result("warn", ev, "cpupower frequency-set -g performance: loader threads and kernel launches "
-                  "should not wait for the CPU to clock up")
+    return Result.judge(modes == ["performance"], ev,
+                        "cpupower frequency-set -g performance: loader threads and kernel launches "
+                        "should not wait for the CPU to clock up")
 
 
+@check("os.memlock", "locked-memory limit unlimited", 3, OS, "L1133, L9064")
 def memlock(f) -> Result:
     value = f["memlock"]
     if value == -1:
         return Result("pass", _ev(f, "memlock", "unlimited"))
     ev = _ev(f, "memlock", f"{value / 2**20:.1f} MiB")
-    if value >= 16 * GiB:
-        return Result("pass", ev)
-    return Result("warn", ev, "ulimit -l unlimited (Docker: --ulimit memlock=-1) so large pinned "
-                  "and RDMA buffers can be locked")
+    return Result.judge(value >= 16 * GiB, ev, "ulimit -l unlimited (Docker: --ulimit memlock=-1) so large pinned "
+                        "and RDMA buffers can be locked")
 
 
+@check("os.shm", "/dev/shm large (≥ 2 GiB)", 3, OS, "L9082")
 def shm(f) -> Result:
     size = f["shm_bytes"]
     ev = _ev(f, "shm_bytes", f"/dev/shm is {size / GiB:.2f} GiB")
@@ -78,6 +81,7 @@ def shm(f) -> Result:
     return Result("pass" if size >= 2 * GiB else "warn", ev, advice)
 
 
+@check("os.omp_threads", "OMP_NUM_THREADS set, ≤ cores", 3, OS, "L9052")
 def omp_threads(f) -> Result:
     env, cores = f["env"], len(f["affinity"])
     value = env.get("OMP_NUM_THREADS")
@@ -86,11 +90,10 @@ def omp_threads(f) -> Result:
                       "set OMP_NUM_THREADS to (cores ÷ processes per node) so ranks do not oversubscribe")
     n = int(value)
     ev = f"OMP_NUM_THREADS={n} · {cores} usable cores (os.sched_getaffinity)"
-    if 1 <= n <= cores:
-        return Result("pass", ev)
-    return Result("fail", ev, f"lower OMP_NUM_THREADS to at most {cores}")
+    return Result.judge(1 <= n <= cores, ev, f"lower OMP_NUM_THREADS to at most {cores}", "fail")
 
 
+@check("os.numa", "process runs on its GPU's NUMA node", 3, OS, "L1049, L9055", needs_gpu=True)
 def numa(f) -> Result:
     gpus = f["smi"]
     cpus = set(f["affinity"])
@@ -123,6 +126,7 @@ def _cpulist(text: str) -> set:
     return cpus
 
 
+@check("os.cores_per_gpu", "≥ 2 usable cores per GPU", 3, OS, "L8968, L9112", needs_gpu=True)
 def cores_per_gpu(f) -> Result:
     gpus, cores = len(f["smi"]), len(f["affinity"])
     if gpus == 0:
@@ -143,25 +147,25 @@ def _block_devices(f, leaf: str) -> dict:
     return real
 
 
+@check("io.scheduler", "NVMe I/O scheduler none/mq-deadline", 5, IO, "L9076")
 def io_scheduler(f) -> Result:
     devs = {d: _selected(v) for d, v in _block_devices(f, "scheduler").items() if d.startswith("nvme")}
     if not devs:
         raise MissingFact("/sys/block/nvme*/queue/scheduler", "no NVMe device visible")
     ev = ", ".join(f"{d}={s}" for d, s in devs.items()) + " · /sys/block/*/queue/scheduler"
-    if all(s in ("none", "mq-deadline") for s in devs.values()):
-        return Result("pass", ev)
-    return Result("warn", ev, "echo none > /sys/block/nvmeX/queue/scheduler (or mq-deadline)")
+    return Result.judge(all(s in ("none", "mq-deadline") for s in devs.values()), ev,
+                        "echo none > /sys/block/nvmeX/queue/scheduler (or mq-deadline)")
 
 
+@check("io.read_ahead", "read-ahead above 128 KB", 5, IO, "L9170")
 def read_ahead(f) -> Result:
     devs = {d: int(v) for d, v in _block_devices(f, "read_ahead_kb").items()}
     ev = ", ".join(f"{d}={v} KB" for d, v in devs.items()) + " · /sys/block/*/queue/read_ahead_kb"
-    if min(devs.values()) > 128:
-        return Result("pass", ev)
-    return Result("warn", ev, "for large sequential shards raise read-ahead to a few MB: "
-                  "blockdev --setra (the 128 KB default suits random reads)")
+    return Result.judge(min(devs.values()) > 128, ev, "for large sequential shards raise read-ahead to a few MB: "
+                        "blockdev --setra (the 128 KB default suits random reads)")
 
 
+@check("io.rotational", "storage is SSD/NVMe", 5, IO, "L9136")
 def rotational(f) -> Result:
     devs = _block_devices(f, "rotational")
     spinning = [d for d, v in devs.items() if v == "1"]
@@ -172,6 +176,7 @@ def rotational(f) -> Result:
     return Result("pass", ev)
 
 
+@check("io.noatime", "root mounted noatime", 5, IO, "L2044, L9076")
 def noatime(f) -> Result:
     key = "file:/proc/mounts"
     root = [line.split() for line in f[key].splitlines() if line.split()[1:2] == ["/"]]
@@ -179,11 +184,10 @@ def noatime(f) -> Result:
         raise MissingFact("/ in /proc/mounts")
     opts = root[-1][3].split(",")
     ev = _ev(f, key, f"/ mounted {','.join(o for o in opts if 'atime' in o) or 'atime (default)'}")
-    if "noatime" in opts:
-        return Result("pass", ev)
-    return Result("warn", ev, "mount data volumes with noatime: reads then never write access times")
+    return Result.judge("noatime" in opts, ev, "mount data volumes with noatime: reads then never write access times")
 
 
+@check("io.gds", "GPUDirect Storage available", 5, IO, "L2074, L9136")
 def gds(f) -> Result:
     mods = f["modules"]
     cfg = f.get("file:/etc/cufile.json")
@@ -194,6 +198,7 @@ def gds(f) -> Result:
                   "optional: GPUDirect Storage (kvikio) reads files straight into GPU memory")
 
 
+@check("io.small_files", "dataset not made of > 100k small files", 5, IO, "L9142")
 def small_files(f) -> Result:
     import os
     root, small, total = f["data_dir"], 0, 0
@@ -212,6 +217,7 @@ def small_files(f) -> Result:
     return Result("pass", ev)
 
 
+@check("net.nccl_env", "no NCCL transport disabled", 4, NET, "L9420")
 def nccl_env(f) -> Result:
     env = f["env"]
     nccl = {k: v for k, v in sorted(env.items()) if k.startswith("NCCL_")}
@@ -222,6 +228,7 @@ def nccl_env(f) -> Result:
     return Result("pass", ev)
 
 
+@check("net.nccl_debug", "NCCL_DEBUG not INFO/TRACE", 4, NET, "L9420")
 def nccl_debug(f) -> Result:
     value = f["env"].get("NCCL_DEBUG")
     ev = f"NCCL_DEBUG={value or 'unset'} · environment"
@@ -230,6 +237,7 @@ def nccl_debug(f) -> Result:
     return Result("pass", ev)
 
 
+@check("net.rdma", "RDMA devices present", 4, NET, "L9411")
 def rdma(f) -> Result:
     devs = f["glob:/sys/class/infiniband/*/node_type"]
     if devs:
@@ -238,6 +246,7 @@ def rdma(f) -> Result:
                   "one node is fine; across nodes NCCL needs InfiniBand/RoCE, TCP is far slower")
 
 
+@check("net.nics_per_gpu", "one RDMA NIC per GPU", 4, NET, "L9429", needs_gpu=True)
 def nics_per_gpu(f) -> Result:
     nics, gpus = len(f["glob:/sys/class/infiniband/*/node_type"]), len(f["smi"])
     if gpus == 0:
@@ -246,27 +255,27 @@ def nics_per_gpu(f) -> Result:
     return Result("pass" if nics >= gpus else "warn", ev, "multi-node training wants one NIC per GPU")
 
 
+@check("net.mtu", "jumbo frames (MTU 9000)", 4, NET, "L1815, L9414")
 def mtu(f) -> Result:
     found = {p.split("/")[4]: int(v) for p, v in f["glob:/sys/class/net/*/mtu"].items()
              if not re.match(r"(lo|docker|veth|ifb|virbr|br-)", p.split("/")[4])}
     if not found:
         raise MissingFact("/sys/class/net/*/mtu", "no physical interface visible")
     ev = ", ".join(f"{n}={m}" for n, m in found.items()) + " · /sys/class/net/*/mtu"
-    if max(found.values()) >= 9000:
-        return Result("pass", ev)
-    return Result("warn", ev, "jumbo frames (MTU 9000) on the training network, end to end")
+    return Result.judge(max(found.values()) >= 9000, ev, "jumbo frames (MTU 9000) on the training network, end to end")
 
 
+@check("net.socket_buffers", "socket buffers ≥ 16 MiB", 4, NET, "L1817, L9414")
 def socket_buffers(f) -> Result:
     keys = ["file:/proc/sys/net/core/rmem_max", "file:/proc/sys/net/core/wmem_max",
             "file:/proc/sys/net/ipv4/tcp_rmem", "file:/proc/sys/net/ipv4/tcp_wmem"]
     values = {k.rsplit("/", 1)[1]: int(f[k].split()[-1]) for k in keys}
     ev = ", ".join(f"{k}={v / 2**20:.1f} MiB" for k, v in values.items()) + " · /proc/sys/net"
-    if min(values.values()) >= 16 * 2**20:
-        return Result("pass", ev)
-    return Result("warn", ev, "raise net.core.[rw]mem_max and tcp_[rw]mem max to ≥ 16 MiB for TCP transfers")
+    return Result.judge(min(values.values()) >= 16 * 2**20, ev,
+                        "raise net.core.[rw]mem_max and tcp_[rw]mem max to ≥ 16 MiB for TCP transfers")
 
 
+@check("net.congestion", "TCP congestion control = bbr", 4, NET, "L9414")
 def congestion(f) -> Result:
     key = "file:/proc/sys/net/ipv4/tcp_congestion_control"
     value = f[key]
@@ -274,27 +283,6 @@ def congestion(f) -> Result:
                   "sysctl net.ipv4.tcp_congestion_control=bbr for long, fast TCP links")
 
 
-CHECKS = [
-    Check("os.thp", "transparent hugepages on (always/madvise)", 3, OS, thp, "L1151, L9061"),
-    Check("os.swap", "no swap device", 3, OS, swap, "L1177, L9046"),
-    Check("os.swappiness", "vm.swappiness ≤ 10", 3, OS, swappiness, "L1177, L9046"),
-    Check("os.cpu_governor", "CPU governor = performance", 3, OS, governor, "L9043"),
-    Check("os.memlock", "locked-memory limit unlimited", 3, OS, memlock, "L1133, L9064"),
-    Check("os.shm", "/dev/shm large (≥ 2 GiB)", 3, OS, shm, "L9082"),
-    Check("os.omp_threads", "OMP_NUM_THREADS set, ≤ cores", 3, OS, omp_threads, "L9052"),
-    Check("os.numa", "process runs on its GPU's NUMA node", 3, OS, numa, "L1049, L9055", needs_gpu=True),
-    Check("os.cores_per_gpu", "≥ 2 usable cores per GPU", 3, OS, cores_per_gpu, "L8968, L9112", needs_gpu=True),
-    Check("io.scheduler", "NVMe I/O scheduler none/mq-deadline", 5, IO, io_scheduler, "L9076"),
-    Check("io.read_ahead", "read-ahead above 128 KB", 5, IO, read_ahead, "L9170"),
-    Check("io.rotational", "storage is SSD/NVMe", 5, IO, rotational, "L9136"),
-    Check("io.noatime", "root mounted noatime", 5, IO, noatime, "L2044, L9076"),
-    Check("io.gds", "GPUDirect Storage available", 5, IO, gds, "L2074, L9136"),
-    Check("io.small_files", "dataset not made of > 100k small files", 5, IO, small_files, "L9142"),
-    Check("net.nccl_env", "no NCCL transport disabled", 4, NET, nccl_env, "L9420"),
-    Check("net.nccl_debug", "NCCL_DEBUG not INFO/TRACE", 4, NET, nccl_debug, "L9420"),
-    Check("net.rdma", "RDMA devices present", 4, NET, rdma, "L9411"),
-    Check("net.nics_per_gpu", "one RDMA NIC per GPU", 4, NET, nics_per_gpu, "L9429", needs_gpu=True),
-    Check("net.mtu", "jumbo frames (MTU 9000)", 4, NET, mtu, "L1815, L9414"),
-    Check("net.socket_buffers", "socket buffers ≥ 16 MiB", 4, NET, socket_buffers, "L1817, L9414"),
-    Check("net.congestion", "TCP congestion control = bbr", 4, NET, congestion, "L9414"),
-]
+CHECKS = [thp, swap, swappiness, governor, memlock, shm, omp_threads, numa, cores_per_gpu, io_scheduler,
+          read_ahead, rotational, noatime, gds, small_files, nccl_env, nccl_debug, rdma, nics_per_gpu, mtu,
+          socket_buffers, congestion]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 
-from perflab.audit.core import Check, MissingFact, Result
+from perflab.audit.core import MissingFact, Result, check
 
 PREC, CUDA = "Arithmetic and mixed precision", "GPU programming and CUDA tuning"
 DEBUG = "Profiling, debugging and monitoring"
@@ -11,44 +11,59 @@ DATA, REPRO = "I/O and data pipeline", "Reproducibility and documentation"
 
 
 def _flag(f, key: str, good: bool, bad_status: str, advice: str, pass_note: str = "") -> Result:
+    """Pass when the flag read at ``key`` equals ``good``; a fact only a CUDA device answers may be None."""
     value = f[key]
+    if value is None:
+        raise MissingFact(f.where(key), "needs a CUDA device")
     ok = value == good
     return Result("pass" if ok else bad_status, f"{value} · {f.where(key)}", pass_note if ok else advice)
 
 
+@check("torch.tf32", "fp32 matmuls may use TF32", 9, PREC, "L4090, L9360", needs_gpu=True)
 def tf32(f) -> Result:
     value = f["torch.matmul_precision"]
     ev = f"'{value}' · {f.where('torch.matmul_precision')}"
-    if value in ("high", "medium"):
-        return Result("pass", ev, "TF32 (or bf16) tensor cores for fp32 matmuls on sm_80+")
-    return Result("warn", ev, "torch.set_float32_matmul_precision('high'): fp32 matmuls use TF32 tensor "
-                  "cores on sm_80+ (10-bit mantissa: check your accuracy)")
+    ok = value in ("high", "medium")
+    return Result("pass" if ok else "warn", ev, "TF32 (or bf16) tensor cores for fp32 matmuls on sm_80+" if ok else
+                  "torch.set_float32_matmul_precision('high'): fp32 matmuls use TF32 tensor cores on sm_80+ "
+                  "(10-bit mantissa: check your accuracy)")
 
 
+@check("torch.cudnn_tf32", "cuDNN may use TF32", 9, PREC, "L4090, L9360", needs_gpu=True)
 def cudnn_tf32(f) -> Result:
     return _flag(f, "torch.cudnn_tf32", True, "warn", "torch.backends.cudnn.allow_tf32 = True (the default)")
 
 
+@check("torch.bf16", "bf16 supported", 9, PREC, "L4107, L9345", needs_gpu=True)
+def bf16(f) -> Result:
+    return _flag(f, "torch.bf16", True, "warn", "no bf16 tensor cores (pre-sm_80): use fp16 autocast with a GradScaler")
+
+
+@check("torch.cudnn_benchmark", "cudnn.benchmark on", 13, CUDA, "L9312", needs_gpu=True)
 def cudnn_benchmark(f) -> Result:
     return _flag(f, "torch.cudnn_benchmark", True, "warn", "torch.backends.cudnn.benchmark = True when "
                  "input shapes are fixed: cuDNN then times its algorithms once and keeps the fastest")
 
 
+@check("torch.cudnn_deterministic", "cudnn.deterministic off", 13, CUDA, "L9312", needs_gpu=True)
 def cudnn_deterministic(f) -> Result:
     return _flag(f, "torch.cudnn_deterministic", False, "warn",
                  "deterministic cuDNN is slower: keep it only where bitwise reproducibility is required")
 
 
+@check("torch.deterministic", "deterministic algorithms off", 13, CUDA, "L9312")
 def deterministic(f) -> Result:
     return _flag(f, "torch.deterministic", False, "warn",
                  "torch.use_deterministic_algorithms(True) costs speed: keep it for debugging runs")
 
 
+@check("debug.anomaly", "autograd anomaly detection off", 13, DEBUG, "L9324")
 def anomaly(f) -> Result:
     return _flag(f, "torch.anomaly", False, "fail",
                  "autograd anomaly detection checks every backward op: turn it off outside debugging")
 
 
+@check("debug.launch_blocking", "CUDA_LAUNCH_BLOCKING off", 13, DEBUG, "L9324")
 def launch_blocking(f) -> Result:
     value = f["env"].get("CUDA_LAUNCH_BLOCKING")
     ev = f"CUDA_LAUNCH_BLOCKING={value or 'unset'} · environment"
@@ -58,6 +73,7 @@ def launch_blocking(f) -> Result:
     return Result("pass", ev)
 
 
+@check("debug.module_loading", "CUDA modules load lazily", 12, DEBUG, "")
 def module_loading(f) -> Result:
     value = f["env"].get("CUDA_MODULE_LOADING")
     ev = f"CUDA_MODULE_LOADING={value or 'unset (LAZY since CUDA 11.7)'} · environment"
@@ -66,6 +82,7 @@ def module_loading(f) -> Result:
     return Result("pass", ev)
 
 
+@check("debug.compile_logs", "no compiler debug logging", 14, DEBUG, "")
 def compile_debug(f) -> Result:
     env = f["env"]
     on = {k: env[k] for k in ("TORCH_COMPILE_DEBUG", "TORCHDYNAMO_VERBOSE", "TORCH_LOGS") if env.get(k)}
@@ -75,6 +92,7 @@ def compile_debug(f) -> Result:
     return Result("pass", ev)
 
 
+@check("torch.alloc_conf", "allocator configured (expandable segments)", 13, CUDA, "L1380, L5338, L9263")
 def alloc_conf(f) -> Result:
     env = f["env"]
     found = {k: env[k] for k in ("PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF") if env.get(k)}
@@ -88,23 +106,16 @@ def alloc_conf(f) -> Result:
     return Result("pass", ev)
 
 
+@check("torch.sdpa", "flash and mem-efficient SDPA enabled", 9, CUDA, "L4056, L9387", needs_gpu=True)
 def sdpa(f) -> Result:
     b = f["torch.sdpa"]
     ev = ", ".join(f"{k}={v}" for k, v in b.items()) + f" · {f.where('torch.sdpa')}"
-    if b.get("flash") and b.get("mem_efficient"):
-        return Result("pass", ev)
-    return Result("warn", ev, "re-enable the fused attention kernels: torch.backends.cuda.enable_flash_sdp(True) "
-                  "and enable_mem_efficient_sdp(True)")
+    return Result.judge(b.get("flash") and b.get("mem_efficient"), ev,
+                        "re-enable the fused attention kernels: torch.backends.cuda.enable_flash_sdp(True) "
+                        "and enable_mem_efficient_sdp(True)")
 
 
-def bf16(f) -> Result:
-    value = f["torch.bf16"]
-    if value is None:
-        raise MissingFact("torch.cuda.is_bf16_supported()", "no CUDA device")
-    return Result("pass" if value else "warn", f"{value} · torch.cuda.is_bf16_supported()",
-                  "" if value else "no bf16 tensor cores (pre-sm_80): use fp16 autocast with a GradScaler")
-
-
+@check("torch.fp8", "fp8 tensor cores (sm_89+)", 2, PREC, "L9354", needs_gpu=True)
 def fp8(f) -> Result:
     cap = f["torch.capability"]
     if cap is None:
@@ -116,14 +127,12 @@ def fp8(f) -> Result:
     return Result("warn", ev, "fp8 tensor cores need sm_89+ (Ada, Hopper): stay with bf16/fp16 here")
 
 
+@check("torch.pinned", "pinned host memory can be allocated", 3, CUDA, "L1129, L9130", needs_gpu=True)
 def pinned(f) -> Result:
-    ok = f["torch.pinned_ok"]
-    if ok is None:
-        raise MissingFact("pinned memory", "needs a CUDA device")
-    return Result("pass" if ok else "fail", f"{ok} · torch.empty(1, pin_memory=True).is_pinned()",
-                  "" if ok else "cannot pin host memory: raise ulimit -l (memlock)")
+    return _flag(f, "torch.pinned_ok", True, "fail", "cannot pin host memory: raise ulimit -l (memlock)")
 
 
+@check("torch.threads", "torch threads ≤ usable cores", 3, CUDA, "L9052, L9112")
 def torch_threads(f) -> Result:
     n, cores = f["torch.threads"], len(f["affinity"])
     ev = f"{n} intra-op threads, {cores} usable cores · torch.get_num_threads, sched_getaffinity"
@@ -135,42 +144,51 @@ def _loader(f, name: str):
     return f["loader"][name]
 
 
+def _loader_setting(f, shown: str, ok: bool, advice: str, *, no_workers: str = "") -> Result:
+    """One DataLoader setting, ``shown`` as 'pin_memory=True'; with ``no_workers`` (why it needs
+    workers) a loader without workers warns first."""
+    if no_workers and _loader(f, "num_workers") == 0:
+        return Result("warn", f"num_workers=0: {no_workers} · {f.where('loader')}", "add workers first")
+    return Result.judge(ok, f"{shown} · {f.where('loader')}", advice)
+
+
+@check("data.num_workers", "DataLoader num_workers > 0", 5, DATA, "L2064, L9127")
 def loader_workers(f) -> Result:
     n = _loader(f, "num_workers")
-    return Result("pass" if n > 0 else "warn", f"num_workers={n} · {f.where('loader')}",
-                  "" if n > 0 else "num_workers > 0 so decoding overlaps the GPU step (start near one per core)")
+    return _loader_setting(f, f"num_workers={n}", n > 0,
+                           "num_workers > 0 so decoding overlaps the GPU step (start near one per core)")
 
 
+@check("data.pin_memory", "DataLoader pin_memory=True", 5, DATA, "L1129, L9130")
 def loader_pin(f) -> Result:
     v = _loader(f, "pin_memory")
-    return Result("pass" if v else "warn", f"pin_memory={v} · {f.where('loader')}",
-                  "" if v else "pin_memory=True, then .to(device, non_blocking=True) overlaps the copy")
+    return _loader_setting(f, f"pin_memory={v}", v, "pin_memory=True, then .to(device, non_blocking=True) "
+                           "overlaps the copy")
 
 
+@check("data.persistent_workers", "DataLoader persistent_workers=True", 5, DATA, "L2064, L9182")
 def loader_persistent(f) -> Result:
-    n, v = _loader(f, "num_workers"), _loader(f, "persistent_workers")
-    if n == 0:
-        return Result("warn", f"num_workers=0: no workers to keep · {f.where('loader')}", "add workers first")
-    return Result("pass" if v else "warn", f"persistent_workers={v} · {f.where('loader')}",
-                  "" if v else "persistent_workers=True: workers survive between epochs (no restart stall)")
+    v = _loader(f, "persistent_workers")
+    return _loader_setting(f, f"persistent_workers={v}", v, "persistent_workers=True: workers survive between "
+                           "epochs (no restart stall)", no_workers="no workers to keep")
 
 
+@check("data.prefetch", "DataLoader prefetch_factor ≥ 2", 5, DATA, "L2299, L9182")
 def loader_prefetch(f) -> Result:
     n, p = _loader(f, "num_workers"), _loader(f, "prefetch_factor")
-    if n == 0:
-        return Result("warn", f"num_workers=0: nothing prefetches · {f.where('loader')}", "add workers first")
-    ev = f"prefetch_factor={p}: {n * p} batches queued · {f.where('loader')}"
-    return Result("pass" if p >= 2 else "warn", ev, "" if p >= 2 else "prefetch_factor ≥ 2 (2 is the default)")
+    return _loader_setting(f, f"prefetch_factor={p}: {n * (p or 0)} batches queued", n > 0 and p >= 2,
+                           "prefetch_factor ≥ 2 (2 is the default)", no_workers="nothing prefetches")
 
 
+@check("data.sampler", "DistributedSampler under DDP", 13, DATA, "L9182")
 def loader_sampler(f) -> Result:
     sampler, world = _loader(f, "sampler"), int(f["env"].get("WORLD_SIZE", "1"))
     ev = f"{sampler}, WORLD_SIZE={world} · {f.where('loader')}, environment"
-    if world <= 1 or sampler == "DistributedSampler":
-        return Result("pass", ev)
-    return Result("fail", ev, "under DDP use DistributedSampler: otherwise every rank reads the same samples")
+    return Result.judge(world <= 1 or sampler == "DistributedSampler", ev,
+                        "under DDP use DistributedSampler: otherwise every rank reads the same samples", "fail")
 
 
+@check("data.non_blocking", "host→device copies non_blocking", 5, DATA, "L1125, L9133")
 def non_blocking(f) -> Result:
     tree = ast.parse(f["script"])
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
@@ -187,6 +205,7 @@ def non_blocking(f) -> Result:
     return Result("pass", ev)
 
 
+@check("repro.git_clean", "code committed before measuring", 1, REPRO, "L8926")
 def git_clean(f) -> Result:
     lines = [x for x in f["git_status"].splitlines() if x.strip()]
     ev = f"{len(lines)} changed files · {f.where('git_status')}"
@@ -194,29 +213,6 @@ def git_clean(f) -> Result:
                   "commit before you benchmark so the numbers name the code that made them")
 
 
-CHECKS = [
-    Check("torch.tf32", "fp32 matmuls may use TF32", 9, PREC, tf32, "L4090, L9360", needs_gpu=True),
-    Check("torch.cudnn_tf32", "cuDNN may use TF32", 9, PREC, cudnn_tf32, "L4090, L9360", needs_gpu=True),
-    Check("torch.bf16", "bf16 supported", 9, PREC, bf16, "L4107, L9345", needs_gpu=True),
-    Check("torch.fp8", "fp8 tensor cores (sm_89+)", 2, PREC, fp8, "L9354", needs_gpu=True),
-    Check("torch.sdpa", "flash and mem-efficient SDPA enabled", 9, CUDA, sdpa, "L4056, L9387", needs_gpu=True),
-    Check("torch.cudnn_benchmark", "cudnn.benchmark on", 13, CUDA, cudnn_benchmark, "L9312", needs_gpu=True),
-    Check("torch.cudnn_deterministic", "cudnn.deterministic off", 13, CUDA, cudnn_deterministic, "L9312", needs_gpu=True),
-    Check("torch.deterministic", "deterministic algorithms off", 13, CUDA, deterministic, "L9312"),
-    Check("torch.alloc_conf", "allocator configured (expandable segments)", 13, CUDA, alloc_conf,
-          "L1380, L5338, L9263"),
-    Check("torch.pinned", "pinned host memory can be allocated", 3, CUDA, pinned, "L1129, L9130", needs_gpu=True),
-    Check("torch.threads", "torch threads ≤ usable cores", 3, CUDA, torch_threads, "L9052, L9112"),
-    Check("debug.launch_blocking", "CUDA_LAUNCH_BLOCKING off", 13, DEBUG, launch_blocking, "L9324"),
-    Check("debug.anomaly", "autograd anomaly detection off", 13, DEBUG, anomaly, "L9324"),
-    Check("debug.module_loading", "CUDA modules load lazily", 12, DEBUG, module_loading, ""),
-    Check("debug.compile_logs", "no compiler debug logging", 14, DEBUG, compile_debug, ""),
-    Check("data.num_workers", "DataLoader num_workers > 0", 5, DATA, loader_workers, "L2064, L9127"),
-    Check("data.pin_memory", "DataLoader pin_memory=True", 5, DATA, loader_pin, "L1129, L9130"),
-    Check("data.persistent_workers", "DataLoader persistent_workers=True", 5, DATA, loader_persistent,
-          "L2064, L9182"),
-    Check("data.prefetch", "DataLoader prefetch_factor ≥ 2", 5, DATA, loader_prefetch, "L2299, L9182"),
-    Check("data.sampler", "DistributedSampler under DDP", 13, DATA, loader_sampler, "L9182"),
-    Check("data.non_blocking", "host→device copies non_blocking", 5, DATA, non_blocking, "L1125, L9133"),
-    Check("repro.git_clean", "code committed before measuring", 1, REPRO, git_clean, "L8926"),
-]
+CHECKS = [tf32, cudnn_tf32, bf16, fp8, sdpa, cudnn_benchmark, cudnn_deterministic, deterministic, alloc_conf,
+          pinned, torch_threads, launch_blocking, anomaly, module_loading, compile_debug, loader_workers,
+          loader_pin, loader_persistent, loader_prefetch, loader_sampler, non_blocking, git_clean]

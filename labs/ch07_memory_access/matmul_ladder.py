@@ -1,4 +1,4 @@
-"""Matmul ladder: naive uncoalesced -> naive coalesced -> 32x32 shared tiles -> Triton -> cuBLAS, float32."""
+"""Matmul ladder: naive uncoalesced -> naive coalesced -> 32x32 shared tiles -> Triton -> cuBLAS (CPU BLAS on a CPU)."""
 from __future__ import annotations
 
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
@@ -7,6 +7,7 @@ import triton
 import triton.language as tl
 
 from labs.ch07_memory_access import _cuda
+from perflab import _tier
 
 TITLE = "Matmul ladder: C = A @ B, square n x n float32, from naive CUDA to cuBLAS"
 SIZES = {"gpu": [2053, 1031, 4099], "cpu": [131, 67]}     # n; 2053 is one past a multiple of every tile size
@@ -109,7 +110,7 @@ def triton_tf32(a, b):
     return _triton_matmul(a, b, "tf32")
 
 
-# ---- cuBLAS through torch ------------------------------------------------------------------------
+# ---- cuBLAS through torch (on the cpu tier: the CPU's BLAS, under its own name) -------------------
 
 def _torch_matmul(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool) -> torch.Tensor:
     before = torch.backends.cuda.matmul.allow_tf32
@@ -120,15 +121,24 @@ def _torch_matmul(a: torch.Tensor, b: torch.Tensor, allow_tf32: bool) -> torch.T
         torch.backends.cuda.matmul.allow_tf32 = before
 
 
-@pl.variant(backend="torch", note="torch.matmul with TF32 off: cuBLAS SGEMM (on a CPU: the CPU BLAS)")
+@pl.variant(backend="torch", needs="cuda", note="torch.matmul on a GPU with TF32 off: cuBLAS SGEMM")
 def cublas_fp32(a, b):
     return _torch_matmul(a, b, False)
 
 
-@pl.variant(backend="torch", precision="tf32", note="torch.matmul with TF32 on: cuBLAS on tensor cores (sm_80+)")
+@pl.variant(backend="torch", needs="cuda", precision="tf32",
+            note="torch.matmul on a GPU with TF32 on: cuBLAS on tensor cores (sm_80+)")
 def cublas_tf32(a, b):
     return _torch_matmul(a, b, True)
 
 
+@pl.variant(backend="torch", note="torch.matmul on the CPU: the CPU's BLAS (MKL or OpenBLAS), not cuBLAS; "
+                                  "a CPU has no TF32, so there is no tf32 row")
+def cpu_blas_fp32(a, b):
+    return torch.matmul(a, b)
+
+
+# The GPU rows keep their record names (data/reference uses them); the cpu tier times the same torch.matmul
+# under the name of what really runs there, and shows the cuBLAS rows as "needs cuda" beside the reference.
 variants = [cuda_naive_uncoalesced, cuda_naive_coalesced, cuda_tiled_32,
-            triton_fp32, triton_tf32, cublas_fp32, cublas_tf32]
+            triton_fp32, triton_tf32, cublas_fp32, cublas_tf32] + ([cpu_blas_fp32] if _tier.TIER == "cpu" else [])

@@ -10,7 +10,7 @@ import torch
 
 import perflab as pl
 import bugs_early as bugs
-from labs.ch04_distributed import book_check, launch, models, ring_allreduce, solutions
+from labs.ch04_distributed import book_check, dist_bench, launch, models, ring_allreduce, solutions
 from perflab.check import compare
 
 LAB = "ch04.ring_allreduce"
@@ -61,17 +61,18 @@ def test_torchrun_gloo_measurement(tmp_path):
     if launch.gpu_count() == 1:
         pytest.skip("1 GPU: the launch needs 0 or ≥2")
     res = launch.measure(verbose=False)
-    assert res and res["world_size"] == 2
-    assert [r["bytes"] for r in res["allreduce"]] == sorted(r["bytes"] for r in res["allreduce"])
-    assert all(r["median_s"] > 0 and math.isclose(r["busbw_gbps"], r["algbw_gbps"]) for r in res["allreduce"])
-    calls = {r["bucket_cap_mb"]: r["allreduces_per_step"] for r in res["buckets"]}
+    assert isinstance(res, dist_bench.DistBench) and res.world_size == 2
+    assert [r.bytes for r in res.allreduce] == sorted(r.bytes for r in res.allreduce)
+    assert all(r.median_s > 0 and math.isclose(r.busbw_gbps, r.algbw_gbps) for r in res.allreduce)
+    calls = {r.bucket_cap_mb: r.allreduces_per_step for r in res.buckets}
     assert calls[min(calls)] > calls[max(calls)] >= 1                   # smaller buckets → more all-reduces
-    acc = {r["no_sync"]: r["allreduces_per_step"] for r in res["accum"]}
+    acc = {r.no_sync: r.allreduces_per_step for r in res.accum}
     assert acc[False] == pytest.approx(4 * acc[True])
     for t in (launch.allreduce_table(res), launch.ddp_table(res), launch.bucket_table(res),
               launch.accum_table(res), book_check.table(res)):
         assert t.rows and "—" not in t.rows[0][1]
-    (tmp_path / "r.json").write_text(json.dumps(res))
+    (tmp_path / "r.json").write_text(json.dumps(res.to_json()))         # the JSON form reads back equal
+    assert dist_bench.DistBench.from_json(json.loads((tmp_path / "r.json").read_text())) == res
 
 
 def test_tables_without_a_measurement_say_so():

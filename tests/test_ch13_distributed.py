@@ -127,7 +127,7 @@ def test_reference_is_added_beside_ch04(monkeypatch, tmp_path, res):
     assert D.main(["--reference"]) == 0
     data = json.loads(path.read_text())
     assert data["ch04"] == ch04 and data["manifest"] == {"device": "x"} and data["records"] == []
-    assert launch.reference() == ch04                                 # Chapter 4's reader is unchanged
+    assert launch.reference() == launch.DistBench.from_json(ch04)       # Chapter 4's reader is unchanged
     assert D.reference()["backend"] == "gloo" and "manifest" in D.reference()
     t = D.table(None)                                                 # 1-GPU machine: the reference's own rows
     assert "nothing measured here" in t.title and len(t.columns) == 9 and t.rows[2][-1].startswith("✅")

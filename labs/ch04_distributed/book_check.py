@@ -4,16 +4,17 @@ from __future__ import annotations
 from perflab.table import Table
 
 from labs.ch04_distributed import launch
+from labs.ch04_distributed.dist_bench import DistBench
 
 
-def _ddp_gain(res) -> float | None:
-    rows = {r["mode"].split(" (")[0]: r["median_s"] for r in (res or {}).get("ddp", [])}
+def _ddp_gain(res: DistBench | None) -> float | None:
+    rows = {r.mode.split(" (")[0]: r.median_s for r in (res.ddp if res else ())}
     before, after = rows.get("one all-reduce per gradient after backward"), rows.get("DDP")
     return 1 - after / before if before and after else None
 
 
-def _accum_ratio(res) -> float | None:
-    a = {r["no_sync"]: r["allreduces_per_step"] for r in (res or {}).get("accum", [])}
+def _accum_ratio(res: DistBench | None) -> float | None:
+    a = {r.no_sync: r.allreduces_per_step for r in (res.accum if res else ())}
     return a[False] / a[True] if a.get(True) else None
 
 
@@ -25,12 +26,12 @@ def default_bucket_bytes() -> int:
     return int(cap * unit)
 
 
-def table(res: dict | None) -> Table:
+def table(res: DistBench | None) -> Table:
     ref = launch.reference()
     pct = lambda v: "—" if v is None else f"{v:.0%}"  # noqa: E731
     x = lambda v: "—" if v is None else f"{v:.1f}×"  # noqa: E731
     b = default_bucket_bytes()
-    dev = f"{res['backend']}, {res['device']}" if res else "not measured here"
+    dev = f"{res.backend}, {res.device}" if res else "not measured here"
     rows = [
         ["Table 4-1 · DDP overlap vs all-reduce after backward: ~30 % faster (L1758–L1765)", "~30%",
          pct(_ddp_gain(res)), pct(_ddp_gain(ref)),

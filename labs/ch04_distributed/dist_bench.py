@@ -1,4 +1,4 @@
-"""Chapter 4's multi-process measurements. torchrun launches this file; the notebook never imports it.
+"""Chapter 4's multi-process measurements. torchrun launches this file; the notebook reads its DistBench.
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 labs/ch04_distributed/dist_bench.py \
         --out /tmp/ch04.json [--tier cpu|gpu]
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 import torch.distributed as dist
@@ -37,25 +38,98 @@ PLAN = {  # message sizes (bytes), MLP width/depth/batch, iterations, bucket siz
 }
 
 
+@dataclass(frozen=True, kw_only=True)
+class Timing:
+    """Seconds per iteration, each the slowest rank's: median, 20th and 80th percentiles, samples."""
+    median_s: float
+    p20_s: float
+    p80_s: float
+    n: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllReduceTime(Timing):
+    """One all-reduce message size: its time, algorithm bandwidth (bytes / time) and bus bandwidth, GB/s."""
+    bytes: int
+    algbw_gbps: float
+    busbw_gbps: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepTime(Timing):
+    """One training step of the MLP in one communication mode (compute only, after backward, DDP)."""
+    mode: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BucketTime(Timing):
+    """The DDP step at one ``bucket_cap_mb``, with the all-reduces per step a communication hook counted."""
+    bucket_cap_mb: float
+    allreduces_per_step: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccumTime(Timing):
+    """One optimizer step of ``micro_batches`` backward passes, with or without ``no_sync``."""
+    no_sync: bool
+    micro_batches: int
+    allreduces_per_step: float
+
+
+def _known(cls, row: dict) -> dict:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in row.items() if k in names}
+
+
+@dataclass(frozen=True)
+class DistBench:
+    """What the 2-process run measured (rank 0 writes it as JSON): who ran it, the plan and four experiments."""
+    backend: str
+    world_size: int
+    device: str
+    torch: str = ""
+    nvls: str | None = None
+    plan: dict = field(default_factory=dict)
+    params: int = 0
+    grad_bytes: int = 0
+    allreduce: tuple[AllReduceTime, ...] = ()
+    ddp: tuple[StepTime, ...] = ()
+    buckets: tuple[BucketTime, ...] = ()
+    accum: tuple[AccumTime, ...] = ()
+    wall_s: float | None = None
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DistBench":
+        """Read the JSON form (a run's file, or the reference's ``ch04`` entry); missing fields take defaults."""
+        rows = {"allreduce": AllReduceTime, "ddp": StepTime, "buckets": BucketTime, "accum": AccumTime}
+        kw = _known(cls, d)
+        for key, row in rows.items():
+            kw[key] = tuple(row(**_known(row, r)) for r in d.get(key, ()))
+        return cls(**kw)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _timed(fn, iters, device, warmup=2, counter=None) -> dict:
+def _timed(fn, iters, device, warmup=2, counter=None) -> Timing:
     """Run fn the same number of times on every rank; per-iteration time = slowest rank."""
     reset = (lambda: setattr(counter, "calls", 0)) if counter is not None else None   # steady-state steps only
     m = bench_ranks(fn, iters=iters, device=device, warmup=warmup, before_timing=reset)
-    return {"median_s": m.median, "p20_s": m.p20, "p80_s": m.p80, "n": m.n}
+    return Timing(median_s=m.median, p20_s=m.p20, p80_s=m.p80, n=m.n)
 
 
-def allreduce_sweep(plan, device, world) -> list[dict]:
+def allreduce_sweep(plan, device, world) -> list[AllReduceTime]:
     out = []
     for nbytes in plan["sizes"]:
         x = torch.rand(nbytes // 4, device=device)
         m = _timed(lambda: dist.all_reduce(x), plan["iters"], device)
-        alg = nbytes / m["median_s"] / 1e9
-        out.append({"bytes": nbytes, **m, "algbw_gbps": alg, "busbw_gbps": alg * 2 * (world - 1) / world})
+        alg = nbytes / m.median_s / 1e9
+        out.append(AllReduceTime(bytes=nbytes, **asdict(m), algbw_gbps=alg, busbw_gbps=alg * 2 * (world - 1) / world))
     return out
 
 
@@ -87,11 +161,14 @@ def train_steps(plan, device, world, rank):
     nparams = sum(p.numel() for p in make_model(plan, device).parameters())
     rows = []
 
+    def timed_step(mode, fn):
+        rows.append(StepTime(mode=mode, **asdict(_timed(fn, plan["iters"], device))))
+
     plain = make_model(plan, device)
     def compute_only():
         plain.zero_grad(set_to_none=True)
         loss_fn(plain).backward()
-    rows.append({"mode": "compute only (no communication)", **_timed(compute_only, plan["iters"], device)})
+    timed_step("compute only (no communication)", compute_only)
 
     def post_backward():
         plain.zero_grad(set_to_none=True)
@@ -99,7 +176,7 @@ def train_steps(plan, device, world, rank):
         for p in plain.parameters():        # the 'before' of Table 4-1: one all-reduce per gradient, after backward
             dist.all_reduce(p.grad)
             p.grad.div_(world)
-    rows.append({"mode": "one all-reduce per gradient after backward", **_timed(post_backward, plan["iters"], device)})
+    timed_step("one all-reduce per gradient after backward", post_backward)
 
     def post_backward_flat():
         plain.zero_grad(set_to_none=True)
@@ -112,13 +189,13 @@ def train_steps(plan, device, world, rank):
         for g in grads:
             g.copy_(flat[offset:offset + g.numel()].view_as(g))
             offset += g.numel()
-    rows.append({"mode": "one flat all-reduce after backward", **_timed(post_backward_flat, plan["iters"], device)})
+    timed_step("one flat all-reduce after backward", post_backward_flat)
 
     ddp = DDP(make_model(plan, device), device_ids=[device.index] if device.type == "cuda" else None)
     def ddp_step():
         ddp.zero_grad(set_to_none=True)
         loss_fn(ddp).backward()
-    rows.append({"mode": "DDP (overlapped, default 25 MiB buckets)", **_timed(ddp_step, plan["iters"], device)})
+    timed_step("DDP (overlapped, default 25 MiB buckets)", ddp_step)
 
     buckets = []
     for cap in plan["buckets"]:
@@ -131,7 +208,7 @@ def train_steps(plan, device, world, rank):
             loss_fn(m).backward()
         r = _timed(step, plan["iters"], device, counter=state)
         calls = state.calls / plan["iters"]
-        buckets.append({"bucket_cap_mb": cap, **r, "allreduces_per_step": calls})
+        buckets.append(BucketTime(bucket_cap_mb=cap, **asdict(r), allreduces_per_step=calls))
 
     accum = []
     k = plan["accum"]
@@ -148,9 +225,10 @@ def train_steps(plan, device, world, rank):
                 else:
                     loss_fn(m).backward()
         r = _timed(step, plan["iters"], device, counter=state)
-        accum.append({"no_sync": use_no_sync, "micro_batches": k, **r,
-                      "allreduces_per_step": state.calls / plan["iters"]})
-    return {"params": nparams, "grad_bytes": nparams * 4, "ddp": rows, "buckets": buckets, "accum": accum}
+        accum.append(AccumTime(no_sync=use_no_sync, micro_batches=k, **asdict(r),
+                               allreduces_per_step=state.calls / plan["iters"]))
+    return {"params": nparams, "grad_bytes": nparams * 4, "ddp": tuple(rows), "buckets": tuple(buckets),
+            "accum": tuple(accum)}
 
 
 def main():
@@ -161,12 +239,12 @@ def main():
     r = join(gpu=False if a.tier == "cpu" else None)
     plan = PLAN["gpu" if r.gpu else "cpu"]
     t0 = time.perf_counter()
-    result = {"backend": r.backend, "world_size": r.world, "torch": torch.__version__, "device": r.device_name,
-              "nvls": os.environ.get("NCCL_NVLS_ENABLE"), "plan": plan,
-              "allreduce": allreduce_sweep(plan, r.device, r.world)}
-    result.update(train_steps(plan, r.device, r.world, r.rank))
-    result["wall_s"] = time.perf_counter() - t0
-    leave(r, result, a.out)
+    allreduce = tuple(allreduce_sweep(plan, r.device, r.world))
+    steps = train_steps(plan, r.device, r.world, r.rank)
+    result = DistBench(backend=r.backend, world_size=r.world, torch=torch.__version__, device=r.device_name,
+                       nvls=os.environ.get("NCCL_NVLS_ENABLE"), plan=plan, allreduce=allreduce, **steps,
+                       wall_s=time.perf_counter() - t0)
+    leave(r, result.to_json(), a.out)
 
 
 if __name__ == "__main__":

@@ -100,17 +100,17 @@ def test_triton_tile_of_matches_the_model():
 def test_l2_model_by_hand():
     # 2 × 4 tiles of 1 × 1, K = 1, 1-byte elements: every panel is 1 byte; 4 programs per wave
     big = models.l2_traffic((2, 4, 1), tile=(1, 1), group_m=1, wave=4, l2_bytes=1e9, itemsize=1)
-    assert big["dram_bytes"] == big["ideal_bytes"] == 6            # A: 2 rows, B: 4 columns, each once
+    assert big.dram_bytes == big.ideal_bytes == 6            # A: 2 rows, B: 4 columns, each once
     none = models.l2_traffic((2, 4, 1), tile=(1, 1), group_m=1, wave=4, l2_bytes=0, itemsize=1)
-    assert none["dram_bytes"] == 10                                # wave 0: A0 B0-B3; wave 1: A1 B0-B3 again
+    assert none.dram_bytes == 10                                # wave 0: A0 B0-B3; wave 1: A1 B0-B3 again
     banded = models.l2_traffic((2, 4, 1), tile=(1, 1), group_m=2, wave=4, l2_bytes=0, itemsize=1)
-    assert banded["dram_bytes"] == 8                               # wave 0: A0 A1 B0 B1; wave 1: A0 A1 B2 B3
+    assert banded.dram_bytes == 8                               # wave 0: A0 A1 B0 B1; wave 1: A0 A1 B2 B3
 
 
 def test_l2_model_prefers_bands_on_the_wide_lab_shape():
     row = models.l2_traffic((1_025, 16_384, 8_192), group_m=1, wave=132, l2_bytes=50e6)
     band = models.l2_traffic((1_025, 16_384, 8_192), group_m=8, wave=132, l2_bytes=50e6)
-    assert band["dram_bytes"] < 0.6 * row["dram_bytes"]
+    assert band.dram_bytes < 0.6 * row.dram_bytes
 
 
 # ---- timeline simulator: hand-computed schedules ---------------------------------------------------------
@@ -206,12 +206,12 @@ def test_stages_compile_for_sm90_offline():
     rows = compiled.offline(90)
     if rows is None:
         pytest.skip("this Triton cannot compile for sm_90 offline")
-    assert [r["stages"] for r in rows] == [1, 2, 3, 4]
-    assert rows[0]["cp_async"] == 0 and rows[0]["ld_global"] > 0
-    assert all(r["cp_async"] > 0 and r["ld_global"] == 0 for r in rows[1:])
-    assert [r["shared"] for r in rows] == [49_152 * s for s in (1, 2, 3, 4)]
-    assert all(r["wgmma"] > 0 for r in rows)
-    assert all(r["shared"] <= 232_448 for r in rows), "must fit an sm_90 block's 227 KB"
+    assert [r.stages for r in rows] == [1, 2, 3, 4]
+    assert rows[0].cp_async == 0 and rows[0].ld_global > 0
+    assert all(r.cp_async > 0 and r.ld_global == 0 for r in rows[1:])
+    assert [r.shared for r in rows] == [49_152 * s for s in (1, 2, 3, 4)]
+    assert all(r.wgmma > 0 for r in rows)
+    assert all(r.shared <= 232_448 for r in rows), "must fit an sm_90 block's 227 KB"
 
 
 def test_tile_choice_fits_four_stages():

@@ -96,9 +96,9 @@ def test_compiles_for_sm90_offline():
     got = T.offline(90)
     if got is None:
         pytest.skip("this Triton cannot compile for sm_90 offline")
-    plain, ws = got["rows"]
-    assert plain["tma_copies"] > 0 and plain["wgmma"] > 0, "TMA loads and wgmma must be in the sm_90 PTX"
-    assert plain["shared"] <= 232_448, "must fit an sm_90 block's 227 KB"
-    assert ws["tma_copies"] > 0
+    plain, ws = got.rows
+    assert plain.tma_copies > 0 and plain.wgmma > 0, "TMA loads and wgmma must be in the sm_90 PTX"
+    assert plain.shared <= 232_448, "must fit an sm_90 block's 227 KB"
+    assert ws.tma_copies > 0
     text = str(T.offline_table())
     assert "sm_90" in text and ("identical PTX" in text or "PTX differs" in text)

@@ -9,6 +9,8 @@ drops the part past the edge. No per-thread address arithmetic and no masks: tha
 off the warps. Descriptors made inside a kernel (``tl.make_tensor_descriptor``) need a little global
 memory per program to hold them; the host hands Triton an allocator for it (``triton.set_allocator``).
 """
+from dataclasses import asdict, dataclass
+
 import triton
 import triton.language as tl
 
@@ -55,7 +57,33 @@ PTX_COUNTS = {"tma_copies": r"cp\.async\.bulk\.tensor", "wgmma": r"wgmma\.mma_as
               "setmaxnreg": r"setmaxnreg", "mbarrier_waits": r"mbarrier\.try_wait"}
 
 
-def compile_offline(arch: int = 90) -> list[dict]:
+@dataclass(frozen=True)
+class TmaCompiled:
+    """The TMA kernel compiled for one warp_specialize setting: shared memory per block (bytes), warps,
+    instructions counted in its PTX (TMA copies, wgmma, setmaxnreg, mbarrier waits), PTX size and digest."""
+    warp_specialize: bool
+    shared: int
+    num_warps: int
+    tma_copies: int
+    wgmma: int
+    setmaxnreg: int
+    mbarrier_waits: int
+    ptx_chars: int
+    ptx_sha1: str
+
+
+@dataclass(frozen=True)
+class OfflineCompile:
+    """Both compiles of :func:`compile_offline` and the Triton version that made them (plain first)."""
+    triton: str
+    rows: tuple[TmaCompiled, ...]
+
+    @classmethod
+    def from_json(cls, d: dict) -> "OfflineCompile":
+        return cls(d["triton"], tuple(TmaCompiled(**r) for r in d["rows"]))
+
+
+def compile_offline(arch: int = 90) -> list[TmaCompiled]:
     """Compile the kernel without and with warp specialization for sm_{arch}; one row of PTX facts each.
     Needs TRITON_INTERPRET unset in this process (the interpreter never compiles)."""
     import hashlib
@@ -74,9 +102,10 @@ def compile_offline(arch: int = 90) -> list[dict]:
         ck = triton.compile(src, target=GPUTarget("cuda", arch, 32),
                             options={"num_warps": warps, "num_stages": stages})
         ptx = ck.asm["ptx"]
-        rows.append({"warp_specialize": ws, "shared": int(ck.metadata.shared), "num_warps": int(ck.metadata.num_warps),
-                     **{k: len(re.findall(p, ptx)) for k, p in PTX_COUNTS.items()}, "ptx_chars": len(ptx),
-                     "ptx_sha1": hashlib.sha1(ptx.encode()).hexdigest()[:12]})
+        rows.append(TmaCompiled(warp_specialize=ws, shared=int(ck.metadata.shared),
+                                num_warps=int(ck.metadata.num_warps),
+                                **{k: len(re.findall(p, ptx)) for k, p in PTX_COUNTS.items()}, ptx_chars=len(ptx),
+                                ptx_sha1=hashlib.sha1(ptx.encode()).hexdigest()[:12]))
     return rows
 
 
@@ -85,4 +114,5 @@ if __name__ == "__main__":
     import os
     import sys
     os.environ.pop("TRITON_INTERPRET", None)
-    print(json.dumps({"triton": triton.__version__, "rows": compile_offline(int(sys.argv[1]) if len(sys.argv) > 1 else 90)}))
+    rows = compile_offline(int(sys.argv[1]) if len(sys.argv) > 1 else 90)
+    print(json.dumps(asdict(OfflineCompile(triton.__version__, tuple(rows)))))

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import asdict, dataclass
 
 # sm_90 limits (CUDA C++ Programming Guide, compute capability 9.0): 228 KB of shared memory per SM,
 # at most 227 KB for one block. Used only for the offline rows; a GPU's own values are read from it.
@@ -22,24 +23,43 @@ SM90_SHARED_PER_SM = 233_472
 OFFLINE_TILE = (128, 256, 64, 8)        # the tile the labs pick on an H100/H200 (see _matmul.GPU_TILES)
 
 
-def count(ptx: str) -> dict:
+@dataclass(frozen=True)
+class PtxCounts:
+    """Load and tensor-core instructions counted in PTX text (instructions written, not executed)."""
+    cp_async: int
+    ld_global: int
+    wgmma: int
+    mma_sync: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompiledStages(PtxCounts):
+    """One num_stages of the stages lab's kernel as compiled: shared memory per block (bytes), blocks per
+    SM that memory allows, registers per thread (None where unknown) and its PTX counts."""
+    stages: int
+    shared: int
+    blocks_per_sm: int | None
+    regs: int | None
+
+
+def count(ptx: str) -> PtxCounts:
     """Load and tensor-core instructions in PTX text.
 
     >>> count("cp.async.cg.shared.global [%r1], [%rd1], 16;\\n ld.global.v4.b32 {..}, [%rd2];\\n wgmma.mma_async.sync")
-    {'cp_async': 1, 'ld_global': 1, 'wgmma': 1, 'mma_sync': 0}
+    PtxCounts(cp_async=1, ld_global=1, wgmma=1, mma_sync=0)
     """
-    return {"cp_async": len(re.findall(r"\bcp\.async\.c[ag]\.shared\.global", ptx)),
-            "ld_global": len(re.findall(r"\bld\.global", ptx)),
-            "wgmma": len(re.findall(r"\bwgmma\.mma_async", ptx)),
-            "mma_sync": len(re.findall(r"\bmma\.sync", ptx))}
+    return PtxCounts(cp_async=len(re.findall(r"\bcp\.async\.c[ag]\.shared\.global", ptx)),
+                     ld_global=len(re.findall(r"\bld\.global", ptx)),
+                     wgmma=len(re.findall(r"\bwgmma\.mma_async", ptx)),
+                     mma_sync=len(re.findall(r"\bmma\.sync", ptx)))
 
 
-def _row(stages: int, shared: int, per_sm: int, counts: dict, regs) -> dict:
-    return {"stages": stages, "shared": shared, "blocks_per_sm": per_sm // shared if shared else None,
-            "regs": regs, **counts}
+def _row(stages: int, shared: int, per_sm: int, counts: PtxCounts, regs) -> CompiledStages:
+    return CompiledStages(**asdict(counts), stages=stages, shared=shared,
+                          blocks_per_sm=per_sm // shared if shared else None, regs=regs)
 
 
-def from_gpu(compiled: dict) -> list[dict]:
+def from_gpu(compiled: dict) -> list[CompiledStages]:
     """Rows from the kernels the stages lab ran on this GPU (``_matmul.COMPILED``)."""
     import torch
     per_sm = torch.cuda.get_device_properties(0).shared_memory_per_multiprocessor
@@ -51,9 +71,10 @@ def from_gpu(compiled: dict) -> list[dict]:
     return rows
 
 
-def offline(arch: int = 90, timeout_s: float = 120) -> list[dict] | None:
+def offline(arch: int = 90, timeout_s: float = 120) -> list[CompiledStages] | None:
     """Compile stages 1-4 for sm_{arch} in a child process; None if this Triton cannot."""
-    return offline_child("labs.ch10_pipelining.compiled", arch, timeout_s)
+    rows = offline_child("labs.ch10_pipelining.compiled", arch, timeout_s)
+    return None if rows is None else [CompiledStages(**r) for r in rows]
 
 
 def offline_child(module: str, arch: int, timeout_s: float):
@@ -69,14 +90,14 @@ def offline_child(module: str, arch: int, timeout_s: float):
         return None
 
 
-def table(rows: list[dict] | None, source: str, tile: str):
+def table(rows: list[CompiledStages] | None, source: str, tile: str):
     """The rows as a Table (or one line saying why there are none)."""
     from perflab.table import Table
     if not rows:
         return Table(["compiled kernel"], [["unavailable: this Triton could not compile the kernel offline"]])
-    body = [[str(r["stages"]), f"{r['shared'] / 1024:,.0f} KB", str(r["blocks_per_sm"] or "—"),
-             str(r["ld_global"]), str(r["cp_async"]), str(r["wgmma"] or r["mma_sync"]),
-             str(r["regs"]) if r.get("regs") else "—"] for r in rows]
+    body = [[str(r.stages), f"{r.shared / 1024:,.0f} KB", str(r.blocks_per_sm or "—"),
+             str(r.ld_global), str(r.cp_async), str(r.wgmma or r.mma_sync),
+             str(r.regs) if r.regs else "—"] for r in rows]
     return Table(["num_stages", "shared memory / block", "blocks / SM (shared memory)", "ld.global",
                   "cp.async (16 B)", "MMA instructions", "registers / thread"], body,
                  title=f"The stages lab's kernel ({tile}) as compiled · {source}",
@@ -88,7 +109,7 @@ def table(rows: list[dict] | None, source: str, tile: str):
                         "in all, so a 256-thread block using ≥ 129 each fits once per SM whatever the shared memory"])
 
 
-def _compile_here(arch: int) -> list[dict]:
+def _compile_here(arch: int) -> list[CompiledStages]:
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -132,4 +153,4 @@ def _ptxas_registers(ptx: str, arch: int) -> int | None:
 
 if __name__ == "__main__":
     os.environ.pop("TRITON_INTERPRET", None)
-    print(json.dumps(_compile_here(int(sys.argv[1]) if len(sys.argv) > 1 else 90)))
+    print(json.dumps([asdict(r) for r in _compile_here(int(sys.argv[1]) if len(sys.argv) > 1 else 90)]))

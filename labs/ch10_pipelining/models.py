@@ -10,6 +10,8 @@ order tiles are handed out changes the operand traffic that reaches DRAM (an LRU
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
+
 from perflab.validate import calculator_inputs
 
 
@@ -57,8 +59,19 @@ def tile_order(grid_m: int, grid_n: int, group_m: int) -> list[tuple[int, int]]:
     return out
 
 
+@dataclass(frozen=True)
+class L2Traffic:
+    """The L2 model's answer for one tile order: waves run, operand bytes read from DRAM, the minimum
+    (A and B read once) and their ratio."""
+    group_m: int
+    waves: int
+    dram_bytes: int
+    ideal_bytes: int
+    ratio: float
+
+
 def l2_traffic(size, tile=(128, 256), group_m: int = 1, wave: int = 132, l2_bytes: float = 50e6,
-               itemsize: int = 2) -> dict:
+               itemsize: int = 2) -> L2Traffic:
     """Operand bytes read from DRAM when ``wave`` programs run at a time in this tile order.
 
     Model: a program needs its row panel of A (BLOCK_M × K) and column panel of B (K × BLOCK_N). The
@@ -90,7 +103,7 @@ def l2_traffic(size, tile=(128, 256), group_m: int = 1, wave: int = 132, l2_byte
             _, nbytes = cache.popitem(last=False)
             held -= nbytes
     ideal = (m * k + k * n) * itemsize
-    return {"group_m": group_m, "waves": waves, "dram_bytes": dram, "ideal_bytes": ideal, "ratio": dram / ideal}
+    return L2Traffic(group_m, waves, dram, ideal, dram / ideal)
 
 
 def tile_order_table(size, tile=(128, 256), wave: int = 132, l2_mb: float = 50.0, gbps: float | None = None,
@@ -100,10 +113,9 @@ def tile_order_table(size, tile=(128, 256), wave: int = 132, l2_mb: float = 50.0
     rows = []
     for g in groups:
         t = l2_traffic(size, tile, g, wave, l2_mb * 1e6)
-        row = [f"GROUP_M={g}" + (" (row by row)" if g == 1 else ""), f"{t['dram_bytes'] / 1e9:,.2f}",
-               f"{t['ratio']:.1f}×"]
+        row = [f"GROUP_M={g}" + (" (row by row)" if g == 1 else ""), f"{t.dram_bytes / 1e9:,.2f}", f"{t.ratio:.1f}×"]
         if gbps:
-            row.append(f"{t['dram_bytes'] / (gbps * 1e9) * 1e3:,.3f}")
+            row.append(f"{t.dram_bytes / (gbps * 1e9) * 1e3:,.3f}")
         rows.append(row)
     cols = ["tile order", "A+B read from DRAM (GB)", "× minimum"] + (["at the copy bandwidth (ms)"] if gbps else [])
     m, n, k = size

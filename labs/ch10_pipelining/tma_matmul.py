@@ -8,7 +8,7 @@ import triton
 
 from labs.ch10_pipelining._matmul import (DTYPES, Tile, bytes, flops, make_inputs, matmul,  # noqa: F401
                                           programs_for, reference, tile_for, torch_matmul)
-from labs.ch10_pipelining._tma import matmul_tma_kernel
+from labs.ch10_pipelining._tma import OfflineCompile, matmul_tma_kernel
 from labs.ch10_pipelining.compiled import offline_child
 
 TITLE = "C = A @ B in bf16 on Hopper: TMA descriptors + persistent grid (± warp specialization) vs num_stages vs cuBLAS"
@@ -92,10 +92,11 @@ variants = [stages_3, tma_persistent, tma_persistent_ws, torch_matmul]
 
 # ---- what the compiler made of it, without a GPU ----------------------------------------------------------
 
-def offline(arch: int = 90, timeout_s: float = 180) -> dict | None:
-    """Compile the kernel for sm_{arch} in a child process with the interpreter off: {"triton", "rows"},
-    or None if this Triton cannot compile offline."""
-    return offline_child("labs.ch10_pipelining._tma", arch, timeout_s)
+def offline(arch: int = 90, timeout_s: float = 180) -> OfflineCompile | None:
+    """Compile the kernel for sm_{arch} in a child process with the interpreter off, or None if this
+    Triton cannot compile offline."""
+    got = offline_child("labs.ch10_pipelining._tma", arch, timeout_s)
+    return None if got is None else OfflineCompile.from_json(got)
 
 
 def offline_table(arch: int = 90):
@@ -105,16 +106,16 @@ def offline_table(arch: int = 90):
     got = offline(arch)
     if not got:
         return Table(["compiled kernel"], [[f"unavailable: this Triton could not compile for sm_{arch} offline"]])
-    plain, ws = got["rows"]
-    body = [["warp_specialize=True" if r["warp_specialize"] else "plain", f"{r['shared'] / 1024:,.0f} KB",
-             str(r["tma_copies"]), str(r["wgmma"]), str(r["setmaxnreg"]), str(r["mbarrier_waits"])] for r in got["rows"]]
-    same = plain["ptx_sha1"] == ws["ptx_sha1"]
+    plain, ws = got.rows
+    body = [["warp_specialize=True" if r.warp_specialize else "plain", f"{r.shared / 1024:,.0f} KB",
+             str(r.tma_copies), str(r.wgmma), str(r.setmaxnreg), str(r.mbarrier_waits)] for r in got.rows]
+    same = plain.ptx_sha1 == ws.ptx_sha1
     verdict = ("identical PTX: this Triton ignores warp_specialize on sm_90 (it specializes on Blackwell), so "
                "tma_persistent_ws measures the same kernel" if same else
                "the PTX differs: warp specialization took effect on sm_90")
     return Table(["variant", "shared memory / block", "TMA copies (cp.async.bulk.tensor)", "wgmma",
                   "setmaxnreg", "mbarrier waits"], body,
-                 title=f"TMA matmul compiled offline for sm_{arch} · Triton {got['triton']}",
+                 title=f"TMA matmul compiled offline for sm_{arch} · Triton {got.triton}",
                  notes=[verdict, "counts are instructions in the PTX text, not executions"])
 
 
@@ -151,7 +152,7 @@ def book_table(run=None):
     what this lab shows."""
     from perflab.table import Table
     got = offline(90)
-    same = bool(got) and got["rows"][0]["ptx_sha1"] == got["rows"][1]["ptx_sha1"]
+    same = bool(got) and got.rows[0].ptx_sha1 == got.rows[1].ptx_sha1
     t = _medians(run) if run is not None else {}
     ws = (f"tma_persistent_ws ÷ tma_persistent time: {t['tma_persistent_ws'] / t['tma_persistent']:.2f}×"
           if {"tma_persistent", "tma_persistent_ws"} <= set(t) else "not measured here (needs sm_90)")
@@ -159,7 +160,7 @@ def book_table(run=None):
              "no number", ws, "this Triton's sm_90 code is the same with and without warp_specialize" if same
              else "Triton changed the code; compare the two times"],
             ["L5644 · Triton lowers pipelined loads to cp.async / TMA", "no number",
-             f"{got['rows'][0]['tma_copies']} TMA copies, {got['rows'][0]['wgmma']} wgmma in the sm_90 PTX" if got
+             f"{got.rows[0].tma_copies} TMA copies, {got.rows[0].wgmma} wgmma in the sm_90 PTX" if got
              else "offline compile unavailable", "descriptor loads become cp.async.bulk.tensor; pointer loads "
              "with num_stages ≥ 2 become cp.async (the stages lab)"]]
     return Table(["book claim", "book", "ours", "why"], rows, title="Book check · TMA and warp specialization")

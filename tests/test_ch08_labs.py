@@ -205,7 +205,8 @@ def test_sweeps_are_data():
         s = sweep.settings(lab)
         g = sweep.GRIDS[lab]
         assert len(s) == len(g["threads"]) * len(g["ilp"]) == 16
-        assert all(set(d) == {"threads", "ilp", "blocks_per_sm"} for d in s)
+        assert [(d.threads, d.ilp) for d in s] == [(t, i) for i in g["ilp"] for t in g["threads"]]
+        assert {d.blocks_per_sm for d in s} == {g["blocks_per_sm"]}
     with pytest.raises(ValueError, match="no sweep"):
         sweep.settings("ch08.nothing")
 
@@ -214,7 +215,7 @@ def test_heat_map_reads_the_grid():
     from labs.ch08_occupancy_ilp import sweep
     hm = sweep.HeatMap("ch08.ilp_stream", "gbps", "synthetic")
     for s in sweep.settings("ch08.ilp_stream"):
-        t, i = s["threads"], s["ilp"]
+        t, i = s.threads, s.ilp
         hm.warps[(t, i)] = 2 * t // 32
         hm.values[(t, i)] = min(1000.0, hm.warps[(t, i)] * i * 10.0)    # saturates at warps × ILP = 100
     assert hm.best() == 1000.0
@@ -267,8 +268,7 @@ def pretend_gpu(cuda_on_cpu, monkeypatch):
     monkeypatch.setattr(runner, "bench", cpu_bench)
     monkeypatch.setattr(pl, "bench", cpu_bench, raising=False)
     monkeypatch.setattr(occupancy, "device_limits", lambda: occupancy.ARCH["sm_90"])
-    monkeypatch.setattr(_cuda, "attributes", lambda name: {"num_regs": 40, "local_size_bytes": 0,
-                                                           "max_threads_per_block": 1024})
+    monkeypatch.setattr(_cuda, "attributes", lambda name: _cuda.KernelAttributes(40, 0, 1024))
     monkeypatch.setattr(_cuda, "max_active_blocks", lambda name, threads, shared_mem=0: 2048 // threads)
     return fake
 

@@ -105,10 +105,3 @@ def launch(kern, grid: tuple[int, ...], block: tuple[int, ...], args: tuple) -> 
     _launch(kern, grid, block, args)
 
 
-def attributes(kern) -> dict:
-    """What the compiler and driver decided for a CuPy kernel: registers, shared and local bytes.
-
-    Read off the loaded kernel (``cuFuncGetAttribute``), so it needs a GPU.
-    """
-    return {"regs": int(kern.num_regs), "shared_bytes": int(kern.shared_size_bytes),
-            "local_bytes": int(kern.local_size_bytes), "max_threads_per_block": int(kern.max_threads_per_block)}

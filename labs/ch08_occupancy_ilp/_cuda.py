@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 
 from perflab.cuda import compile_kernel
 
@@ -207,11 +208,19 @@ def kernel(name: str):
     return compile_kernel(source(name), name, options(name))
 
 
-def attributes(name: str) -> dict:
+@dataclass(frozen=True)
+class KernelAttributes:
+    """What the compiler gave a loaded kernel: registers and local (spill) bytes per thread, and the
+    largest block the driver will launch with them."""
+    num_regs: int
+    local_size_bytes: int
+    max_threads_per_block: int
+
+
+def attributes(name: str) -> KernelAttributes:
     """What the compiler gave kernel ``name`` on this GPU: registers and local (spill) bytes per thread."""
     k = kernel(name)
-    return {"num_regs": k.num_regs, "local_size_bytes": k.local_size_bytes,
-            "max_threads_per_block": k.max_threads_per_block}
+    return KernelAttributes(k.num_regs, k.local_size_bytes, k.max_threads_per_block)
 
 
 def max_active_blocks(name: str, threads: int, shared_mem: int = 0) -> int:

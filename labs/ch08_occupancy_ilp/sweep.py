@@ -27,16 +27,24 @@ ASSUMED_LATENCY_NS = 600       # loaded HBM latency of a Hopper-class GPU, order
 FFMA_LATENCY_CYCLES = 4        # dependent-FFMA issue latency, Volta through Hopper (microbenchmark papers)
 
 
-def settings(lab: str) -> list[dict]:
+@dataclass(frozen=True)
+class Setting:
+    """One cell of a heat map: threads per block, independent loads or chains per thread, blocks per SM."""
+    threads: int
+    ilp: int
+    blocks_per_sm: int
+
+
+def settings(lab: str) -> list[Setting]:
     """The grid of one lab as a list of settings, ILP-major.
 
     >>> settings("ch08.fma_ilp")[:2]
-    [{'threads': 128, 'ilp': 1, 'blocks_per_sm': 1}, {'threads': 256, 'ilp': 1, 'blocks_per_sm': 1}]
+    [Setting(threads=128, ilp=1, blocks_per_sm=1), Setting(threads=256, ilp=1, blocks_per_sm=1)]
     """
     if lab not in GRIDS:
         raise ValueError(f"no sweep for {lab!r}; sweeps: {sorted(GRIDS)}")
     g = GRIDS[lab]
-    return [{"threads": t, "ilp": i, "blocks_per_sm": g["blocks_per_sm"]} for i in g["ilp"] for t in g["threads"]]
+    return [Setting(t, i, g["blocks_per_sm"]) for i in g["ilp"] for t in g["threads"]]
 
 
 @dataclass
@@ -121,13 +129,13 @@ def run(lab: str, size=None, rep_ms: float = 20) -> HeatMap:
     from perflab.machine import env
     mod = pl.load(lab).module
     grid = GRIDS[lab]
-    fns = [mod.cuda_setting(s["threads"], s["ilp"], s["blocks_per_sm"]) for s in settings(lab)]
+    fns = [mod.cuda_setting(s.threads, s.ilp, s.blocks_per_sm) for s in settings(lab)]
     r = pl.run(lab, size=size, variants=fns, rep_ms=rep_ms)
     hm = HeatMap(lab, grid["metric"], f"measured on {r.device}", run=r, max_warps=_max_warps())
     by_name = {rec.variant: rec for rec in r.records}
     partial = []
     for s in settings(lab):
-        t, i, bps = s["threads"], s["ilp"], s["blocks_per_sm"]
+        t, i, bps = s.threads, s.ilp, s.blocks_per_sm
         rec = by_name.get(f"cuda_t{t}_ilp{i}")
         hm.values[(t, i)] = getattr(rec, grid["metric"]) if rec and rec.correct else None
         resident = min(bps, _cuda.max_active_blocks(f"{grid['kernel']}_ilp{i}", t))
@@ -135,7 +143,7 @@ def run(lab: str, size=None, rep_ms: float = 20) -> HeatMap:
         if resident < bps:
             partial.append(f"t{t}/ILP{i}")
     for i in grid["ilp"]:
-        hm.regs[i] = (_cuda.attributes(f"{grid['kernel']}_ilp{i}")["num_regs"], f"driver, {env().sm}")
+        hm.regs[i] = (_cuda.attributes(f"{grid['kernel']}_ilp{i}").num_regs, f"driver, {env().sm}")
     hm.notes.append(f"grid: {grid['blocks_per_sm']} block(s) per SM; size {r.size}; registers read from the loaded kernels")
     if partial:
         hm.notes.append(f"fewer blocks than asked fit on an SM for {', '.join(partial)} (registers or warp slots)")
@@ -163,10 +171,10 @@ def reference(lab: str) -> HeatMap | None:
     man = results.reference_manifest()
     hm = HeatMap(lab, grid["metric"], f"H200 reference ({man.get('date', '')[:10]})")
     for s in settings(lab):
-        t, i = s["threads"], s["ilp"]
+        t, i = s.threads, s.ilp
         rec = recs.get(f"cuda_t{t}_ilp{i}")
         hm.values[(t, i)] = getattr(rec, grid["metric"]) if rec and rec.correct else None
-        hm.warps[(t, i)] = min(s["blocks_per_sm"] * t // 32, 64)
+        hm.warps[(t, i)] = min(s.blocks_per_sm * t // 32, 64)
     hm.regs = {i: _ptxas_regs(grid["kernel"], i) for i in grid["ilp"]}
     hm.notes.append("data/reference/nvidia-h200.json; registers from ptxas for sm_90 where nvcc is installed")
     return hm
@@ -203,8 +211,8 @@ def model(lab: str, latency_ns: float = ASSUMED_LATENCY_NS) -> HeatMap:
                f"(assumed), peak {peak:.1f} TFLOP/s: its measured fp32 matmul ceiling (no SM clock recorded)")
     hm = HeatMap(lab, grid["metric"], src)
     for s in settings(lab):
-        t, i = s["threads"], s["ilp"]
-        w = min(s["blocks_per_sm"] * t // 32, 64)
+        t, i = s.threads, s.ilp
+        w = min(s.blocks_per_sm * t // 32, 64)
         hm.warps[(t, i)] = w
         if grid["kernel"] == "stream":
             hm.values[(t, i)] = min(copy, 2 * w * 32 * 4 * i * sms / latency_ns)

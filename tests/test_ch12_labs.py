@@ -90,6 +90,18 @@ def test_solution_is_the_lab_variant():
     assert solutions.dynamic_kernel is _triton.dynamic_kernel
 
 
+def test_folded_step_launches_three_kernels_per_layer_and_matches_the_step():
+    """The CPU path of the launch_bound answer: the same step in 96 kernels; the eager starter's 160 fail."""
+    from labs.ch12_graphs_scheduling import launch_bound as lb, solutions
+    from perflab import exercise
+    inp = lb.make_inputs(7, "cpu", "float32", 3)
+    folded, out = exercise.probe(solutions.folded_step, inp)
+    eager, _ = exercise.probe(lb.step, inp)
+    assert (folded.kernels, eager.kernels) == (3 * lb.LAYERS, 5 * lb.LAYERS)
+    torch.testing.assert_close(out, lb.step(**inp), rtol=1e-5, atol=1e-5)
+    assert "kernels per call: 160 (at most 96)" in str(pl.grade("ch12.launch_bound", lb.step, seeds=(11,), sizes=[7]))
+
+
 # ---- the graph variant's bookkeeping -------------------------------------------------------------
 
 def test_graph_variant_explains_what_it_needs():

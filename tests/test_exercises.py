@@ -15,8 +15,6 @@ from perflab import exercise, grading
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 GRADE_CALL = re.compile(r"pl\.grade\(\s*\"([\w.]+)\"\s*,\s*(\w+)")
-# A CUDA graph needs a GPU: on the CPU tier this exercise grades correctness only (its Exercise says so).
-CORRECTNESS_ONLY_ON_CPU = {"ch12.launch_bound"}
 
 
 def exercise_cells() -> list[tuple[str, str, str, str]]:
@@ -109,9 +107,6 @@ def test_every_exercise_grades_something_on_a_gpu_or_says_why():
 def test_untouched_starter_fails(notebook, lab, setup, source):
     fn = starter(setup, source)
     g = grading.grade(lab, fn, seeds=(11,), sizes=_first(lab))
-    if lab in CORRECTNESS_ONLY_ON_CPU and pl.env().tier == "cpu":
-        assert not any(s.cpu for s in EXERCISES[lab].steps), "listed as correctness-only on the CPU, yet has CPU steps"
-        return
     assert not g.passed, f"{notebook}: the untouched starter of {lab} passes:\n{g!r}"
     assert "❌" in repr(g)
 

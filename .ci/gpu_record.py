@@ -2,7 +2,7 @@
 
     PERFLAB_RESULTS=out/results.json python .ci/gpu_record.py --budget 480 [FIRST_LAB ...]
 
-The named labs run first, then every other lab of ``perflab.list_labs()``. Each lab's records are merged
+The named labs run first, then every other lab of ``perflab.list_labs()`` (with --only: the named labs alone). Each lab's records are merged
 into PERFLAB_RESULTS as soon as it finishes (so a run cut short keeps what it measured); a lab that raises
 is reported in one line and skipped. At the end the manifest gets the ceilings measured in this run.
 """
@@ -20,6 +20,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("first", nargs="*", help="labs to record before the others")
     p.add_argument("--budget", type=float, default=480, help="seconds; no lab starts after this")
+    p.add_argument("--only", action="store_true", help="record the named labs and no others")
     args = p.parse_args(argv)
     sink = os.environ.get("PERFLAB_RESULTS")
     if not sink:
@@ -27,10 +28,14 @@ def main(argv=None) -> int:
         return 2
     import perflab as pl
     from perflab import results
+    unknown = sorted(set(args.first) - set(pl.list_labs()))
+    if unknown:
+        print(f"unknown lab(s) {unknown}: see perflab.list_labs()", file=sys.stderr)
+        return 2
+    names = list(dict.fromkeys([*args.first, *([] if args.only else pl.list_labs())]))
     ceil = pl.ceilings()
     print(ceil, flush=True)
     t0 = time.monotonic()
-    names = list(dict.fromkeys([*args.first, *pl.list_labs()]))
     done, failed = [], []
     for name in names:
         if time.monotonic() - t0 > args.budget:

@@ -157,6 +157,11 @@ async def run_all(notebooks: list, out: Path, args) -> list:
     try:
         await upcoming.start()
         for i, path in enumerate(notebooks):
+            if args.budget is not None and time.perf_counter() - args.t0 > args.budget:
+                left = [n.name for n in notebooks[i:]]
+                print(f"budget of {args.budget:.0f} s spent: not run: {', '.join(left)}", flush=True)
+                args.not_run = left
+                break
             kernel, upcoming = upcoming, (Kernel(notebooks[i + 1]) if i + 1 < len(notebooks) else None)
             if upcoming is not None:
                 await upcoming.start()          # boots and imports while this notebook runs
@@ -200,8 +205,9 @@ def yield_timings(out: Path, timings: list, args):
     """Rewrite timings.json and run.json after each notebook, so a cut-off run still leaves its numbers."""
     wall = time.perf_counter() - args.t0
     (out / "timings.json").write_text(json.dumps(summary(timings, wall, args.quick, args.manifest), indent=1))
-    (out / "run.json").write_text(json.dumps(run_json(timings, args.manifest.get("device", ""), args.quick),
-                                             indent=1))
+    run = run_json(timings, args.manifest.get("device", ""), args.quick)
+    run["not_run"] = list(getattr(args, "not_run", []))
+    (out / "run.json").write_text(json.dumps(run, indent=1))
 
 
 PARTS = ("all", "core", "deep")
@@ -237,12 +243,17 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="every lab at its smallest size with a short timing window (PERFLAB_QUICK=1)")
     p.add_argument("--timeout", type=int, default=300, help="seconds per cell before it counts as hung")
+    p.add_argument("--budget", type=float, help="seconds of wall clock after which no further notebook starts "
+                   "(the notebook under way finishes; the rest are listed as not run)")
     p.add_argument("--stop-on-error", action="store_true",
                    help="stop a notebook at its first error (default: run on and list every failing cell)")
     p.add_argument("--verbose", action="store_true", help="print each cell as it starts")
     args = p.parse_args(argv)
     if args.timeout <= 0:
         raise SystemExit(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.budget is not None and args.budget <= 0:
+        raise SystemExit(f"--budget must be a positive number of seconds, got {args.budget}")
+    args.not_run = []
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ["PERFLAB_RESULTS"] = str(out / "results.json")   # every lab run in a notebook lands here
@@ -270,7 +281,9 @@ def main(argv=None) -> int:
     for c in s["slowest_cells"][:10]:
         print(f"  {c['seconds']:7.1f} s  {c['notebook']} cell {c['cell']}: {c['first_line'][:60]}")
     print(f"executed notebooks, timings.json, run.json and results.json in {out}")
-    return 0 if all(t["ok"] for t in timings) else 1
+    if args.not_run:
+        print(f"not run (budget): {', '.join(args.not_run)}")
+    return 0 if all(t["ok"] for t in timings) and not args.not_run else 1
 
 
 if __name__ == "__main__":

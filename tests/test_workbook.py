@@ -46,3 +46,18 @@ def test_select_core_and_deep_parts():
     assert [n.name for n in workbook.select(["ch07"], part="deep")] == ["ch07_memory_access_deep.ipynb"]
     with pytest.raises(ValueError, match="core"):
         workbook.select(None, part="quick")
+
+
+def test_a_spent_budget_starts_no_further_notebook(tmp_path, monkeypatch, capsys):
+    """--budget: once the wall clock passes it, the notebooks left are listed as not run and the exit code is 1."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import time; time.sleep(0.2)")]
+    for name in ("a.ipynb", "b.ipynb"):
+        nbformat.write(nb, tmp_path / name)
+    monkeypatch.setattr(workbook, "select", lambda *a, **k: sorted(tmp_path.glob("*.ipynb")))
+    rc = workbook.main(["--out", str(tmp_path / "out"), "--budget", "0.001"])
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert rc == 1 and run["not_run"] and "budget of 0 s spent" in capsys.readouterr().out
+    assert len(run["notebooks"]) + len(run["not_run"]) == 2
+    with pytest.raises(SystemExit, match="--budget"):
+        workbook.main(["--out", str(tmp_path / "out"), "--budget", "-5"])

@@ -54,8 +54,10 @@ def table(breaks_run=None) -> Table:
     m = modes.LAST
     mode_txt = ("; ".join(f"{k}: compile {m[k][1]}, steady {m[k][2]}" for k in ("default", "max-autotune") if k in m)
                 or "run the modes cell first")
+    if "max-autotune" not in m:
+        mode_txt += " (max-autotune: in the deep dive, ch14_compiler_deep.ipynb)"
     rows = [
-        ["L5592 · tl.dot shows up as mma.sync in the PTX", "mma.sync", ours_ptx, "lead's H200 run: the Lab 4 PTX cell",
+        ["L5592 · tl.dot shows up as mma.sync in the PTX", "mma.sync", ours_ptx, "the reference run's Lab 4 PTX cell",
          "true up to Ampere/Ada; on Hopper (sm_90) Triton lowers tl.dot to the warpgroup wgmma.mma_async instead"
          + ("" if ours_ptx == off_ptx else f" ({off_ptx})")],
         ["L5612 · x.relu_() → x = x.relu() to avoid a break", "a break", f"relu_(): {relu_.graphs} graph, {relu_.breaks} breaks",
@@ -70,12 +72,12 @@ def table(breaks_run=None) -> Table:
         ["L5572 · mark_dynamic avoids a recompile per shape", "fewer recompiles",
          f"{calls} batch sizes: {static} graphs static, {dyn} with mark_dynamic", "same on any device", "agrees"],
         ["L5556, L5624 · max-autotune: longest compile, fastest kernels", "slower compile, faster run", mode_txt,
-         "lead's H200 run: the modes cell", "on a CPU there are no Triton GEMM templates to try, so the modes make much the "
+         "the reference run's modes tables", "on a CPU there are no Triton GEMM templates to try, so the modes make much the "
          "same code and their compile times differ by noise; on a GPU max-autotune benchmarks Triton GEMM configs, "
          "which is where its longer compile comes from"],
         ["L5560, L5623 · reduce-overhead replays CUDA graphs", "less launch overhead",
          "cpu: no CUDA graphs, same as default" if pl.env().tier == "cpu" else "see the modes table",
-         "lead's H200 run: the modes cell", "CUDA graphs need a GPU; they pay off when a step is many small launches"],
+         "the reference run's modes table", "CUDA graphs need a GPU; they pay off when a step is many small launches"],
     ]
     return Table(["book claim", "book", f"ours ({pl.env().device})", "H200 reference", "why"], rows,
                  title="Book check · Chapter 14 compiler and Triton")

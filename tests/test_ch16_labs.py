@@ -1,5 +1,7 @@
 """Chapter 16 labs: a cache rewound to the wrong length is caught; cost models and the grader checked by hand
 (every variant at two sizes and a wrong last token: tests/test_contract.py)."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -62,10 +64,10 @@ def test_batching_model_by_hand():
     # 2 slots, outputs [5, 1, 1, 1]: static = (5+1) + (1+1) = 8 passes
     # continuous: it1 admit a,b (prefill) + decode; it2 admit c + decode; it3 admit d + decode; it4, it5 decode
     m = S.batching_model([5, 1, 1, 1], 2)
-    assert m["static_passes"] == 8
-    assert m["continuous_passes"] == 8
-    assert m["static_slot_use"] == pytest.approx(8 / (2 * 6))
-    assert S.batching_model([3, 3, 3, 3], 2)["ratio"] == pytest.approx(1.0, abs=0.35)
+    assert m.static_passes == 8
+    assert m.continuous_passes == 8
+    assert m.static_slot_use == pytest.approx(8 / (2 * 6))
+    assert S.batching_model([3, 3, 3, 3], 2).ratio == pytest.approx(1.0, abs=0.35)
 
 
 def test_kv_calculator_by_hand():
@@ -77,15 +79,15 @@ def test_kv_calculator_by_hand():
 def test_allocator_simulator_orders_the_policies():
     reqs = S.kv_requests(80, seed=3)
     r = {p: S.simulate_allocator(reqs, 8192, p) for p in ("max_len", "cap", "exact", "paged")}
-    assert r["paged"]["waste"] < 0.1 < r["exact"]["waste"] <= r["cap"]["waste"] <= r["max_len"]["waste"]
-    assert r["paged"]["peak_running"] > r["exact"]["peak_running"] >= r["max_len"]["peak_running"] == 8
+    assert r["paged"].waste < 0.1 < r["exact"].waste <= r["cap"].waste <= r["max_len"].waste
+    assert r["paged"].peak_running > r["exact"].peak_running >= r["max_len"].peak_running == 8
     # every request finishes under every policy
-    assert all(v["steps"] > 0 for v in r.values())
+    assert all(v.steps > 0 for v in r.values())
 
 
 def test_book_check_and_headlines_work_without_gpu_results():
     from labs.ch16_inference_profiling import book_check, serving
     text = str(book_check.table())
     assert "L6746" in text and "L6558" in text and "200M" in text
-    lines = serving.headlines(None, {"ratio": 2.5}, None).splitlines()
+    lines = serving.headlines(None, SimpleNamespace(ratio=2.5), None).splitlines()
     assert lines[0].endswith("not measured") and "2.5×" in lines[1] and "needs a CUDA GPU" in lines[2]

@@ -31,15 +31,15 @@ def test_summarize_by_hand():
               Trace(1, 0.0, 4, token_times=[0.5, 1.0]),               # TTFT 0.5, TPOT 0.5
               Trace(2, 0.2, 4, token_times=[0.4])]                    # TTFT 0.2, no TPOT
     s = summarize(traces, ttft_slo_s=0.3, tpot_slo_s=0.2)
-    assert s["span_s"] == pytest.approx(1.0)
-    assert s["tokens_per_s"] == pytest.approx(6.0)
-    assert s["ttft_p50"] == pytest.approx(0.2)
-    assert s["tpot_p50"] == pytest.approx(0.3)                         # between 0.1 and 0.5
-    assert s["max_gap"] == pytest.approx(0.5)
-    assert s["slo_met"] == pytest.approx(2 / 3)                        # request 1 misses both
-    assert s["goodput_rps"] == pytest.approx(2.0)
-    assert s["goodput_tokens_per_s"] == pytest.approx(4.0)
-    assert summarize(traces)["slo_met"] == 1.0
+    assert s.span_s == pytest.approx(1.0)
+    assert s.tokens_per_s == pytest.approx(6.0)
+    assert s.ttft_p50 == pytest.approx(0.2)
+    assert s.tpot_p50 == pytest.approx(0.3)                         # between 0.1 and 0.5
+    assert s.max_gap == pytest.approx(0.5)
+    assert s.slo_met == pytest.approx(2 / 3)                        # request 1 misses both
+    assert s.goodput_rps == pytest.approx(2.0)
+    assert s.goodput_tokens_per_s == pytest.approx(4.0)
+    assert summarize(traces).slo_met == 1.0
 
 
 def test_workload_is_seeded():

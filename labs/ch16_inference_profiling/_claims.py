@@ -1,23 +1,20 @@
 """Chapter 16's measured outcomes as checked claims (perflab.claims), beside the book check.
 
-Lab claims read ``pl.run`` records. The serving experiments return plain values, shown with
+Lab claims read ``pl.run`` records. The serving experiments return typed values, shown with
 ``values={...}`` in ``claims.show``: ``ch16.batch_sweep`` (tokens/s by batch, from ``serving.batch_sweep``),
-``ch16.batching`` (``serving.batching``), ``ch16.arrivals`` (``serving.with_arrivals``'s dict) and
-``ch16.chunked`` (``serving.chunked_prefill``'s rows)."""
+``ch16.batching`` (``serving.Batching``), ``ch16.arrivals`` (``serving.Arrivals``) and
+``ch16.chunked`` (``serving.chunked_prefill``'s ``ChunkRow`` list)."""
 from perflab.claims import About, Faster, Holds
+
+from labs.ch16_inference_profiling.serving import Arrivals, Batching, ChunkRow
 
 _LAUNCH = ("a small model's decode iteration on a GPU is launch-bound: a 950-token prefill costs about what a "
            "decode step does, so chunking it only adds iterations")
 
 
-def _get(*keys):
-    def read(v):
-        for k in keys:
-            if not isinstance(v, dict) or k not in v:
-                return None
-            v = v[k]
-        return v
-    return read
+def _batching(read):
+    """A reader of a Batching result (None for anything else: not measured)."""
+    return lambda b: read(b) if isinstance(b, Batching) else None
 
 
 def _batch_gain(rate):
@@ -25,13 +22,12 @@ def _batch_gain(rate):
 
 
 def _slo_gap(out):
-    if not isinstance(out, dict) or not {"static", "continuous"} <= out.keys():
-        return None
-    return out["continuous"]["slo_met"] - out["static"]["slo_met"]
+    return out.continuous.slo_met - out.static.slo_met if isinstance(out, Arrivals) else None
 
 
 def _rows(raw, field):
-    return [r[field] for r in raw] if isinstance(raw, list) and raw and field in raw[0] else None
+    return [getattr(r, field) for r in raw] if isinstance(raw, list) and raw and isinstance(raw[0], ChunkRow) \
+        else None
 
 
 def _ttft_grows(raw):
@@ -62,12 +58,11 @@ CLAIMS = [
     Holds("ch16.batch_sweep", "on a GPU a batch of 8 decodes ≥ 6× the tokens/s of batch 1 (the step reads the "
           "weights once whatever the batch)", _batch_gain, at_least=6.0, tier="gpu"),
     Holds("ch16.batching", "continuous batching gives ≥ 2× the throughput of static batching on uneven outputs",
-          _get("ratio"), at_least=2.0),
-    Holds("ch16.batching", "continuous batching cuts TTFT p99", lambda b: _get("continuous", "ttft_p99")(b) <
-          _get("static", "ttft_p99")(b) if _get("static", "ttft_p99")(b) else None),
+          _batching(lambda b: b.ratio), at_least=2.0),
+    Holds("ch16.batching", "continuous batching cuts TTFT p99",
+          _batching(lambda b: b.continuous.ttft_p99 < b.static.ttft_p99 if b.static.ttft_p99 else None)),
     Holds("ch16.batching", "continuous batching raises TPOT p50 (prefills run inside decode iterations)",
-          lambda b: _get("continuous", "tpot_p50")(b) > _get("static", "tpot_p50")(b)
-          if _get("static", "tpot_p50")(b) else None),
+          _batching(lambda b: b.continuous.tpot_p50 > b.static.tpot_p50 if b.static.tpot_p50 else None)),
     Holds("ch16.arrivals", "under arrivals continuous batching meets the SLO for ≥ 30 points more of the requests",
           _slo_gap, at_least=0.3, unit="%"),
     Holds("ch16.chunked", "every chunk size computes the same prompt tokens", _same_work),

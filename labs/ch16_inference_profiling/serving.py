@@ -7,12 +7,14 @@ Each experiment runs a small warm-up workload first, so one-time costs (allocato
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from perflab.table import Table
 
 from labs.ch16_inference_profiling import _common as C
-from labs.inference.metrics import summarize
+from labs.inference.metrics import Summary, summarize
 from labs.inference.scheduler import EngineConfig, serve
 from labs.inference.workload import Request, make_workload, skewed
 
@@ -20,6 +22,44 @@ from labs.inference.workload import Request, make_workload, skewed
 BATCHING = {"cpu": dict(n=40, slots=8, long_len=100), "gpu": dict(n=40, slots=8, long_len=100)}
 CHUNKED = {"cpu": dict(decoders=7, out=40, prompt=450, chunks=(None, 128, 64, 32)),
            "gpu": dict(decoders=7, out=40, prompt=950, chunks=(None, 256, 128, 64))}
+
+
+@dataclass(frozen=True)
+class Batching:
+    """Static vs continuous batching on one offline workload, as batching() returns it."""
+    # each policy's serving numbers (with its traces)
+    static: Summary
+    continuous: Summary
+    # continuous / static tokens per second, and how many requests gave the same tokens both ways
+    ratio: float
+    match: str
+    # the workload: each request's output length, and the decode slots
+    outputs: tuple
+    slots: int
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Both policies under Poisson arrivals, judged against an SLO, as with_arrivals() returns it."""
+    static: Summary
+    continuous: Summary
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """One chunk size of chunked_prefill(): the decoders' gaps, the long prompt's TTFT, the work done."""
+    chunk: int | None            # prefill tokens per iteration (None: the whole prompt at once)
+    max_gap: float | None        # decoders' longest gap between tokens, s
+    tpot_p50: float | None       # decoders' TPOT p50, s
+    long_ttft: float             # the long prompt's TTFT, s
+    computed: int                # prompt tokens run through the model
+
+
+@dataclass(frozen=True)
+class PrefixTokens:
+    """Prompt tokens each prefix-caching variant computes, as prefix_tokens() returns it."""
+    recompute: int
+    prefix_cache: int
 
 
 def _ms(x):
@@ -32,70 +72,65 @@ def _warm(model):
 
 
 # --- static vs continuous ------------------------------------------------------------------------
-def batching(device: str, seed: int = 0) -> dict:
+def batching(device: str, seed: int = 0) -> Batching:
     """Offline (everything queued at t=0) skewed workload under both policies."""
     p = BATCHING[C.tier_of(device)]
     model = C.model_for(device)
     reqs = skewed(p["n"], model.config.vocab_size, p["long_len"], seed=seed)
     _warm(model)
-    out = {}
-    for policy in ("static", "continuous"):
-        traces = serve(model, reqs, EngineConfig(policy=policy, max_batch=p["slots"]))
-        out[policy] = {"traces": traces, **summarize(traces)}
-    same = sum(a.tokens == b.tokens for a, b in zip(out["static"]["traces"], out["continuous"]["traces"]))
-    out["match"] = f"{same}/{len(reqs)} requests give the same tokens under both policies" + (
+    static, cont = (summarize(serve(model, reqs, EngineConfig(policy=policy, max_batch=p["slots"])))
+                    for policy in ("static", "continuous"))
+    same = sum(a.tokens == b.tokens for a, b in zip(static.traces, cont.traces))
+    match = f"{same}/{len(reqs)} requests give the same tokens under both policies" + (
         "" if same == len(reqs) else " (batch shapes differ, so float sums are ordered differently; a "
                                      "near-tie between two logits can then flip one greedy choice)")
-    out["ratio"] = out["continuous"]["tokens_per_s"] / out["static"]["tokens_per_s"]
-    out["outputs"] = [r.max_new_tokens for r in reqs]
-    out["slots"] = p["slots"]
-    return out
+    return Batching(static=static, continuous=cont, ratio=cont.tokens_per_s / static.tokens_per_s, match=match,
+                    outputs=tuple(r.max_new_tokens for r in reqs), slots=p["slots"])
 
 
-def batching_table(res: dict, device: str) -> Table:
+def batching_table(res: Batching, device: str) -> Table:
     from labs.ch16_inference_profiling.simulators import batching_model
-    model = batching_model(res["outputs"], res["slots"])
+    model = batching_model(res.outputs, res.slots)
     rows = []
-    for policy in ("static", "continuous"):
-        s = res[policy]
-        rows.append([policy, f"{s['span_s'] * 1e3:,.0f}", f"{s['tokens_per_s']:,.0f}", _ms(s["ttft_p50"]),
-                     _ms(s["ttft_p99"]), _ms(s["tpot_p50"]), _ms(s["tpot_p99"])])
-    outs = res["outputs"]
+    for policy, s in (("static", res.static), ("continuous", res.continuous)):
+        rows.append([policy, f"{s.span_s * 1e3:,.0f}", f"{s.tokens_per_s:,.0f}", _ms(s.ttft_p50),
+                     _ms(s.ttft_p99), _ms(s.tpot_p50), _ms(s.tpot_p99)])
+    outs = res.outputs
     return Table(["policy", "total ms", "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms", "TPOT p99 ms"],
-                 rows, f"{len(outs)} requests, {res['slots']} slots, outputs {min(outs)}–{max(outs)} tokens "
+                 rows, f"{len(outs)} requests, {res.slots} slots, outputs {min(outs)}–{max(outs)} tokens "
                        f"(mean {sum(outs) / len(outs):.0f}) · measured on {device}",
-                 [f"continuous / static throughput: {res['ratio']:.2f}×", res["match"],
-                  f"pass-count model (every forward costs the same): {model['ratio']:.2f}× "
-                  f"({model['static_passes']} vs {model['continuous_passes']} passes); static keeps only "
-                  f"{model['static_slot_use']:.0%} of its decode slots busy"])
+                 [f"continuous / static throughput: {res.ratio:.2f}×", res.match,
+                  f"pass-count model (every forward costs the same): {model.ratio:.2f}× "
+                  f"({model.static_passes} vs {model.continuous_passes} passes); static keeps only "
+                  f"{model.static_slot_use:.0%} of its decode slots busy"])
 
 
 # --- the same with arrivals and an SLO ----------------------------------------------------------------
-def with_arrivals(device: str, offline: dict, load: float = 0.8, seed: int = 1) -> tuple[Table, dict]:
+def with_arrivals(device: str, offline: Batching, load: float = 0.8, seed: int = 1) -> tuple[Table, Arrivals]:
     """Poisson arrivals at ``load`` × the continuous engine's offline request rate (``offline``: the
     result of batching()); SLOs from the offline run: TTFT ≤ 30 × and TPOT ≤ 2 × its TPOT p50."""
     p = BATCHING[C.tier_of(device)]
     model = C.model_for(device)
-    cont = offline["continuous"]
-    rate = load * cont["requests"] / cont["span_s"]
+    cont = offline.continuous
+    rate = load * cont.requests / cont.span_s
     reqs = skewed(p["n"], model.config.vocab_size, p["long_len"], seed=seed + 1, rate_rps=rate)
-    tpot_slo = 2 * cont["tpot_p50"]
-    ttft_slo = 30 * cont["tpot_p50"]
+    tpot_slo = 2 * cont.tpot_p50
+    ttft_slo = 30 * cont.tpot_p50
     rows, out = [], {}
     for policy in ("static", "continuous"):
         s = summarize(serve(model, reqs, EngineConfig(policy=policy, max_batch=p["slots"])), ttft_slo, tpot_slo)
         out[policy] = s
-        rows.append([policy, _ms(s["ttft_p50"]), _ms(s["ttft_p99"]), _ms(s["tpot_p99"]), f"{s['tokens_per_s']:,.0f}",
-                     f"{s['slo_met']:.0%}", f"{s['goodput_rps']:.1f}"])
+        rows.append([policy, _ms(s.ttft_p50), _ms(s.ttft_p99), _ms(s.tpot_p99), f"{s.tokens_per_s:,.0f}",
+                     f"{s.slo_met:.0%}", f"{s.goodput_rps:.1f}"])
     t = Table(["policy", "TTFT p50 ms", "TTFT p99 ms", "TPOT p99 ms", "tokens/s", "met SLO", "goodput req/s"],
               rows, f"Poisson arrivals at {rate:.1f} req/s ({load:.0%} of the offline continuous rate) · {device}",
               [f"SLO: TTFT ≤ {ttft_slo * 1e3:.0f} ms and TPOT ≤ {tpot_slo * 1e3:.1f} ms (from the offline run's "
                "TPOT p50: 30× and 2×)", "goodput = requests per second that met both"])
-    return t, out
+    return t, Arrivals(**out)
 
 
 # --- chunked prefill -------------------------------------------------------------------------------
-def chunked_prefill(device: str) -> tuple[Table, list]:
+def chunked_prefill(device: str) -> tuple[Table, list[ChunkRow]]:
     """Decoders are streaming when one long prompt arrives; sweep the prefill token budget per iteration."""
     p = CHUNKED[C.tier_of(device)]
     model = C.model_for(device)
@@ -111,9 +146,9 @@ def chunked_prefill(device: str) -> tuple[Table, list]:
         dec = summarize(traces[:-1])
         lt = traces[-1]
         computed = sum(t.computed_tokens for t in traces)
-        raw.append({"chunk": chunk, "max_gap": dec["max_gap"], "tpot_p50": dec["tpot_p50"],
-                    "long_ttft": lt.ttft, "computed": computed})
-        rows.append(["whole prompt" if chunk is None else f"{chunk}", _ms(dec["max_gap"]), _ms(dec["tpot_p50"]),
+        raw.append(ChunkRow(chunk=chunk, max_gap=dec.max_gap, tpot_p50=dec.tpot_p50, long_ttft=lt.ttft,
+                            computed=computed))
+        rows.append(["whole prompt" if chunk is None else f"{chunk}", _ms(dec.max_gap), _ms(dec.tpot_p50),
                      _ms(lt.ttft), f"{computed:,}"])
     return Table(["prefill tokens / iteration", "decoders' max gap ms", "decoders' TPOT p50 ms",
                   "long prompt TTFT ms", "prompt tokens computed"], rows,
@@ -148,7 +183,7 @@ def paged_vs_contiguous(device: str, seed: int = 2) -> Table:
         st = {}
         s = summarize(serve(model, reqs, cfg, stats=st))
         rows.append([name, st["peak_running"], f"{st['peak_blocks'] * block:,}", st["preempted"],
-                     f"{s['tokens_per_s']:,.0f}", f"{s['span_s'] * 1e3:,.0f}", st["iterations"]])
+                     f"{s.tokens_per_s:,.0f}", f"{s.span_s * 1e3:,.0f}", st["iterations"]])
     mean = sum(len(r.prompt) + r.max_new_tokens for r in reqs) / len(reqs)
     return Table(["KV allocator", "peak sequences", "peak KV tokens reserved", "preempted", "tokens/s", "total ms",
                   "iterations"], rows,
@@ -177,7 +212,7 @@ def batch_sweep(device: str, batches=(1, 2, 4, 8), context: int = 200) -> tuple[
                   "dominates, tokens/s grows almost linearly with the batch"]), rate
 
 
-def prefix_tokens(device: str) -> dict:
+def prefix_tokens(device: str) -> PrefixTokens:
     """Prompt tokens each prefix-caching variant computes at the lab's default size on this tier."""
     import perflab as pl
     from labs.ch16_inference_profiling.prefix_caching import answer
@@ -187,7 +222,7 @@ def prefix_tokens(device: str) -> dict:
     for name, flag in (("recompute", False), ("prefix_cache", True)):
         answer(inputs["model"], inputs["prompts"], prefix_cache=flag)
         out[name] = sum(t.computed_tokens for t in answer.last)
-    return out
+    return PrefixTokens(**out)
 
 
 def headlines(kv_run, batching_result, graph_run) -> str:
@@ -199,7 +234,7 @@ def headlines(kv_run, batching_result, graph_run) -> str:
     b, p, n = kv_run.size if kv_run else (0, 0, 0)
     lines = [f"KV cache vs no cache: {kv:.1f}× tokens/s ({b} sequences at a ~{p + n // 2}-token context)" if kv
              else "KV cache vs no cache: not measured",
-             f"continuous vs static batching: {batching_result['ratio']:.1f}× tokens/s (skewed outputs)",
+             f"continuous vs static batching: {batching_result.ratio:.1f}× tokens/s (skewed outputs)",
              f"CUDA-graph vs eager decode at batch 1: {graph:.1f}× per token" if graph
              else "CUDA-graph vs eager decode at batch 1: needs a CUDA GPU (not measured on this tier)"]
     return "\n".join(lines)

@@ -3,6 +3,7 @@ iteration count, chunked-prefill attention work (Table 16-5), and a KV allocator
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from perflab.table import Table
 
@@ -30,7 +31,16 @@ def kv_calculator(model: str = "gpt2-small (ours on GPU)", context: int = 512, b
 
 
 # --- Batching: how many forward passes each policy needs ----------------------------------------------
-def batching_model(outputs: list[int], slots: int) -> dict:
+@dataclass(frozen=True)
+class PassCount:
+    """Forward passes each batching policy needs if every pass costs the same (batching_model)."""
+    static_passes: int
+    continuous_passes: int
+    ratio: float                 # static / continuous passes: continuous batching's modelled speed-up
+    static_slot_use: float       # share of static batching's decode slots that hold a live request
+
+
+def batching_model(outputs: list[int], slots: int) -> PassCount:
     """Forward passes if every pass costs the same: static runs each batch to its longest output;
     continuous decodes every busy slot each iteration, refills freed slots at once, and spends one
     extra (prefill) pass in each iteration that admits requests."""
@@ -45,8 +55,8 @@ def batching_model(outputs: list[int], slots: int) -> dict:
         passes += int(admitted) + int(decoding)
         left = [max(0, x - 1) for x in left]
     useful = sum(outputs)
-    return {"static_passes": static, "continuous_passes": passes, "ratio": static / passes,
-            "static_slot_use": useful / (slots * (static - -(-len(outputs) // slots)))}
+    return PassCount(static_passes=static, continuous_passes=passes, ratio=static / passes,
+                     static_slot_use=useful / (slots * (static - -(-len(outputs) // slots))))
 
 
 # --- Chunked prefill: Table 16-5 ------------------------------------------------------------------------
@@ -89,7 +99,18 @@ def kv_requests(n: int = 200, max_tokens: int = 1024, seed: int = 0) -> list[tup
     return out
 
 
-def simulate_allocator(reqs, pool_tokens: int, policy: str, block: int = 16, max_len: int = 1024) -> dict:
+@dataclass(frozen=True)
+class AllocatorRun:
+    """One KV allocator policy served to the end by simulate_allocator()."""
+    policy: str
+    waste: float                 # share of the pool holding no KV while requests wait for memory
+    peak_running: int            # concurrency: most and mean requests running at once
+    mean_running: float
+    steps: int                   # decode steps to finish every request
+    preempted: int               # requests evicted (paged only) and recomputed later
+
+
+def simulate_allocator(reqs, pool_tokens: int, policy: str, block: int = 16, max_len: int = 1024) -> AllocatorRun:
     """Serve reqs (all waiting at t=0, one token per running request per step) from a KV pool of
     pool_tokens. Policies:
       "max_len"  contiguous, reserve max_len per request (a preallocated slot)
@@ -165,8 +186,8 @@ def simulate_allocator(reqs, pool_tokens: int, policy: str, block: int = 16, max
                 free_blocks += r[3]
             else:
                 release(r[4], r[3])
-    return {"policy": policy, "waste": waste / samples if samples else 0.0, "peak_running": peak,
-            "mean_running": conc / step, "steps": step, "preempted": preempted}
+    return AllocatorRun(policy=policy, waste=waste / samples if samples else 0.0, peak_running=peak,
+                        mean_running=conc / step, steps=step, preempted=preempted)
 
 
 def allocator_table(pool_tokens: int = 16 * 1024, n: int = 200, seed: int = 0) -> Table:
@@ -176,8 +197,8 @@ def allocator_table(pool_tokens: int = 16 * 1024, n: int = 200, seed: int = 0) -
              "exact": "contiguous, exact size (oracle)", "paged": "paged, 16-token blocks on demand"}
     for policy in ("max_len", "cap", "exact", "paged"):
         r = simulate_allocator(reqs, pool_tokens, policy)
-        rows.append([names[policy], f"{r['waste']:.0%}", r["peak_running"], f"{r['mean_running']:.1f}",
-                     r["steps"], r["preempted"]])
+        rows.append([names[policy], f"{r.waste:.0%}", r.peak_running, f"{r.mean_running:.1f}", r.steps,
+                     r.preempted])
     mean_len = sum(p + a for p, a, _ in reqs) / len(reqs)
     return Table(["allocator", "pool without KV (while requests wait)", "peak running", "mean running",
                   "steps to finish", "preempted"], rows,

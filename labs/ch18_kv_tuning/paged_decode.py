@@ -181,7 +181,7 @@ def engine_table(device, n: int = 24, seed: int = 3):
         out[attention] = (traces, summarize(traces))
     same = sum(a.tokens == b.tokens for a, b in zip(out["torch"][0], out["triton"][0]))
     for attention, (_, s) in out.items():
-        rows.append([attention, f"{s['tokens_per_s']:,.0f}", f"{s['tpot_p50'] * 1e3:,.2f}", f"{s['span_s'] * 1e3:,.0f}"])
+        rows.append([attention, f"{s.tokens_per_s:,.0f}", f"{s.tpot_p50 * 1e3:,.2f}", f"{s.span_s * 1e3:,.0f}"])
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     return Table(["decode attention", "tokens/s", "TPOT p50 ms", "total ms"], rows,
                  f"GPT-2 small ({dtype}), {n} requests, continuous batching of 16 · {device}",

@@ -55,7 +55,28 @@ def percentile(values, q: float) -> float:
     return round(xs[lo] + (xs[hi] - xs[lo]) * (pos - lo), 12)
 
 
-def summarize(traces: list[Trace], ttft_slo_s: float | None = None, tpot_slo_s: float | None = None) -> dict:
+@dataclass(frozen=True)
+class Summary:
+    """One row of serving numbers over a set of traces (times in seconds), as summarize() returns it."""
+    # how much work, over which span (first arrival -> last token)
+    requests: int
+    span_s: float
+    tokens_per_s: float
+    # latency percentiles; the TPOT ones and max_gap are None when no request made two tokens
+    ttft_p50: float
+    ttft_p99: float
+    tpot_p50: float | None
+    tpot_p99: float | None
+    max_gap: float | None
+    # against the SLO given to summarize() (every request meets an SLO that was not given)
+    slo_met: float
+    goodput_rps: float
+    goodput_tokens_per_s: float
+    # the traces summarized (not shown in the repr)
+    traces: tuple = field(default=(), repr=False, compare=False)
+
+
+def summarize(traces: list[Trace], ttft_slo_s: float | None = None, tpot_slo_s: float | None = None) -> Summary:
     """One row of serving numbers. Throughput counts output tokens over the span first arrival -> last token."""
     if not traces:
         raise ValueError("no traces to summarize")
@@ -68,10 +89,11 @@ def summarize(traces: list[Trace], ttft_slo_s: float | None = None, tpot_slo_s: 
     ok = [t for t in traces if (ttft_slo_s is None or t.ttft <= ttft_slo_s)
           and (tpot_slo_s is None or t.tpot is None or t.tpot <= tpot_slo_s)]
     gaps = [g for t in traces for g in t.gaps()]
-    return {"requests": len(traces), "span_s": span, "tokens_per_s": tokens / span if span else float("inf"),
-            "ttft_p50": percentile(ttft, 50), "ttft_p99": percentile(ttft, 99),
-            "tpot_p50": percentile(tpot, 50) if tpot else None, "tpot_p99": percentile(tpot, 99) if tpot else None,
-            "max_gap": max(gaps) if gaps else None,
-            "slo_met": len(ok) / len(traces),
-            "goodput_rps": len(ok) / span if span else float("inf"),
-            "goodput_tokens_per_s": sum(len(t.token_times) for t in ok) / span if span else float("inf")}
+    return Summary(requests=len(traces), span_s=span, tokens_per_s=tokens / span if span else float("inf"),
+                   ttft_p50=percentile(ttft, 50), ttft_p99=percentile(ttft, 99),
+                   tpot_p50=percentile(tpot, 50) if tpot else None, tpot_p99=percentile(tpot, 99) if tpot else None,
+                   max_gap=max(gaps) if gaps else None,
+                   slo_met=len(ok) / len(traces),
+                   goodput_rps=len(ok) / span if span else float("inf"),
+                   goodput_tokens_per_s=sum(len(t.token_times) for t in ok) / span if span else float("inf"),
+                   traces=tuple(traces))

@@ -23,11 +23,11 @@ def one(prompt: int, output: int, arrival: float = 1.0) -> Workload:
 
 def test_book_example_is_exact():
     b = goodput.book_example()
-    assert b["colocated_rps_per_gpu"] == 1.6                       # min(3, 1.6), L7048
-    assert b["prefill_pool_rps"] == pytest.approx(11.2, abs=1e-12) and b["decode_pool_rps"] == 10.0
-    assert b["disagg_rps_per_gpu"] == 10 / 3                         # min(2 × 5.6, 10) / 3, L7052
-    assert f"{b['disagg_rps_per_gpu']:.1f}" == "3.3"
-    assert b["gain_per_gpu"] == pytest.approx(10 / 3 / 1.6) and b["gain_total"] == pytest.approx(6.25)
+    assert b.colocated_rps_per_gpu == 1.6                       # min(3, 1.6), L7048
+    assert b.prefill_pool_rps == pytest.approx(11.2, abs=1e-12) and b.decode_pool_rps == 10.0
+    assert b.disagg_rps_per_gpu == 10 / 3                         # min(2 × 5.6, 10) / 3, L7052
+    assert f"{b.disagg_rps_per_gpu:.1f}" == "3.3"
+    assert b.gain_per_gpu == pytest.approx(10 / 3 / 1.6) and b.gain_total == pytest.approx(6.25)
     assert goodput.pool_goodput(1, 5.6, 2, 10.0) == pytest.approx(5.6 / 3)    # prefill-bound the other way
     assert "3.33 RPS/GPU" in goodput.explain_book() and "decode pool limits" in goodput.explain_book()
 

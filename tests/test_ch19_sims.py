@@ -54,10 +54,10 @@ def test_sweep_table_marks_a_best_timeout_per_load():
     s = Service(0.010, 0.0005)
     records = batching.run(s, n=400)
     assert len(records) == 2 * len(batching.LOAD) * len(batching.TIMEOUTS_MS)
-    low = [r for r in records if r["policy"] == "timer" and r["rate"] == min(r["rate"] for r in records)]
-    assert min(low, key=lambda r: r["p50"])["timeout"] == 0, "at low load waiting does not pay"
-    high = [r for r in records if r["policy"] == "timer" and r["rate"] == max(r["rate"] for r in records)]
-    assert min(high, key=lambda r: r["p50"])["timeout"] >= 0.02, "at 90% load short timers cannot keep up"
+    low = [r for r in records if r.policy == "timer" and r.rate == min(r.rate for r in records)]
+    assert min(low, key=lambda r: r.p50).timeout == 0, "at low load waiting does not pay"
+    high = [r for r in records if r.policy == "timer" and r.rate == max(r.rate for r in records)]
+    assert min(high, key=lambda r: r.p50).timeout >= 0.02, "at 90% load short timers cannot keep up"
     t = batching.table(records, s)
     assert sum(str(c).count("★") for row in t.rows for c in row) == 2 * len(batching.LOAD)
     assert "T=" in batching.figure_text(records)

@@ -54,7 +54,7 @@ def _all_exact(res):
 
 CLAIMS = [
     Holds("ch17.book_example", "the book's 2P1D vs colocated example is 2.08× per GPU (3.33 vs 1.6 RPS/GPU)",
-          lambda b: b["gain_per_gpu"], about=2.08, within=0.01, model=_book_gain),
+          lambda b: b.gain_per_gpu, about=2.08, within=0.01, model=_book_gain),
     Holds("ch17.calibration", "a decode step of 48 sequences costs far less than 48 steps of one (≤ 12×): the weights "
           "are read once per step", _decode_batch_cost, at_most=12.0),
     Holds("ch17.calibration", "on a CPU a 1,000-token prefill costs ≥ 3× a 64-token one", _prefill_growth,

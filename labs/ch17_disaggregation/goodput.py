@@ -26,14 +26,27 @@ def pool_goodput(n_prefill: int, prefill_rps: float, n_decode: int, decode_rps: 
     return min(n_prefill * prefill_rps, n_decode * decode_rps) / (n_prefill + n_decode)
 
 
-def book_example() -> dict:
+@dataclass(frozen=True)
+class BookExample:
+    """The book's worked 2P1D example (L7048–L7052), recomputed by book_example()."""
+    # goodput, requests/s: one colocated GPU, each pool of the 2P1D deployment, and 2P1D per GPU
+    colocated_rps_per_gpu: float
+    prefill_pool_rps: float
+    decode_pool_rps: float
+    disagg_rps_per_gpu: float
+    # 2P1D over colocated: per GPU, and in total on 3× the GPUs
+    gain_per_gpu: float
+    gain_total: float
+
+
+def book_example() -> BookExample:
     """The book's 1.6 vs 3.3 RPS/GPU, recomputed from the inputs it states."""
     b = BOOK
     coloc = min(b["coloc_ttft_rps"], b["coloc_tpot_rps"])             # one GPU must meet both SLOs
     disagg = pool_goodput(b["n_prefill"], b["prefill_rps"], b["n_decode"], b["decode_rps"])
-    return {"colocated_rps_per_gpu": coloc, "prefill_pool_rps": b["n_prefill"] * b["prefill_rps"],
-            "decode_pool_rps": b["n_decode"] * b["decode_rps"], "disagg_rps_per_gpu": disagg,
-            "gain_per_gpu": disagg / coloc, "gain_total": disagg * 3 / coloc}
+    return BookExample(colocated_rps_per_gpu=coloc, prefill_pool_rps=b["n_prefill"] * b["prefill_rps"],
+                       decode_pool_rps=b["n_decode"] * b["decode_rps"], disagg_rps_per_gpu=disagg,
+                       gain_per_gpu=disagg / coloc, gain_total=disagg * 3 / coloc)
 
 
 @calculator_inputs(positive="n_prefill prefill_rps n_decode decode_rps")
@@ -52,12 +65,12 @@ def book_example_text() -> str:
     return "\n".join([
         f"SLOs: P90 TTFT ≤ {x['ttft_slo_s']:g} s, P90 TPOT ≤ {x['tpot_slo_s']:g} s (L7048)",
         f"colocated, 1 GPU: TTFT allows {x['coloc_ttft_rps']:g} RPS, TPOT allows {x['coloc_tpot_rps']:g} RPS -> goodput "
-        f"min({x['coloc_ttft_rps']:g}, {x['coloc_tpot_rps']:g}) = {b['colocated_rps_per_gpu']:g} RPS/GPU (L7048)",
-        f"2P1D: prefill pool {x['n_prefill']} x {x['prefill_rps']:g} = {b['prefill_pool_rps']:.1f} RPS, decode pool "
-        f"{x['n_decode']} x {x['decode_rps']:g} = {b['decode_pool_rps']:g} RPS",
-        f"      goodput min({b['prefill_pool_rps']:.1f}, {b['decode_pool_rps']:g}) / 3 GPUs = "
-        f"{b['disagg_rps_per_gpu']:.4f} -> {b['disagg_rps_per_gpu']:.1f} RPS/GPU (book: 3.3, L7050-L7052)",
-        f"gain: {b['gain_per_gpu']:.2f}x per GPU; {b['gain_total']:.2f}x in total on 3x the GPUs"])
+        f"min({x['coloc_ttft_rps']:g}, {x['coloc_tpot_rps']:g}) = {b.colocated_rps_per_gpu:g} RPS/GPU (L7048)",
+        f"2P1D: prefill pool {x['n_prefill']} x {x['prefill_rps']:g} = {b.prefill_pool_rps:.1f} RPS, decode pool "
+        f"{x['n_decode']} x {x['decode_rps']:g} = {b.decode_pool_rps:g} RPS",
+        f"      goodput min({b.prefill_pool_rps:.1f}, {b.decode_pool_rps:g}) / 3 GPUs = "
+        f"{b.disagg_rps_per_gpu:.4f} -> {b.disagg_rps_per_gpu:.1f} RPS/GPU (book: 3.3, L7050-L7052)",
+        f"gain: {b.gain_per_gpu:.2f}x per GPU; {b.gain_total:.2f}x in total on 3x the GPUs"])
 
 
 @calculator_inputs(positive="rate_rps latency_s")

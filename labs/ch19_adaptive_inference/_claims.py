@@ -40,10 +40,10 @@ def _best_timeout(load_end):
     def read(records):
         if not isinstance(records, list) or not records:
             return None
-        timer = [r for r in records if r["policy"] == "timer"]
-        rate = (min if load_end == "low" else max)(r["rate"] for r in timer)
-        best = min((r for r in timer if r["rate"] == rate), key=lambda r: r["p50"])
-        return best["timeout"] / max(r["timeout"] for r in timer)
+        timer = [r for r in records if r.policy == "timer"]
+        rate = (min if load_end == "low" else max)(r.rate for r in timer)
+        best = min((r for r in timer if r.rate == rate), key=lambda r: r.p50)
+        return best.timeout / max(r.timeout for r in timer)
     return read
 
 

@@ -11,7 +11,7 @@ import perflab as pl
 import torch
 
 from labs.ch19_adaptive_inference import engine
-from labs.ch19_adaptive_inference.simulators import POLICIES, Service, sweep
+from labs.ch19_adaptive_inference.simulators import POLICIES, Service, SweepPoint, sweep
 from labs.inference.generate import generate
 
 TIMEOUTS_MS = (0, 2, 5, 10, 20, 50)
@@ -35,7 +35,7 @@ def calibrate(size=None, max_batch: int = 8, new_tokens: int = 16, rep_ms: float
                                            f"{pl.env().device}")
 
 
-def run(service: Service, max_batch: int = 8, n: int = 3000, seed: int = 0) -> list[dict]:
+def run(service: Service, max_batch: int = 8, n: int = 3000, seed: int = 0) -> list[SweepPoint]:
     """Both policies at every load and timeout (the sweep as records)."""
     rates = [f * service.capacity(max_batch) for f in LOAD]
     timeouts = [ms / 1e3 for ms in TIMEOUTS_MS]
@@ -46,21 +46,21 @@ def _ms(s: float) -> str:
     return f"{s * 1e3:,.0f}" if s < 10 else ">10 s"
 
 
-def table(records: list[dict], service: Service, max_batch: int = 8):
+def table(records: list[SweepPoint], service: Service, max_batch: int = 8):
     """Rows: policy and timeout; columns: load. Cells: p50 / p99 latency in ms and the mean batch; ★ marks
     the timeout with the lowest median latency at that load."""
     from perflab.table import Table
-    rates = sorted({r["rate"] for r in records})
-    best = {(p, rate): min((r for r in records if r["rate"] == rate and r["policy"] == p), key=lambda r: r["p50"])
+    rates = sorted({r.rate for r in records})
+    best = {(p, rate): min((r for r in records if r.rate == rate and r.policy == p), key=lambda r: r.p50)
             for p in POLICIES for rate in rates}
     rows = []
-    for r0 in [r for r in records if r["rate"] == rates[0]]:
-        row = [r0["policy"], f"{r0['timeout'] * 1e3:g} ms"]
+    for r0 in [r for r in records if r.rate == rates[0]]:
+        row = [r0.policy, f"{r0.timeout * 1e3:g} ms"]
         for rate in rates:
-            r = next(x for x in records if x["rate"] == rate and x["timeout"] == r0["timeout"]
-                     and x["policy"] == r0["policy"])
-            star = " ★" if best[(r["policy"], rate)] is r else ""
-            row.append(f"{_ms(r['p50'])} / {_ms(r['p99'])} ({r['mean_batch']:.1f}){star}")
+            r = next(x for x in records if x.rate == rate and x.timeout == r0.timeout
+                     and x.policy == r0.policy)
+            star = " ★" if best[(r.policy, rate)] is r else ""
+            row.append(f"{_ms(r.p50)} / {_ms(r.p99)} ({r.mean_batch:.1f}){star}")
         rows.append(row)
     cols = ["policy", "timeout"] + [f"λ={rate:,.0f}/s ({f:.0%})" for rate, f in zip(rates, LOAD)]
     notes = [f"cell: p50 / p99 latency in ms (mean batch), ★ lowest p50 of the policy at that load; λ in requests/s as a share of the full-batch "
@@ -73,14 +73,14 @@ def table(records: list[dict], service: Service, max_batch: int = 8):
     return Table(cols, rows, title="Dynamic batching: latency vs load for each timeout (simulated)", notes=notes)
 
 
-def figure(records: list[dict]):
+def figure(records: list[SweepPoint]):
     """p99 latency against achieved throughput, one line per (policy, timeout)."""
     import plotly.graph_objects as go
     fig = go.Figure()
     for policy in POLICIES:
-        for t in sorted({r["timeout"] for r in records}):
-            pts = [r for r in records if r["policy"] == policy and r["timeout"] == t]
-            fig.add_trace(go.Scatter(x=[r["throughput"] for r in pts], y=[r["p99"] * 1e3 for r in pts],
+        for t in sorted({r.timeout for r in records}):
+            pts = [r for r in records if r.policy == policy and r.timeout == t]
+            fig.add_trace(go.Scatter(x=[r.throughput for r in pts], y=[r.p99 * 1e3 for r in pts],
                                      mode="lines+markers", name=f"{policy} T={t * 1e3:g} ms",
                                      line=dict(dash="solid" if policy == "timer" else "dot")))
     fig.update_layout(title="p99 latency vs throughput (simulated from the engine's batch cost)",
@@ -89,10 +89,10 @@ def figure(records: list[dict]):
     return fig
 
 
-def figure_text(records: list[dict]) -> str:
+def figure_text(records: list[SweepPoint]) -> str:
     lines = ["p99 latency (ms) at each load, timer policy:"]
-    for t in sorted({r["timeout"] for r in records}):
-        pts = [r for r in records if r["policy"] == "timer" and r["timeout"] == t]
-        lines.append(f"  T={t * 1e3:>4g} ms  " + "  ".join(f"{r['throughput']:>7,.0f}/s→{_ms(r['p99']):>6}"
+    for t in sorted({r.timeout for r in records}):
+        pts = [r for r in records if r.policy == "timer" and r.timeout == t]
+        lines.append(f"  T={t * 1e3:>4g} ms  " + "  ".join(f"{r.throughput:>7,.0f}/s→{_ms(r.p99):>6}"
                                                           for r in pts))
     return "\n".join(lines)

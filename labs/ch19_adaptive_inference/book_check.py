@@ -59,19 +59,19 @@ def table(precision=None, gemv=None, memory=None, batching_records=None) -> Tabl
                  f"{kv_saving(64):.1%} (fp16 scale per 64 values); {kv_saving(32):.1%} per 32", "same arithmetic",
                  "each group of values carries a scale (and often a zero point), which does not shrink with the bits"])
     if batching_records:
-        load90 = max(r["rate"] for r in batching_records)       # the sweep's highest and lowest loads
-        load10 = min(r["rate"] for r in batching_records)
-        t2 = next(r for r in batching_records if r["policy"] == "timer" and r["rate"] == load90
-                  and abs(r["timeout"] - 0.002) < 1e-9)
-        best = {lo: min((r for r in batching_records if r["policy"] == "timer" and r["rate"] == lo),
-                        key=lambda r: r["p50"]) for lo in (load10, load90)}
+        load90 = max(r.rate for r in batching_records)       # the sweep's highest and lowest loads
+        load10 = min(r.rate for r in batching_records)
+        t2 = next(r for r in batching_records if r.policy == "timer" and r.rate == load90
+                  and abs(r.timeout - 0.002) < 1e-9)
+        best = {lo: min((r for r in batching_records if r.policy == "timer" and r.rate == lo),
+                        key=lambda r: r.p50) for lo in (load10, load90)}
         rows.append(["L6300 · a 2 ms timeout bounds the batching delay to 2 ms", "≤ 2 ms",
-                     f"p99 {_time(t2['p99'])} at the highest load (timer, T = 2 ms)", "—",
+                     f"p99 {_time(t2.p99)} at the highest load (timer, T = 2 ms)", "—",
                      "the timer bounds the wait to be *batched*; under load the closed batch then queues for a busy "
                      "GPU, and batches of one cannot keep up"])
         rows.append(["L6320 · adaptive delay: ~0 ms at low RPS, 5–10 ms at peak", "0 → 5–10 ms",
-                     f"lowest p50 at T = {best[load10]['timeout'] * 1e3:g} ms at the lowest load, "
-                     f"{best[load90]['timeout'] * 1e3:g} ms at the highest", "—",
+                     f"lowest p50 at T = {best[load10].timeout * 1e3:g} ms at the lowest load, "
+                     f"{best[load90].timeout * 1e3:g} ms at the highest", "—",
                      "the right timeout grows with load (about batch/λ); where batches are slow the 'peak' timeout "
                      "is longer than the book's 5–10 ms. A batcher that waits for the GPU to be free adapts by itself"])
     return Table(["book claim", "book", f"yours ({device})", "H200 reference", "why"], rows,

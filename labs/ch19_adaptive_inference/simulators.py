@@ -109,16 +109,30 @@ class Service:
         return max_batch / self(max_batch)
 
 
+@dataclass(frozen=True)
+class SweepPoint:
+    """One (policy, arrival rate, timeout) point of the batching sweep, in the units of the inputs."""
+    # where: the batching policy, arrivals per unit time and the batch timeout
+    policy: str
+    rate: float
+    timeout: float
+    # what the simulated GPU achieved: completed requests per unit time, latency percentiles, mean batch
+    throughput: float
+    p50: float
+    p99: float
+    mean_batch: float
+
+
 def sweep(service: Service, rates, timeouts, max_batch: int = 8, n: int = 3000, seed: int = 0,
-          policy: str = "timer") -> list[dict]:
+          policy: str = "timer") -> list[SweepPoint]:
     """One record per (rate, timeout): throughput, p50/p99 latency, mean batch. Sweeps are data."""
     out = []
     for rate in rates:
         arrivals = poisson_arrivals(rate, n, seed)
         for t in timeouts:
             r = simulate_batching(arrivals, max_batch, t, service, policy)
-            out.append({"policy": policy, "rate": rate, "timeout": t, "throughput": r.throughput,
-                        "p50": r.percentile(0.5), "p99": r.percentile(0.99), "mean_batch": r.mean_batch})
+            out.append(SweepPoint(policy=policy, rate=rate, timeout=t, throughput=r.throughput,
+                                  p50=r.percentile(0.5), p99=r.percentile(0.99), mean_batch=r.mean_batch))
     return out
 
 

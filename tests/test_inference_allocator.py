@@ -7,7 +7,7 @@ import torch
 
 from labs.inference.model import ModelConfig, build_model
 from labs.inference.kv_cache import KVCache
-from labs.inference.paged import NULL_BLOCK, BlockAllocator, OutOfBlocks, PagedKVCache
+from labs.inference.paged import NULL_BLOCK, BlockAllocator, OutOfBlocks, PagedKVCache, PoolStats
 from labs.inference.prefix_cache import RadixTree, block_keys, hit_rate, match_prefix, register_prefix
 
 
@@ -41,7 +41,7 @@ def test_random_operations_keep_every_block_in_exactly_one_state(seed):
     for b in owned:
         alloc.release(b)
     alloc.check()
-    assert alloc.stats()["owned"] == 0
+    assert alloc.stats().owned == 0
     assert alloc.available() == alloc.num_blocks - 1
 
 
@@ -76,7 +76,7 @@ def test_cached_blocks_are_evicted_lru_only_when_the_free_list_is_empty():
     alloc.register(b, ("b",))
     alloc.release(a)
     alloc.release(b)                              # both cached, a older than b
-    assert alloc.stats() == {"blocks": 3, "owned": 0, "free": 1, "cached": 2, "evictions": 0}
+    assert alloc.stats() == PoolStats(blocks=3, owned=0, free=1, cached=2, evictions=0)
     assert alloc.lookup(("a",)) == a              # a hit makes a the most recent
     alloc.release(a)
     c = alloc.allocate()                          # the free block first
@@ -115,7 +115,7 @@ def test_paged_cache_reserve_free_and_views():
     assert len(cache.blocks[0]) == 3
     with pytest.raises(ValueError, match="blocks"):
         cache.reserve(1, 17)
-    assert cache.fragmentation([10, 0])["waste"] == pytest.approx(2 / 12)
+    assert cache.fragmentation([10, 0]).waste == pytest.approx(2 / 12)
     cache.free(0)
     cache.allocator.check()
     assert cache.allocator.available() == 8
@@ -162,5 +162,5 @@ def test_hit_rate_of_a_shared_document():
     doc = list(range(100))
     prompts = [doc + [1000 + i] for i in range(10)]
     r = hit_rate(prompts)
-    assert r["hit_tokens"] == 9 * 100 and r["prompt_tokens"] == 1010
-    assert r["hit_rate"] == pytest.approx(900 / 1010)
+    assert r.hit_tokens == 9 * 100 and r.prompt_tokens == 1010
+    assert r.hit_rate == pytest.approx(900 / 1010)

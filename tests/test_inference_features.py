@@ -65,7 +65,7 @@ def test_tight_pool_waits_for_blocks(model, workload):
     assert {t.id: t.tokens for t in traces} == want
     assert stats["peak_blocks"] <= 9
     stats["allocator"].check()
-    assert stats["allocator"].stats()["owned"] == 0, "every block is back after the run"
+    assert stats["allocator"].stats().owned == 0, "every block is back after the run"
 
 
 def test_prefix_cache_reuses_the_document(model):
@@ -80,7 +80,7 @@ def test_prefix_cache_reuses_the_document(model):
         assert t.cached_tokens == 48 and t.computed_tokens == 60 - 48
     alloc = stats["allocator"]
     alloc.check()
-    assert alloc.stats()["cached"] >= 6         # the document's blocks stay cached (evictable) afterwards
+    assert alloc.stats().cached >= 6         # the document's blocks stay cached (evictable) afterwards
 
 
 def test_prefix_cache_never_reuses_the_last_prompt_token(model):

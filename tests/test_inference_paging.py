@@ -34,7 +34,7 @@ def run(model, reqs, **cfg):
     stats = {}
     traces = serve(model, reqs, EngineConfig(**cfg), stats=stats)
     stats["allocator"].check()
-    assert stats["allocator"].stats()["owned"] == 0, "blocks leaked after every request finished"
+    assert stats["allocator"].stats().owned == 0, "blocks leaked after every request finished"
     return traces, stats
 
 

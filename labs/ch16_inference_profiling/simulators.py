@@ -235,7 +235,7 @@ def radix_table(capacities=(None, 2000, 800)) -> Table:
         row = [name, f"{sum(map(len, prompts)):,}"]
         for cap in capacities:
             r = hit_rate(prompts, cap, replies)
-            row.append(f"{r['hit_rate']:.0%}" + (f" ({r['evicted_tokens']:,} evicted)" if r["evicted_tokens"] else ""))
+            row.append(f"{r.hit_rate:.0%}" + (f" ({r.evicted_tokens:,} evicted)" if r.evicted_tokens else ""))
         rows.append(row)
     heads = ["unbounded" if c is None else f"cache {c:,} tokens" for c in capacities]
     return Table(["traffic", "prompt tokens"] + [f"hit rate, {h}" for h in heads], rows,

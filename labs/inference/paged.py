@@ -13,6 +13,7 @@ the same prefix can take it back; it is reclaimed only when the free list runs d
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,25 @@ import torch.nn.functional as F
 from labs.inference.kv_cache import SequenceLengths
 
 NULL_BLOCK = 0
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """Where the allocator's blocks are now (BlockAllocator.stats), in blocks; the null block not counted."""
+    blocks: int                  # all usable blocks: owned + free + cached
+    owned: int                   # referenced by a running sequence
+    free: int                    # on the free list
+    cached: int                  # unreferenced but still holding a registered prefix (evictable)
+    evictions: int               # cached blocks reclaimed so far
+
+
+@dataclass(frozen=True)
+class Fragmentation:
+    """Tokens stored vs the capacity of the blocks some rows own (PagedKVCache.fragmentation)."""
+    blocks_owned: int
+    tokens: int
+    capacity: int                # blocks_owned × block_size
+    waste: float                 # 1 - tokens / capacity: internal fragmentation
 
 
 class OutOfBlocks(RuntimeError):
@@ -100,10 +120,10 @@ class BlockAllocator:
         if {self.block_of[k] for k in self.key_of.values()} != set(self.key_of):
             raise AssertionError("prefix registry out of sync")
 
-    def stats(self) -> dict:
+    def stats(self) -> PoolStats:
         owned = self.num_blocks - 1 - len(self.free) - len(self.evictable)
-        return {"blocks": self.num_blocks - 1, "owned": owned, "free": len(self.free),
-                "cached": len(self.evictable), "evictions": self.evictions}
+        return PoolStats(blocks=self.num_blocks - 1, owned=owned, free=len(self.free), cached=len(self.evictable),
+                         evictions=self.evictions)
 
 
 class PagedKVCache(SequenceLengths):
@@ -227,13 +247,12 @@ class PagedKVCache(SequenceLengths):
         view.used = max(lengths)
         return view
 
-    def fragmentation(self, lengths: list[int]) -> dict:
+    def fragmentation(self, lengths: list[int]) -> Fragmentation:
         """Tokens stored vs capacity of the blocks the rows own (internal fragmentation)."""
         owned = sum(len(b) for b in self.blocks)
         stored = sum(lengths)
         cap = owned * self.block_size
-        return {"blocks_owned": owned, "tokens": stored, "capacity": cap,
-                "waste": 1 - stored / cap if cap else 0.0}
+        return Fragmentation(blocks_owned=owned, tokens=stored, capacity=cap, waste=1 - stored / cap if cap else 0.0)
 
     def __repr__(self):
         return (f"PagedKVCache(rows={self.rows}, block_size={self.block_size}, "

@@ -137,7 +137,16 @@ def _common(a, b) -> int:
     return n
 
 
-def hit_rate(prompts: list[list[int]], capacity: int | None = None, replies: list | None = None) -> dict:
+@dataclass(frozen=True)
+class HitRate:
+    """Prompt tokens found in a radix-tree prefix cache over a replayed trace (hit_rate())."""
+    hit_tokens: int
+    prompt_tokens: int
+    hit_rate: float              # hit_tokens / prompt_tokens
+    evicted_tokens: int          # tokens the LRU eviction dropped to stay within the capacity
+
+
+def hit_rate(prompts: list[list[int]], capacity: int | None = None, replies: list | None = None) -> HitRate:
     """Replay prompts through a RadixTree: the share of prompt tokens found cached. ``replies``: the
     tokens generated for each prompt, inserted after it (as the chapter's listing caches generated prefixes)."""
     tree, hits, total = RadixTree(capacity), 0, 0
@@ -145,5 +154,5 @@ def hit_rate(prompts: list[list[int]], capacity: int | None = None, replies: lis
         hits += min(tree.match(p), len(p) - 1)
         total += len(p)
         tree.insert(list(p) + list(replies[i] if replies else []))
-    return {"hit_tokens": hits, "prompt_tokens": total, "hit_rate": hits / total if total else 0.0,
-            "evicted_tokens": tree.evicted}
+    return HitRate(hit_tokens=hits, prompt_tokens=total, hit_rate=hits / total if total else 0.0,
+                   evicted_tokens=tree.evicted)

@@ -194,7 +194,7 @@ class _Continuous:
             self.lengths[row] = cached
         st = self.stats
         st["peak_running"] = max(st["peak_running"], sum(s is not None for s in self.rows))
-        st["peak_blocks"] = max(st["peak_blocks"], alloc.stats()["owned"])
+        st["peak_blocks"] = max(st["peak_blocks"], alloc.stats().owned)
 
     def _grow(self, rows: list[int]) -> list[int]:
         """On-demand paging: give each decoding row the block its next token needs; when the pool is dry,
@@ -212,7 +212,7 @@ class _Continuous:
                     raise ValueError(f"request {self.rows[row].req.id} alone outgrows the KV pool: "
                                      f"raise EngineConfig.num_blocks")
                 self._preempt(max(running, key=order))
-        self.stats["peak_blocks"] = max(self.stats["peak_blocks"], alloc.stats()["owned"])
+        self.stats["peak_blocks"] = max(self.stats["peak_blocks"], alloc.stats().owned)
         return [r for r in rows if self.rows[r] is not None]
 
     def _preempt(self, row: int) -> None:

@@ -103,5 +103,3 @@ def launch(kern, grid: tuple[int, ...], block: tuple[int, ...], args: tuple) -> 
     """
     from perflab.cuda import launch as _launch
     _launch(kern, grid, block, args)
-
-

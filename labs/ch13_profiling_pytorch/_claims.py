@@ -1,7 +1,7 @@
 """Chapter 13's measured outcomes as checked claims (perflab.claims), beside the book check.
 
 Lab claims read ``pl.run`` records; ``ch13.activations`` is the table ``memory.table()`` returns and
-``ch13.ddp_fsdp`` the dict ``dist_launch.measure()`` returns (``values={...}`` in ``claims.show``)."""
+``ch13.ddp_fsdp`` the DistTrain ``dist_launch.measure()`` returns (``values={...}`` in ``claims.show``)."""
 from perflab.claims import About, Faster, Holds
 
 _TINY = ("this tiny model is launch-bound: autocast adds cast kernels and the matmuls are too small for the "
@@ -17,7 +17,8 @@ def _saved_share(t):
 
 
 def _runs(res):
-    return {r["strategy"]: r for r in (res or {}).get("runs", [])} if isinstance(res, dict) else {}
+    from labs.ch13_profiling_pytorch.dist_train import DistTrain
+    return res.by_strategy() if isinstance(res, DistTrain) else {}
 
 
 def _held_share(res):
@@ -32,14 +33,14 @@ def _held_share(res):
 def _losses_match(res):
     from labs.ch13_profiling_pytorch.dist_launch import loss_check
     check = loss_check(res) if _runs(res) else {}
-    return all(c["ok"] for c in check.values()) if check else None
+    return all(c.ok for c in check.values()) if check else None
 
 
 def _fsdp_over_ddp_time(res):
     runs = _runs(res)
-    if not all("median_s" in runs.get(k, {}) for k in ("ddp", "fsdp")):
+    if not all(k in runs and runs[k].median_s is not None for k in ("ddp", "fsdp")):
         return None
-    return runs["fsdp"]["median_s"] / runs["ddp"]["median_s"]
+    return runs["fsdp"].median_s / runs["ddp"].median_s
 
 
 CLAIMS = [

@@ -1,5 +1,5 @@
 """Chapter 13's DDP vs FSDP run on the chapter's own tiny transformer. torchrun launches this file; the
-notebook starts it through ``dist_launch`` and never imports it.
+notebook starts it through ``dist_launch``, which reads its JSON back as a :class:`DistTrain`.
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 labs/ch13_profiling_pytorch/dist_train.py \
         --out /tmp/ch13.json [--tier cpu|gpu] [--bug seed]
@@ -29,6 +29,7 @@ import gc
 import os
 import time
 import warnings
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 import torch.distributed as dist
@@ -50,6 +51,86 @@ SEED = 0
 warnings.filterwarnings("ignore", message=".*returned a view tensor.*")
 
 
+@dataclass(frozen=True)
+class StateBytes:
+    """Bytes one rank holds in parameters, gradients and optimizer state (a walk of its local tensors)."""
+    params: int
+    grads: int
+    optimizer: int
+
+    @property
+    def total(self) -> int:
+        return self.params + self.grads + self.optimizer
+
+
+@dataclass(frozen=True)
+class Collective:
+    """One kind of collective in one profiled step: how many calls, and the bytes of their messages."""
+    calls: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """One strategy's run (single, ddp or fsdp): the loss of every step, the slowest rank's step time,
+    state bytes and CUDA peak per rank (peak None off a GPU) and the collectives of one step by kind;
+    or, with ``error`` set, why it did not run."""
+    strategy: str
+    error: str = ""
+    ranks: int = 0
+    batch_per_rank: int = 0
+    losses: tuple[float, ...] = ()
+    median_s: float | None = None
+    p20_s: float | None = None
+    p80_s: float | None = None
+    n: int = 0
+    state_bytes: tuple[StateBytes, ...] = ()
+    peak_bytes: tuple[int, ...] | None = None
+    collectives: dict = field(default_factory=dict)      # kind ("all-reduce", ...) -> Collective
+
+    @classmethod
+    def from_json(cls, d: dict) -> "StrategyRun":
+        kw = {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
+        kw["losses"] = tuple(d.get("losses", ()))
+        kw["state_bytes"] = tuple(StateBytes(**s) for s in d.get("state_bytes", ()))
+        kw["peak_bytes"] = tuple(d["peak_bytes"]) if d.get("peak_bytes") is not None else None
+        kw["collectives"] = {k: Collective(**c) for k, c in d.get("collectives", {}).items()}
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class DistTrain:
+    """What the 2-process DDP vs FSDP run measured (rank 0 writes it as JSON): who ran it, the model's
+    Config and parameter count, whether FSDP2 was there, a planted bug if any, one StrategyRun per
+    strategy, and the machine's manifest where it is a recorded reference."""
+    backend: str
+    world_size: int
+    device: str = ""
+    torch: str = ""
+    nvls: str | None = None
+    bug: str = "none"
+    config: M.Config = field(default_factory=M.Config)
+    params: int = 0
+    fsdp: str = ""
+    runs: tuple[StrategyRun, ...] = ()
+    wall_s: float | None = None
+    manifest: dict | None = None
+
+    def by_strategy(self) -> dict[str, StrategyRun]:
+        return {r.strategy: r for r in self.runs}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DistTrain":
+        """Read the JSON form (a run's file, or the reference's entry); missing fields take defaults."""
+        kw = {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
+        kw["config"] = M.Config(**d.get("config", {}))
+        kw["runs"] = tuple(StrategyRun.from_json(r) for r in d.get("runs", ()))
+        return cls(**kw)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
 def fsdp_api():
     """(fully_shard, init_device_mesh), or the reason FSDP2 is missing in this torch."""
     try:
@@ -65,22 +146,22 @@ def _local(t: torch.Tensor) -> torch.Tensor:
     return t.to_local() if hasattr(t, "to_local") else t
 
 
-def state_bytes(model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
+def state_bytes(model: torch.nn.Module, opt: torch.optim.Optimizer) -> StateBytes:
     """Bytes this rank holds in parameters, gradients and optimizer state (walk of the local tensors)."""
     size = lambda t: _local(t).numel() * _local(t).element_size()   # noqa: E731
     params = list(model.parameters())
-    return {"params": sum(size(p) for p in params),
-            "grads": sum(size(p.grad) for p in params if p.grad is not None),
-            "optimizer": sum(size(v) for s in opt.state.values() for v in s.values() if torch.is_tensor(v))}
+    return StateBytes(params=sum(size(p) for p in params),
+                      grads=sum(size(p.grad) for p in params if p.grad is not None),
+                      optimizer=sum(size(v) for s in opt.state.values() for v in s.values() if torch.is_tensor(v)))
 
 
 _NAMES = (("allreduce", "all-reduce"), ("allgather", "all-gather"), ("all_gather", "all-gather"),
           ("reduce_scatter", "reduce-scatter"), ("broadcast", "broadcast"))
 
 
-def collectives(prof, elem_size: int) -> dict:
-    """{kind: {"calls", "elements"}} for one profiled step: c10d ops by name; elements of the larger tensor
-    of each call where the profiler records shapes (all-gather, reduce-scatter; not DDP's bucket list)."""
+def collectives(prof, elem_size: int) -> dict[str, Collective]:
+    """{kind: Collective} for one profiled step: c10d ops by name; bytes of the larger tensor of each call
+    where the profiler records shapes (all-gather, reduce-scatter; not DDP's bucket list)."""
     out: dict = {}
     for e in prof.events():
         if not e.name.startswith("c10d::"):
@@ -91,9 +172,7 @@ def collectives(prof, elem_size: int) -> dict:
         c = out.setdefault(kind, {"calls": 0, "elements": 0})
         c["calls"] += 1
         c["elements"] += numel
-    for c in out.values():
-        c["bytes"] = c.pop("elements") * elem_size
-    return out
+    return {kind: Collective(c["calls"], c["elements"] * elem_size) for kind, c in out.items()}
 
 
 def build(strategy: str, c: M.Config, device, world: int, seed: int):
@@ -120,7 +199,7 @@ def _count_params(c: M.Config) -> int:
         return sum(p.numel() for p in M.TinyLM(c).parameters())
 
 
-def train(strategy: str, c: M.Config, device, rank: int, world: int, seed: int) -> dict:
+def train(strategy: str, c: M.Config, device, rank: int, world: int, seed: int) -> StrategyRun:
     """One run: N steps from the same seed; losses, step time, state bytes, CUDA peak, collectives."""
     cuda = device.type == "cuda"
     if cuda:
@@ -158,20 +237,19 @@ def train(strategy: str, c: M.Config, device, rank: int, world: int, seed: int) 
         losses /= world
     held = state_bytes(model, opt)
     peak = torch.cuda.max_memory_allocated(device) - base if cuda else -1
-    mine = torch.tensor([held["params"], held["grads"], held["optimizer"], peak], dtype=torch.float64, device=device)
+    mine = torch.tensor([held.params, held.grads, held.optimizer, peak], dtype=torch.float64, device=device)
     every = [torch.zeros_like(mine) for _ in range(world)]
     dist.all_gather(every, mine)
     elem = next(model.parameters()).element_size()
     comm = collectives(prof, elem) if prof is not None else {}
     if "all-reduce" in comm and strategy == "ddp":         # DDP passes its buckets as a list (no shape recorded);
-        comm["all-reduce"]["bytes"] = held["grads"]        # together they hold every gradient once
+        comm["all-reduce"] = replace(comm["all-reduce"], bytes=held.grads)   # together: every gradient once
     del model, opt
-    return {"strategy": strategy, "ranks": 1 if strategy == "single" else world,
-            "batch_per_rank": c.batch if strategy == "single" else c.batch // world,
-            "losses": losses.cpu().tolist(), **timing,
-            "state_bytes": [{"params": int(t[0]), "grads": int(t[1]), "optimizer": int(t[2])} for t in every],
-            "peak_bytes": [int(t[3]) for t in every] if cuda else None,
-            "collectives": comm}
+    return StrategyRun(strategy=strategy, ranks=1 if strategy == "single" else world,
+                       batch_per_rank=c.batch if strategy == "single" else c.batch // world,
+                       losses=tuple(losses.cpu().tolist()), **asdict(timing),
+                       state_bytes=tuple(StateBytes(int(t[0]), int(t[1]), int(t[2])) for t in every),
+                       peak_bytes=tuple(int(t[3]) for t in every) if cuda else None, collectives=comm)
 
 
 def main():
@@ -189,22 +267,20 @@ def main():
     seed = SEED + (1 if a.bug == "seed" and rank == 1 else 0)
     t0 = time.perf_counter()
     api = fsdp_api()
-    result = {"backend": backend, "world_size": world, "torch": torch.__version__,
-              "device": r.device_name,
-              "nvls": os.environ.get("NCCL_NVLS_ENABLE"), "bug": a.bug,
-              "config": {k: getattr(c, k) for k in c.__dataclass_fields__},
-              "params": _count_params(c),
-              "fsdp": "fully_shard" if not isinstance(api, str) else api, "runs": []}
+    runs = []
     for strategy in ("single", "ddp", "fsdp"):
         if strategy == "fsdp" and isinstance(api, str):
-            result["runs"].append({"strategy": "fsdp", "error": api})
+            runs.append(StrategyRun(strategy="fsdp", error=api))
             continue
         try:
-            result["runs"].append(train(strategy, c, device, rank, world, seed))
+            runs.append(train(strategy, c, device, rank, world, seed))
         except RuntimeError as exc:          # both ranks fail alike (same code, same torch): report and go on
-            result["runs"].append({"strategy": strategy, "error": f"{type(exc).__name__}: {exc}"[:300]})
-    result["wall_s"] = time.perf_counter() - t0
-    leave(r, result, a.out)
+            runs.append(StrategyRun(strategy=strategy, error=f"{type(exc).__name__}: {exc}"[:300]))
+    result = DistTrain(backend=backend, world_size=world, device=r.device_name, torch=torch.__version__,
+                       nvls=os.environ.get("NCCL_NVLS_ENABLE"), bug=a.bug, config=c, params=_count_params(c),
+                       fsdp="fully_shard" if not isinstance(api, str) else api, runs=tuple(runs),
+                       wall_s=time.perf_counter() - t0)
+    leave(r, result.to_json(), a.out)
 
 
 if __name__ == "__main__":

@@ -63,10 +63,10 @@ def test_goodput_calculators_match_the_book():
 
 
 def test_bytes_per_param_recipes():
-    assert calc.bytes_per_param(**calc.RECIPES["bf16 mixed + Adam"])["total"] == 16
-    assert calc.bytes_per_param(**calc.RECIPES["fp32 + Adam"])["total"] == 16
-    assert calc.bytes_per_param(**calc.RECIPES["fp8 mixed + Adam"])["total"] == 15
-    assert calc.bytes_per_param(**calc.RECIPES["inference fp4"])["total"] == 0.5
+    assert calc.bytes_per_param(**calc.RECIPES["bf16 mixed + Adam"]).total == 16
+    assert calc.bytes_per_param(**calc.RECIPES["fp32 + Adam"]).total == 16
+    assert calc.bytes_per_param(**calc.RECIPES["fp8 mixed + Adam"]).total == 15
+    assert calc.bytes_per_param(**calc.RECIPES["inference fp4"]).total == 0.5
     assert "200 TB = 182 TiB" in calc.explain_memory(100, "inference bf16", 180)
 
 

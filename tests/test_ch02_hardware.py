@@ -41,8 +41,8 @@ def test_link_calculator():
 
 def test_nvl72_arithmetic():
     r = calc.nvl72()
-    assert r["NVLink per GPU (GB/s)"] == 1800 and r["rack NVLink (TB/s)"] == pytest.approx(129.6)
-    assert r["rack HBM (GB)"] == 13_824                                                         # L285
+    assert r.nvlink_per_gpu_gbps == 1800 and r.rack_nvlink_tbps == pytest.approx(129.6)
+    assert r.rack_hbm_gb == 13_824                                                         # L285
 
 
 class _C:

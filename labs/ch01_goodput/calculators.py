@@ -4,6 +4,9 @@ Each function returns numbers; the ``explain_*`` functions return the one-line t
 calculators print. Units are explicit: TB = 1e12 bytes, TiB = 2**40 bytes, GB = 1e9 bytes.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+
 from perflab.validate import calculator_inputs
 
 TB, TIB, GB = 1e12, 2 ** 40, 1e9
@@ -59,12 +62,23 @@ RECIPES = {
 OPTIMIZER_STATES = {None: 0, "sgd": 0, "momentum": 1, "adam": 2}     # fp32 values per parameter
 
 
-def bytes_per_param(weights="bf16", grads="bf16", master=True, optimizer="adam") -> dict:
+@dataclass(frozen=True)
+class ParamBytes:
+    """Bytes per parameter by part: weights, gradients, the fp32 master copy, optimizer states, and their total."""
+    weights: float
+    gradients: float
+    fp32_master: float
+    optimizer_states: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.fp32_master + self.optimizer_states
+
+
+def bytes_per_param(weights="bf16", grads="bf16", master=True, optimizer="adam") -> ParamBytes:
     """Bytes per parameter by part (activations excluded: they scale with batch and sequence, not N)."""
-    parts = {"weights": BYTES[weights], "gradients": BYTES[grads] if grads else 0,
-             "fp32 master": 4 if master else 0, "optimizer states": 4 * OPTIMIZER_STATES[optimizer]}
-    parts["total"] = sum(parts.values())
-    return parts
+    return ParamBytes(weights=BYTES[weights], gradients=BYTES[grads] if grads else 0,
+                      fp32_master=4 if master else 0, optimizer_states=4 * OPTIMIZER_STATES[optimizer])
 
 
 def memory_table(params: float = 100e12):
@@ -72,9 +86,9 @@ def memory_table(params: float = 100e12):
     rows = []
     for name, r in RECIPES.items():
         b = bytes_per_param(**r)
-        rows.append([name, f"{b['weights']:g}", f"{b['gradients']:g}", f"{b['fp32 master']:g}",
-                     f"{b['optimizer states']:g}", f"{b['total']:g}", f"{b['total'] * params / TB:,.0f} TB",
-                     f"{b['total'] * params / TIB:,.0f} TiB"])
+        rows.append([name, f"{b.weights:g}", f"{b.gradients:g}", f"{b.fp32_master:g}",
+                     f"{b.optimizer_states:g}", f"{b.total:g}", f"{b.total * params / TB:,.0f} TB",
+                     f"{b.total * params / TIB:,.0f} TiB"])
     return Table(["recipe", "weights B", "grads B", "master B", "optimizer B", "B/param",
                   f"for {params:.3g} params", "same in TiB"], rows,
                  title="Memory per parameter by precision and optimizer (activations excluded)",
@@ -88,7 +102,7 @@ def gpus_to_hold(params: float, bytes_per_p: float, usable_gb_per_gpu: float) ->
 
 @calculator_inputs(positive="params_T usable_gb_per_gpu")
 def explain_memory(params_T=100.0, recipe="inference bf16", usable_gb_per_gpu=180) -> str:
-    b = bytes_per_param(**RECIPES[recipe])["total"]
+    b = bytes_per_param(**RECIPES[recipe]).total
     total = params_T * 1e12 * b
     n = gpus_to_hold(params_T * 1e12, b, usable_gb_per_gpu)
     return (f"{params_T:g}T params × {b:g} B = {total / TB:,.0f} TB = {total / TIB:,.0f} TiB; at {usable_gb_per_gpu} GB "

@@ -42,8 +42,8 @@ def table(mine=None, sweep_runs=()) -> Table:
          "a typo for GB/s: 500 TB/s would exceed HBM (8 TB/s, L507) 60×, while L463 says LPDDR5X is ~10× slower"],
         ["L259 · B300 GPUs to hold 100T bf16 params (288 GB)", "700", "632 or 694", "—",
          "182e12 B / 288e9 ≈ 632 with the book's 182 'TB' (really TiB); 200e12 / 288e9 ≈ 694 with true TB"],
-        ["L597 · NVLink per GPU: 18 × 100 GB/s", "1.8 TB/s", f"{r['NVLink per GPU (GB/s)'] / 1e3:g} TB/s", "—", "agrees"],
-        ["L615 · NVL72 bisection bandwidth", "~130 TB/s", f"{r['rack NVLink (TB/s)']:.1f} TB/s", "—",
+        ["L597 · NVLink per GPU: 18 × 100 GB/s", "1.8 TB/s", f"{r.nvlink_per_gpu_gbps / 1e3:g} TB/s", "—", "agrees"],
+        ["L615 · NVL72 bisection bandwidth", "~130 TB/s", f"{r.rack_nvlink_tbps:.1f} TB/s", "—",
          "72 × 1.8 TB/s; agrees"],
     ]
     return Table(["book claim", "book", "ours", "H200 reference", "why"], rows, title="Book check · Chapter 2",

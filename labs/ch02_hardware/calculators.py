@@ -5,6 +5,8 @@ Units: GB/s = 1e9 bytes/s, TB/s = 1e12 bytes/s.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from perflab.calc import transfer_seconds
 from perflab.validate import calculator_inputs
 
@@ -64,17 +66,26 @@ def _bytes(b: float) -> str:
 
 # ---- the NVL72 rack -------------------------------------------------------------------------------------
 
-def nvl72(gpus=72, links_per_gpu=18, gb_s_per_link=100, hbm_gb=192, usable_gb=180) -> dict:
+@dataclass(frozen=True)
+class Rack:
+    """An NVLink rack's totals: NVLink per GPU (GB/s), over the rack (TB/s), HBM and usable HBM (GB)."""
+    nvlink_per_gpu_gbps: float
+    rack_nvlink_tbps: float
+    rack_hbm_gb: float
+    rack_usable_hbm_gb: float
+
+
+def nvl72(gpus=72, links_per_gpu=18, gb_s_per_link=100, hbm_gb=192, usable_gb=180) -> Rack:
     per_gpu = links_per_gpu * gb_s_per_link
-    return {"NVLink per GPU (GB/s)": per_gpu, "rack NVLink (TB/s)": gpus * per_gpu / 1e3,
-            "rack HBM (GB)": gpus * hbm_gb, "rack usable HBM (GB)": gpus * usable_gb}
+    return Rack(nvlink_per_gpu_gbps=per_gpu, rack_nvlink_tbps=gpus * per_gpu / 1e3, rack_hbm_gb=gpus * hbm_gb,
+                rack_usable_hbm_gb=gpus * usable_gb)
 
 
 @calculator_inputs(positive="gpus links_per_gpu gb_s_per_link hbm_gb")
 def explain_nvl72(gpus=72, links_per_gpu=18, gb_s_per_link=100, hbm_gb=192) -> str:
     r = nvl72(gpus, links_per_gpu, gb_s_per_link, hbm_gb)
-    return (f"{links_per_gpu} links × {gb_s_per_link} GB/s = {r['NVLink per GPU (GB/s)'] / 1e3:g} TB/s per GPU; "
-            f"× {gpus} GPUs = {r['rack NVLink (TB/s)']:,.1f} TB/s; HBM {gpus} × {hbm_gb} GB = {r['rack HBM (GB)']:,} GB")
+    return (f"{links_per_gpu} links × {gb_s_per_link} GB/s = {r.nvlink_per_gpu_gbps / 1e3:g} TB/s per GPU; "
+            f"× {gpus} GPUs = {r.rack_nvlink_tbps:,.1f} TB/s; HBM {gpus} × {hbm_gb} GB = {r.rack_hbm_gb:,} GB")
 
 
 # ---- precision ratios ----------------------------------------------------------------------------------

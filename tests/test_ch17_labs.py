@@ -76,10 +76,10 @@ def test_torchrun_gloo_handoff_is_bit_exact():
     if handoff.gpu_count() >= 2:
         pytest.skip("this machine would use NCCL; the gloo path is tested on CPU machines")
     res = handoff.measure(verbose=False)
-    assert res is not None and res["backend"] == "gloo" and res["world_size"] == 2
-    for r in res["rows"]:
-        assert r["bit_exact"] and r["tokens_equal"], r
-        assert r["bytes"] == r["prompt"] * res["kv_bytes_per_token"] and r["gbps"] > 0
+    assert res is not None and res.backend == "gloo" and res.world_size == 2
+    for r in res.rows:
+        assert r.bit_exact and r.tokens_equal, r
+        assert r.bytes == r.prompt * res.kv_bytes_per_token and r.gbps > 0
     assert "✅" in str(handoff.table(res)) and "❌" not in str(handoff.table(res))
 
 

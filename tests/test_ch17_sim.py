@@ -133,7 +133,7 @@ def test_tighter_tpot_slo_favours_disaggregation():
     wl = make_workload(200, 256, 24, seed=0)
     rows = goodput.sweep(COST, wl, tpot_x=[2.0, 30.0])
     tight, loose = rows
-    assert tight["disagg"] > tight["coloc"] and loose["coloc"] > loose["disagg"]
+    assert tight.disagg > tight.coloc and loose.coloc > loose.disagg
     assert "wins at 2 × decode step; it stops paying (colocated as good or better) at 30" in goodput.crossover(rows, "× decode step")
     with pytest.raises(ValueError, match="sweep one knob"):
         goodput.sweep(COST, wl)

@@ -7,6 +7,8 @@ the notebook computes (``values={...}`` in ``claims.show``): ``ch17.calibration`
 ``ch17.handoff`` (handoff.measure). The book's worked example is exact arithmetic (``model=``)."""
 from perflab.claims import AtLeast, Faster, Holds
 
+from labs.ch17_disaggregation.handoff import Handoff
+
 _LAUNCH = ("the course engine's GPU forward is host-bound (about 9 ms of Python and launches per pass on the H100 "
            "whatever the tokens), so prefill cost hardly grows with the prompt")
 
@@ -34,7 +36,7 @@ def _end(rows, first):
     if not isinstance(rows, list) or not rows:
         return None
     r = rows[0] if first else rows[-1]
-    return r["disagg"] / r["coloc"] if r["coloc"] else None
+    return r.disagg / r.coloc if r.coloc else None
 
 
 def _cell(row_name, column):
@@ -48,8 +50,8 @@ def _cell(row_name, column):
 
 
 def _all_exact(res):
-    rows = (res or {}).get("rows") if isinstance(res, dict) else None
-    return all(r["bit_exact"] and r["tokens_equal"] for r in rows) if rows else None
+    rows = res.rows if isinstance(res, Handoff) else None
+    return all(r.bit_exact and r.tokens_equal for r in rows) if rows else None
 
 
 CLAIMS = [

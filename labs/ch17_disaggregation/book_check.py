@@ -41,7 +41,7 @@ def table(comparison, sweep_rows: list | None = None) -> Table:
     here = {"cap": comparison.cap, "2p1d": comparison.simulated[(2, 1)]}
     ref_cost = calibrate.reference_cost()
     ref = _sim(ref_cost, comparison.workload, goodput.slo_for(ref_cost, comparison.workload)) if ref_cost else None
-    best = max((r["disagg"] / r["coloc"] for r in sweep_rows or [] if r["coloc"]), default=None)
+    best = max((r.disagg / r.coloc for r in sweep_rows or [] if r.coloc), default=None)
     rows = [
         ["Colocated goodput = min(TTFT-bound 3, TPOT-bound 1.6) RPS (L7048)", "1.6 RPS",
          f"{book.colocated_rps_per_gpu:g} RPS", _fmt(here, "coloc"), _fmt(ref, "coloc"),

@@ -204,8 +204,22 @@ def compare(cost: CostModel, workload: Workload, slo: SLO, cap: Capacities | Non
 
 # ---- where disaggregation stops paying --------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SweepRow:
+    """One point of sweep(): colocated vs the best xPyD split at one value of the swept knob."""
+    # the knob's value (TPOT SLO as × an unloaded decode step, or link GB/s), the SLO there, the KV transfer (s)
+    x: float
+    slo: SLO
+    transfer_s: float
+    # goodput per GPU, requests/s: colocated, the best split (its name, e.g. "2P1D"), and every split
+    coloc: float
+    config: str
+    disagg: float
+    all: dict
+
+
 def sweep(cost: CostModel, workload: Workload, *, tpot_x=None, link_gbps=None, gpus: int = 3,
-          ttft_x: float = 4.0, steps: int = 7) -> list:
+          ttft_x: float = 4.0, steps: int = 7) -> list[SweepRow]:
     """Goodput per GPU of `gpus` colocated GPUs vs the best split into xPyD (x + y = gpus), all simulated,
     along one knob: the TPOT SLO (as a multiple of an unloaded decode step, ``tpot_x=[...]``) or the KV
     link's bandwidth (``link_gbps=[...]``, with the SLOs of the nominal link)."""
@@ -220,8 +234,8 @@ def sweep(cost: CostModel, workload: Workload, *, tpot_x=None, link_gbps=None, g
         sims = {(p, gpus - p): max_rate(Cluster(n_prefill=p, n_decode=gpus - p), c, workload, slo, steps=steps) / gpus
                 for p in range(1, gpus)}
         n_p, n_d = max(sims, key=lambda k: sims[k])
-        rows.append(dict(x=x, slo=slo, transfer_s=c.transfer_s(round(workload.mean_prompt)), coloc=coloc,
-                         config=f"{n_p}P{n_d}D", disagg=sims[(n_p, n_d)], all=sims))
+        rows.append(SweepRow(x=x, slo=slo, transfer_s=c.transfer_s(round(workload.mean_prompt)), coloc=coloc,
+                             config=f"{n_p}P{n_d}D", disagg=sims[(n_p, n_d)], all=sims))
     return rows
 
 
@@ -238,7 +252,7 @@ def link_points(cost: CostModel, workload: Workload, steps=(30, 10, 3, 1, 0.1)) 
 
 def crossover(rows: list, unit: str) -> str:
     """One sentence: where along the sweep the best xPyD stops beating colocated."""
-    wins = [(r["x"], r["disagg"] > r["coloc"]) for r in rows]
+    wins = [(r.x, r.disagg > r.coloc) for r in rows]
     lo, hi = wins[0][0], wins[-1][0]
     if all(w for _, w in wins):
         return f"disaggregation pays at every point of this sweep ({lo:g}–{hi:g} {unit})"

@@ -123,12 +123,12 @@ def sweep_table(rows: list, knob: str) -> Table:
     label = {"tpot": "TPOT SLO", "link": "KV link GB/s"}[knob]
     out = []
     for r in rows:
-        x = f"{r['x']:g}× step = {_ms(r['slo'].tpot_s)} ms" if knob == "tpot" else f"{r['x']:g}"
-        splits = "  ".join(f"{p}P{d}D {v:.1f}" for (p, d), v in r["all"].items())
-        ratio = f"{r['disagg'] / r['coloc']:.2f}×" if r["coloc"] else "—"
-        out.append([x, _ms(r["transfer_s"]), f"{r['coloc']:.1f}", splits, r["config"], ratio])
+        x = f"{r.x:g}× step = {_ms(r.slo.tpot_s)} ms" if knob == "tpot" else f"{r.x:g}"
+        splits = "  ".join(f"{p}P{d}D {v:.1f}" for (p, d), v in r.all.items())
+        ratio = f"{r.disagg / r.coloc:.2f}×" if r.coloc else "—"
+        out.append([x, _ms(r.transfer_s), f"{r.coloc:.1f}", splits, r.config, ratio])
     unit = "× decode step" if knob == "tpot" else "GB/s"
-    gpus = sum(next(iter(rows[0]["all"])))
+    gpus = sum(next(iter(rows[0].all)))
     return Table([label, "KV transfer ms", f"colocated ×{gpus} RPS/GPU", "xPyD RPS/GPU (simulated)", "best",
                   "best / colocated"], out,
                  title=f"Where disaggregation stops paying: {gpus} GPUs, sweeping the {label}",
@@ -139,11 +139,11 @@ def sweep_table(rows: list, knob: str) -> Table:
 def sweep_chart(rows: list, knob: str):
     """Plotly: colocated vs best xPyD goodput per GPU along the knob (log x)."""
     import plotly.graph_objects as go
-    xs = [r["x"] for r in rows]
+    xs = [r.x for r in rows]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=xs, y=[r["coloc"] for r in rows], mode="lines+markers", name="colocated"))
-    fig.add_trace(go.Scatter(x=xs, y=[r["disagg"] for r in rows], mode="lines+markers+text", name="best xPyD",
-                             text=[r["config"] for r in rows], textposition="top center"))
+    fig.add_trace(go.Scatter(x=xs, y=[r.coloc for r in rows], mode="lines+markers", name="colocated"))
+    fig.add_trace(go.Scatter(x=xs, y=[r.disagg for r in rows], mode="lines+markers+text", name="best xPyD",
+                             text=[r.config for r in rows], textposition="top center"))
     title = "TPOT SLO (× unloaded decode step)" if knob == "tpot" else "KV link bandwidth (GB/s)"
     fig.update_layout(xaxis_type="log", xaxis_title=title, yaxis_title="goodput, requests/s per GPU", height=340,
                       title=f"Goodput per GPU vs {title}")
@@ -151,7 +151,7 @@ def sweep_chart(rows: list, knob: str):
 
 
 def sweep_text(rows: list) -> str:
-    top = max(max(r["coloc"], r["disagg"]) for r in rows) or 1.0
+    top = max(max(r.coloc, r.disagg) for r in rows) or 1.0
     bar = lambda v: "█" * round(24 * v / top)  # noqa: E731
-    return "\n".join(f"{r['x']:>7g}  colocated {bar(r['coloc']):<24} {r['coloc']:6.1f} | {r['config']} "
-                     f"{bar(r['disagg']):<24} {r['disagg']:6.1f}" for r in rows)
+    return "\n".join(f"{r.x:>7g}  colocated {bar(r.coloc):<24} {r.coloc:6.1f} | {r.config} "
+                     f"{bar(r.disagg):<24} {r.disagg:6.1f}" for r in rows)

@@ -8,8 +8,8 @@ import perflab as pl
 
 
 def test_solution_is_the_lab_variant():
-    from labs.ch07_memory_access import saxpy2d, solutions
-    assert solutions.row_walk is saxpy2d.row_walk
+    from labs.ch07_memory_access import aos_soa, saxpy2d, solutions
+    assert solutions.row_walk is saxpy2d.row_walk and solutions.triton_soa is aos_soa.triton_soa
 
 
 def test_cuda_sources_declare_every_kernel():

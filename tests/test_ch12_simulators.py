@@ -45,22 +45,22 @@ def test_dynamic_never_worse_than_total_over_workers_and_static_on_uniform_work(
     rng = random.Random(1)
     costs = [rng.randint(1, 50) for _ in range(997)]
     for p in (1, 7, 64):
-        s, d, _ = sim.compare(costs, p)
+        d = sim.compare(costs, p).dynamic
         assert d.makespan >= sum(costs) / p
         assert d.makespan <= sum(costs) / p + max(costs)       # list scheduling's bound
-    s, d, ratio = sim.compare([3] * 640, 64)
-    assert s.makespan == d.makespan == 30 and ratio == 1
+    c = sim.compare([3] * 640, 64)
+    assert c.static.makespan == c.dynamic.makespan == 30 and c.ratio == 1
 
 
 def test_heavy_front_ratio_matches_the_formula():
     costs = sim.heavy_front(64 * 132, 1, factor=8, fraction=1 / 8)
-    s, d, ratio = sim.compare(costs, 132)
-    assert s.makespan == 64 * 8                                 # the first slices are all heavy
-    assert d.makespan == pytest.approx(sum(costs) / 132, rel=0.01)
-    assert ratio == pytest.approx(sim.predicted_ratio(8, 1 / 8), rel=0.01)
+    c = sim.compare(costs, 132)
+    assert c.static.makespan == 64 * 8                          # the first slices are all heavy
+    assert c.dynamic.makespan == pytest.approx(sum(costs) / 132, rel=0.01)
+    assert c.ratio == pytest.approx(sim.predicted_ratio(8, 1 / 8), rel=0.01)
     shuffled = list(costs)
     random.Random(0).shuffle(shuffled)
-    assert sim.compare(shuffled, 132)[2] < 1.5                  # shuffled, the static split is nearly balanced
+    assert sim.compare(shuffled, 132).ratio < 1.5                  # shuffled, the static split is nearly balanced
 
 
 def test_lockstep():
@@ -86,17 +86,17 @@ def test_launch_model_hand_computed():
 
 
 def test_book_levels_hand_computed():
-    rows = {r[0].split(" (")[0]: r for r in sim.book_levels()}
+    rows = {r.balance.split(" (")[0]: r for r in sim.book_levels()}
     sm = rows["across SMs"]
     # 4096 blocks of 256 items, each block's work 0+1+...+255 = 32,640; 132 SMs
-    assert sm[1] == 32 * 32_640 and sm[2] == pytest.approx(4096 * 32_640 / 132)
-    assert sm[3] == pytest.approx(32 / (4096 / 132))
+    assert sm.static == 32 * 32_640 and sm.dynamic == pytest.approx(4096 * 32_640 / 132)
+    assert sm.ratio == pytest.approx(32 / (4096 / 132))
     warps = rows["across warps"]
     # static: 4096 blocks of cost 255 (their slowest warp) on 132 x 8 block slots = 4 waves
-    assert warps[1] == 4 * 255
-    assert 1.3 < warps[3] < 1.5 and "1.78×" in warps[4]        # 255 x 8 / (31 + 63 + ... + 255) = 1.78
+    assert warps.static == 4 * 255
+    assert 1.3 < warps.ratio < 1.5 and "1.78×" in warps.assumes     # 255 x 8 / (31 + 63 + ... + 255) = 1.78
     lanes = rows["across lanes too"]
-    assert lanes[2] == pytest.approx(4096 * 32_640 / (132 * 2048)) and lanes[3] == pytest.approx(2.0625)
+    assert lanes.dynamic == pytest.approx(4096 * 32_640 / (132 * 2048)) and lanes.ratio == pytest.approx(2.0625)
 
 
 def test_explain_split_text():

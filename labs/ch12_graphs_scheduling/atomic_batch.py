@@ -44,10 +44,3 @@ def tiles_32(x, cost, a, b, unit):
 
 
 variants = [lane_1, lane_4, lane_16, tile_1, tiles_4, tiles_32]
-ITEMS_PER_ATOMIC = {"lane_1": 1, "lane_4": 4, "lane_16": 16, "tile_1": 1024, "tiles_4": 4096, "tiles_32": 32768}
-
-
-def atomics_per_call(size) -> dict:
-    """Successful grabs of the counter per call, for each variant (the failed last grabs are not counted)."""
-    n = size[0]
-    return {name: -(-n // k) for name, k in ITEMS_PER_ATOMIC.items()}

@@ -51,8 +51,8 @@ def table(*runs) -> Table:
          "our step is 160 tiny kernels, all launch overhead, so the cut is far larger; the calculator shows "
          "20–30 % needs kernels that run 0.7–0.8× as long as their launch (the panel's largest size)"),
         ("L4814 · N = 2^20, work = idx % 256: static ~200 ms, dynamic queue ~100 ms", "2×",
-         f"simulator: balance across SMs gives {levels[0][3]:.2f}×, across warps {levels[1][3]:.2f}× "
-         f"(at most {sim.warp_limit():.2f}×), only lane-level balance reaches {levels[2][3]:.2f}×, which the book's kernel "
+         f"simulator: balance across SMs gives {levels[0].ratio:.2f}×, across warps {levels[1].ratio:.2f}× "
+         f"(at most {sim.warp_limit():.2f}×), only lane-level balance reaches {levels[2].ratio:.2f}×, which the book's kernel "
          "(idx = base + lane) does not do; where the leftover warps still fill the FMA pipes, even the warp "
          "gain shrinks"),
         ("L4972 · dynamic queues: up to ~2× when extremely uneven, usually 10–30 %", "≤ 2×",
@@ -73,7 +73,8 @@ def table(*runs) -> Table:
 
 def levels() -> Table:
     """The L4814 microbenchmark in the makespan simulator: which kind of balance could give 2×?"""
-    rows = [[name, f"{s:,.0f}", f"{d:,.0f}", f"{r:.2f}×", why] for name, s, d, r, why in sim.book_levels()]
+    rows = [[lv.balance, f"{lv.static:,.0f}", f"{lv.dynamic:,.0f}", f"{lv.ratio:.2f}×", lv.assumes]
+            for lv in sim.book_levels()]
     return Table(["balance", "static makespan", "dynamic makespan", "static ÷ dynamic", "assumes"], rows,
                  title="L4814 in the simulator: N = 2^20 items, work = idx % 256, 256-thread blocks, 132 SMs "
                        "(units of work)")

@@ -41,9 +41,9 @@ def predict(size=None, sms: int | None = None) -> Table:
         machines.insert(0, (e.device, sms or e.sms))
     for name, count in machines:
         programs = PROGRAMS_PER_SM * count
-        s, d, ratio = sim.compare(tiles, programs, chunk=sq.CHUNK)
-        rows.append([f"{name}: {programs} programs", f"{s.makespan:,}", f"{s.utilization:.0%}",
-                     f"{d.makespan:,}", f"{d.utilization:.0%}", f"{ratio:.2f}×"])
+        c = sim.compare(tiles, programs, chunk=sq.CHUNK)
+        rows.append([f"{name}: {programs} programs", f"{c.static.makespan:,}", f"{c.static.utilization:.0%}",
+                     f"{c.dynamic.makespan:,}", f"{c.dynamic.utilization:.0%}", f"{c.ratio:.2f}×"])
     formula = sim.predicted_ratio(sq.HEAVY_FACTOR, sq.HEAVY_FRACTION)
     return Table(["workers", "static makespan", "static busy", "dynamic makespan", "dynamic busy", "static ÷ dynamic"],
                  rows, title=f"Simulator on the lab's {len(tiles):,} tiles (size {size}), in cost units",

@@ -130,11 +130,21 @@ def predicted_ratio(factor: float, fraction: float) -> float:
     return factor / (fraction * factor + (1 - fraction))
 
 
-def compare(costs, workers: int, chunk: int = 1, atomic_cost: float = 0.0) -> tuple:
-    """(static, dynamic, static makespan ÷ dynamic makespan) for one list of task costs."""
-    s = static_split(costs, workers)
-    d = dynamic_queue(costs, workers, chunk, atomic_cost)
-    return s, d, s.makespan / d.makespan if d.makespan else 1.0
+@dataclass(frozen=True)
+class Comparison:
+    """One list of task costs scheduled both ways: the two schedules and how much longer the static one runs."""
+    static: Schedule
+    dynamic: Schedule
+
+    @property
+    def ratio(self) -> float:
+        """Static makespan ÷ dynamic makespan: what the shared counter gains (1.0 on balanced work)."""
+        return self.static.makespan / self.dynamic.makespan if self.dynamic.makespan else 1.0
+
+
+def compare(costs, workers: int, chunk: int = 1, atomic_cost: float = 0.0) -> Comparison:
+    """The static split and the dynamic queue of one list of task costs, side by side."""
+    return Comparison(static_split(costs, workers), dynamic_queue(costs, workers, chunk, atomic_cost))
 
 
 @calculator_inputs(positive="workers tasks_per_worker heavy_factor chunk", fraction="heavy_fraction")
@@ -145,10 +155,10 @@ def explain_split(workers: int = 132, tasks_per_worker: int = 64, heavy_fraction
     costs = heavy_front(n, 1, heavy_factor, heavy_fraction)
     if order == "shuffled":
         random.Random(0).shuffle(costs)
-    s, d, ratio = compare(costs, workers, chunk)
+    c = compare(costs, workers, chunk)
     lines = [f"{n:,} tasks on {workers} workers; {heavy_fraction:.1%} of them cost {heavy_factor}×, {order}",
-             f"  {s}", f"  {d}",
-             f"  static ÷ dynamic = {ratio:.2f}×"]
+             f"  {c.static}", f"  {c.dynamic}",
+             f"  static ÷ dynamic = {c.ratio:.2f}×"]
     if order == "heavy first" and workers * heavy_fraction >= 1:
         lines.append(f"  formula: factor ÷ mean cost = {predicted_ratio(heavy_factor, heavy_fraction):.2f}× "
                      "(the heaviest slice is all heavy)")
@@ -207,11 +217,24 @@ def explain_launch(kernels: int = 160, cpu_us: float = 6.0, kernel_us: float = 1
 
 # ---- the book's microbenchmark (L4814): which balance can give 2×? ---------------------------
 
-def book_levels(n: int = 1 << 20, period: int = 256, block: int = 256, warp: int = 32, sms: int = 132,
-                threads_per_sm: int = 2048) -> list:
-    """Static vs the book's warp queue for work = idx % period, modelled at three levels.
+@dataclass(frozen=True)
+class Level:
+    """One level of balance in the book's microbenchmark: both makespans (units of work) and what it assumes."""
+    balance: str            # "across SMs (blocks are equal)", "across warps (the book's kernel)", ...
+    static: float           # makespan of the static split
+    dynamic: float          # makespan with a queue balancing at this level
+    assumes: str
 
-    Returns [(level, static makespan, dynamic makespan, ratio, what it assumes)], in work units.
+    @property
+    def ratio(self) -> float:
+        """Static ÷ dynamic makespan: the most a queue balancing at this level can gain."""
+        return self.static / self.dynamic
+
+
+def book_levels(n: int = 1 << 20, period: int = 256, block: int = 256, warp: int = 32, sms: int = 132,
+                threads_per_sm: int = 2048) -> list[Level]:
+    """Static vs the book's warp queue for work = idx % period, modelled at three levels (a Level each).
+
     - SMs: an SM shares its throughput among its warps, so only each SM's total matters.
     - warps: each warp runs at its own pace and costs its slowest lane (SIMT); a static block holds
       its warp slots until its slowest warp ends, while the book's kernel keeps every warp busy by
@@ -232,13 +255,13 @@ def book_levels(n: int = 1 << 20, period: int = 256, block: int = 256, warp: int
     lane_bound = sum(work) / (sms * threads_per_sm)
     limit = warp_limit(period, block, warp)
     return [
-        ("across SMs (blocks are equal)", sm_static, sm_dynamic, sm_static / sm_dynamic,
-         "an SM's warps share its issue slots: only each SM's total counts"),
-        ("across warps (the book's kernel)", warp_static, warp_dynamic, warp_static / warp_dynamic,
-         f"each warp at its own pace; a static block holds its warp slots until its slowest warp ends; "
-         f"with endless work the ratio tends to max ÷ mean warp cost = {limit:.2f}×"),
-        ("across lanes too (a thread per grab)", warp_static, lane_bound, warp_static / lane_bound,
-         "bound: total work ÷ lane slots; the book's kernel keeps idx = base + lane, so it cannot reach it"),
+        Level("across SMs (blocks are equal)", sm_static, sm_dynamic,
+              "an SM's warps share its issue slots: only each SM's total counts"),
+        Level("across warps (the book's kernel)", warp_static, warp_dynamic,
+              f"each warp at its own pace; a static block holds its warp slots until its slowest warp ends; "
+              f"with endless work the ratio tends to max ÷ mean warp cost = {limit:.2f}×"),
+        Level("across lanes too (a thread per grab)", warp_static, lane_bound,
+              "bound: total work ÷ lane slots; the book's kernel keeps idx = base + lane, so it cannot reach it"),
     ]
 
 

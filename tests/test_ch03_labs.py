@@ -81,9 +81,10 @@ def test_first_touch_table_compares_fresh_mappings_with_the_reused_buffer():
 
 
 def test_feeding_sweep_and_book_check():
-    sweep = feeding.sweep_table([{"num_workers": 0}, {"num_workers": 2, "prefetch_factor": 2},
-                                 {"num_workers": 2, "prefetch_factor": 2, "pin_memory": True}], rep_ms=40)
-    assert sweep.rows[0][1].startswith("✅") and sweep.rows[1][1].startswith("✅")
+    sweep = feeding.run_sweep([{"num_workers": 0}, {"num_workers": 2, "prefetch_factor": 2},
+                               {"num_workers": 2, "prefetch_factor": 2, "pin_memory": True}], rep_ms=40)
+    rows = sweep.table().rows
+    assert rows[0][1].startswith("✅") and rows[1][1].startswith("✅")
     gain = feeding.pin_gain(sweep)
     assert (gain is None) == (DEVICE == "cpu")
     text = str(book_check.table(sweep))

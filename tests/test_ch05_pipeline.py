@@ -76,12 +76,15 @@ def test_planted_loader_bug_is_caught(monkeypatch):
     assert "differs" in loader.check(SMALL, {"num_workers": 0})
 
 
-def test_sweep_table_runs_quickly():
+def test_loader_sweep_runs_quickly():
     p = loader.Pipeline(n_images=13, batch_size=5, fetch_us=200.0, step_ms=1.0)
-    t = loader.sweep_table([{"num_workers": 0}, {"num_workers": 0, "step_ms": 0.0},
-                            {"num_workers": 1, "prefetch_factor": 2}], p, rep_ms=5)
-    assert [row[1] for row in t.rows] == ["✅ same batches"] * 3
-    assert t.stall is not None and 0 < t.stall[0] <= 1
+    s = loader.run_sweep([{"num_workers": 0}, {"num_workers": 0, "step_ms": 0.0},
+                          {"num_workers": 1, "prefetch_factor": 2}], p, rep_ms=5)
+    assert [q.why for q in s.points] == [""] * 3 and all(q.median_s > 0 for q in s.points)
+    assert [row[1] for row in s.table().rows] == ["✅ same batches"] * 3
+    assert s.stall is not None and 0 < s.stall.busy_before <= 1
+    assert s.step_ratio("workers=0", "workers=0, step=0 ms") > 1            # the step adds to the loader's time
+    assert "DataLoader sweep" in str(s)                                    # it shows as its table
 
 
 # ---- calculators, against hand-computed values ---------------------------------------------------
@@ -111,7 +114,7 @@ def test_stall_and_pipeline_models():
 
 
 def test_book_check_flags_l2267():
-    rows = book_check.table(measured_stall=(0.4, 0.9, 2.2)).rows
+    rows = book_check.table(measured_stall=loader.Stall(0.4, 0.9, 2.2)).rows
     l2267 = next(r for r in rows if r[0].startswith("L2267 ·"))
     assert l2267[1] == "6×" and l2267[2] == "1.36×"
     assert any("1.7 TB/s" in r[4] for r in rows)

@@ -4,7 +4,7 @@ Evidence: the H100 run of 2026-12-07 (pinned 7.1× pageable, staged 2.7×; two l
 a fresh mapping written 36× slower than a reused one) and a busy 2-core CPU (1.8×; 12×)."""
 from perflab.claims import AtLeast, Faster, Holds
 
-from labs.ch03_host_os.feeding import _seconds
+from labs.ch05_data_pipeline.loader import LoaderSweep
 
 
 def cell(table, row: str, column: str) -> "str | None":
@@ -13,12 +13,9 @@ def cell(table, row: str, column: str) -> "str | None":
     return next((r[col] for r in table.rows if r[0] == row), None)
 
 
-def step_ratio(table, slow: str, fast: str) -> "float | None":
-    a, b = cell(table, slow, "per step"), cell(table, fast, "per step")
-    try:
-        return _seconds(a) / _seconds(b)
-    except (TypeError, ValueError, KeyError):
-        return None
+def step_ratio(sweep, slow: str, fast: str) -> "float | None":
+    """Time per step of one loader config over another's, from a LoaderSweep (None for anything else)."""
+    return sweep.step_ratio(slow, fast) if isinstance(sweep, LoaderSweep) else None
 
 
 def fresh_vs_reused(table) -> "float | None":

@@ -24,19 +24,15 @@ SWEEP = [     # baseline first; the step=0 row is the loader alone (the model co
 ]
 
 
-def sweep_table(sweep: list | None = None, rep_ms: float = 120):
-    return loader.sweep_table(SWEEP if sweep is None else sweep, PIPELINE, rep_ms=rep_ms)
+def run_sweep(sweep: list | None = None, rep_ms: float = 120) -> loader.LoaderSweep:
+    """Chapter 5's loader sweep over this chapter's settings (checked, then timed); ``.table()`` shows it."""
+    return loader.run_sweep(SWEEP if sweep is None else sweep, PIPELINE, rep_ms=rep_ms)
 
 
-def pin_gain(table) -> float | None:
+def pin_gain(sweep: loader.LoaderSweep) -> float | None:
     """Time saved per step by pin_memory=True at the same workers/prefetch (2 workers, prefetch 2)."""
-    by = {r[0]: r for r in table.rows}
-    a, b = by.get("workers=2, prefetch=2"), by.get("workers=2, prefetch=2, pinned")
-    try:
-        ta, tb = _seconds(a[2]), _seconds(b[2])
-    except (TypeError, ValueError, IndexError):
-        return None
-    return 1 - tb / ta
+    ratio = sweep.step_ratio("workers=2, prefetch=2, pinned", "workers=2, prefetch=2")
+    return None if ratio is None else 1 - ratio
 
 
 def _seconds(text: str) -> float:

@@ -7,8 +7,9 @@ Evidence: the H100 run of 2026-12-07 and a busy 2-core CPU: shards with 1 MiB re
 one-worker claim is made for GPU hosts (spare cores) only."""
 from perflab.claims import Faster, Holds
 
-from labs.ch03_host_os._claims import cell, step_ratio
+from labs.ch03_host_os._claims import step_ratio
 from labs.ch03_host_os.feeding import _seconds
+from labs.ch05_data_pipeline.loader import LoaderSweep
 
 
 def read_time(table, reader: str, cache: str) -> "float | None":
@@ -22,9 +23,10 @@ def read_ratio(table, slow, fast) -> "float | None":
     return a / b if a and b else None
 
 
-def busy(table, row: str) -> "float | None":
-    v = cell(table, row, "GPU busy")
-    return float(v.rstrip("%")) / 100 if v and v.endswith("%") else None
+def busy(sweep, row: str) -> "float | None":
+    """GPU-busy share of one loader config (LoaderSweep), capped at 1; None where it was not timed."""
+    q = sweep.point(row) if isinstance(sweep, LoaderSweep) else None
+    return min(q.busy, 1) if q and q.busy is not None else None
 
 
 CLAIMS = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 from perflab import results
 from perflab.table import Table
 from labs.ch05_data_pipeline import calculators as calc
+from labs.ch05_data_pipeline.loader import Stall
 
 
 def _ratio(records, lab, before, after) -> float | None:
@@ -12,9 +13,9 @@ def _ratio(records, lab, before, after) -> float | None:
     return b.median_s / a.median_s if a and b else None
 
 
-def claims(measured_stall: tuple | None = None) -> list:
-    """(claim, book, ours, lab ratio for the H200 column or None, why). measured_stall: (busy_before,
-    busy_after, measured speedup) from this notebook's DataLoader sweep, if it ran."""
+def claims(measured_stall: Stall | None = None) -> list:
+    """(claim, book, ours, lab ratio for the H200 column or None, why). measured_stall: the loader.Stall
+    of this notebook's DataLoader sweep (``sweep.stall``), if it ran."""
     nic = calc.nic_limit_tbps(68, 2, 100)
     rows = [
         ("L2267 · GPU waits 30% → 5% of the time: throughput gain", "6×",
@@ -41,7 +42,7 @@ def claims(measured_stall: tuple | None = None) -> list:
          "the gap depends on the per-sample overhead: a few µs per op on a CPU, a kernel launch per op on a GPU"),
     ]
     if measured_stall:
-        before, after, speedup = measured_stall
+        before, after, speedup = measured_stall.busy_before, measured_stall.busy_after, measured_stall.speedup
         rows.insert(1, ("L2267's formula on this machine · DataLoader sweep, first row → fastest row",
                         f"(1 − wait after)/(1 − wait before) = {calc.stall_speedup(1 - before, 1 - after):.2f}×",
                         f"busy {before:.0%} → {after:.0%}, measured {speedup:.2f}×", "—",
@@ -49,7 +50,7 @@ def claims(measured_stall: tuple | None = None) -> list:
     return rows
 
 
-def table(*runs, measured_stall: tuple | None = None) -> Table:
+def table(*runs, measured_stall: Stall | None = None) -> Table:
     """The claims, with our arithmetic or measurement, and the H200 reference ratio where a lab measures it."""
     mine = [rec for run in runs for rec in run.records]
     ref = results.reference()

@@ -8,7 +8,7 @@ the chapter's flip+normalize transform for real. The training step is simulated 
 two-core machine, so the sweep shows the pipeline's shape without needing many cores.
 
     SWEEP = [{"num_workers": 0}, {"num_workers": 2, "prefetch_factor": 4}, ...]   # a sweep is data
-    sweep_table(SWEEP)   # every config checked (same batches as a plain loop), then one step timed with pl.bench
+    run_sweep(SWEEP)     # a LoaderSweep: every config checked (same batches as a plain loop), then timed
 """
 from __future__ import annotations
 
@@ -152,60 +152,119 @@ def time_config(p: Pipeline, cfg: dict, rep_ms: float = 150):
     return m, feed, pp
 
 
-def sweep_table(sweep: list | None = None, p: Pipeline = Pipeline(), rep_ms: float = 150):
-    """Check each config (same batches), time one steady-state step of each with pl.bench, and explain."""
+@dataclass(frozen=True)
+class LoaderPoint:
+    """One config of the sweep: its label, whether it yields the plain loop's batches ('' when it does, else
+    why not, or why it was not timed), and for a timed one: the median time per step (s), the simulated
+    step it fed (ms), its workers and queue depth, the mean wait in next() (s) and the GPU-busy share."""
+    label: str
+    config: dict
+    why: str = ""
+    median_s: float | None = None
+    step_ms: float = 0.0
+    workers: int = 0
+    queue: int = 0
+    wait_s: float | None = None
+    busy: float | None = None
+
+
+@dataclass(frozen=True)
+class Stall:
+    """The book's stall arithmetic measured: GPU busy share of the first row and of the fastest row at the
+    same step, and the speedup between them."""
+    busy_before: float
+    busy_after: float
+    speedup: float
+
+
+@dataclass(frozen=True)
+class LoaderSweep:
+    """What :func:`run_sweep` measured: the pipeline, one LoaderPoint per config (in sweep order) and the
+    device; ``table()`` draws it and runs nothing."""
+    pipeline: Pipeline
+    points: tuple[LoaderPoint, ...]
+    device: str
+
+    def point(self, label: str) -> LoaderPoint | None:
+        return next((q for q in self.points if q.label == label), None)
+
+    def step_ratio(self, slow: str, fast: str) -> float | None:
+        """Time per step of config ``slow`` over config ``fast`` (labels), or None where one was not timed."""
+        a, b = self.point(slow), self.point(fast)
+        return a.median_s / b.median_s if a and b and a.median_s and b.median_s else None
+
+    @property
+    def stall(self) -> Stall | None:
+        """First row against the fastest row at the pipeline's own step (None with fewer than two)."""
+        same = [q for q in self.points if q.median_s and q.step_ms == self.pipeline.step_ms]
+        if len(same) < 2:
+            return None
+        best = min(same, key=lambda q: q.median_s)
+        return Stall(min(same[0].busy, 1), min(best.busy, 1), same[0].median_s / best.median_s)
+
+    def table(self):
+        from perflab.measure import format_time
+        from perflab.table import Table
+        from labs.ch05_data_pipeline.calculators import pipeline_batch_s
+        p, timed = self.pipeline, [q for q in self.points if q.median_s]
+        load_s = next((q.median_s for q in timed if q.workers == 0 and q.step_ms == 0), None)  # the loader alone
+        rows = []
+        for q in self.points:
+            if not q.median_s:
+                rows.append([q.label, q.why] + ["—"] * 7)
+                continue
+            model = format_time(pipeline_batch_s(load_s, q.step_ms * 1e-3, q.workers)) if load_s else "—"
+            rows.append([q.label, "✅ same batches", format_time(q.median_s), f"{p.batch_size / q.median_s:,.0f}",
+                         model, format_time(q.wait_s), f"{min(q.busy, 1):.0%}",
+                         f"{timed[0].median_s / q.median_s:.2f}×", str(q.queue)])
+        return Table(["config", "check", "per step", "samples/s", "model", "blocked in next()", "GPU busy",
+                      "vs first", "queue"], rows,
+                     title=(f"DataLoader sweep: batch {p.batch_size}, fetch {p.fetch_us:g} µs/sample, step "
+                            f"{p.step_ms:g} ms · measured on {self.device}"), notes=self._notes())
+
+    def _notes(self) -> list[str]:
+        notes = ["the step is simulated (the host sleeps step_ms, as it would waiting on a GPU); "
+                 + ("the H2D copy is real" if torch.cuda.is_available() else "no GPU here, so no H2D copy"),
+                 "per step = one next() + the step, in steady state (workers started, queue full); "
+                 "GPU busy = step time / time per step (the goodput of this loop)",
+                 "model = step + load with 0 workers, max(step, load / workers) with workers, where load is the "
+                 "'workers=0, step=0 ms' row; it leaves out handing each batch from a worker to the main process",
+                 "queue = batches the loader keeps in flight, num_workers × prefetch_factor (L2299)"]
+        per = {(label({**q.config, "step_ms": 0}), q.step_ms): q.median_s for q in self.points if q.median_s}
+        for (name, step), t in per.items():
+            t_half = per.get((name, step / 2)) if step else None
+            if t_half:
+                r = t / t_half
+                verdict = ("the input pipeline is the bottleneck: a faster GPU would not help" if r < 1.15 else
+                           "the step was the bottleneck: a faster GPU helps until loading is exposed" if r > 1.3
+                           else "near balance: loading and the step both limit it (a busy machine blurs this)")
+                notes.append(f"diagnosis, {name.replace(', step=0 ms', '')}: halving the step from {step:g} to "
+                             f"{step / 2:g} ms made each step {r:.2f}× faster → {verdict}")
+        return notes
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def run_sweep(sweep: list | None = None, p: Pipeline = Pipeline(), rep_ms: float = 150) -> LoaderSweep:
+    """Check each config (same batches), then time one steady-state step of each with pl.bench."""
     from perflab.machine import env
-    from perflab.measure import format_time
-    from perflab.table import Table
-    from labs.ch05_data_pipeline.calculators import pipeline_batch_s
-    sweep = SWEEP if sweep is None else sweep
-    rows, base, load_s, per, busy_of = [], None, None, {}, []
-    for cfg in sweep:
+    points = []
+    for cfg in SWEEP if sweep is None else sweep:
         if cfg.get("pin_memory") and not torch.cuda.is_available():
-            rows.append([label(cfg), "— needs CUDA: pinned host memory only speeds up copies to a GPU"] + ["—"] * 7)
+            points.append(LoaderPoint(label(cfg), cfg, "— needs CUDA: pinned host memory only speeds up copies to "
+                                                       "a GPU"))
             continue
         why = check(p, cfg)
         if why:
-            rows.append([label(cfg), f"❌ {why} — not timed"] + ["—"] * 7)
+            points.append(LoaderPoint(label(cfg), cfg, f"❌ {why} — not timed"))
             continue
         m, feed, pp = time_config(p, cfg, rep_ms)
-        base = base or m
         workers = cfg.get("num_workers", 0)
-        per[(label({**cfg, "step_ms": 0}), pp.step_ms)] = m.median
-        if workers == 0 and pp.step_ms == 0:
-            load_s = m.median                        # the loader alone (T5.5: no GPU work)
-        busy = pp.step_ms * 1e-3 / m.median
-        if pp.step_ms == p.step_ms:
-            busy_of.append((busy, m.median))
-        wait = feed.mean("wait_s", feed.skip)
-        rows.append([label(cfg), "✅ same batches", format_time(m.median), f"{p.batch_size / m.median:,.0f}",
-                     (pp.step_ms * 1e-3, workers), format_time(wait), f"{min(busy, 1):.0%}",
-                     f"{base.median / m.median:.2f}×", f"{workers * cfg.get('prefetch_factor', 2) if workers else 0}"])
-    for row in rows:                                 # the model column needs the loader-only row's time
-        if isinstance(row[4], tuple):
-            row[4] = format_time(pipeline_batch_s(load_s, *row[4])) if load_s else "—"
-    notes = ["the step is simulated (the host sleeps step_ms, as it would waiting on a GPU); "
-             + ("the H2D copy is real" if torch.cuda.is_available() else "no GPU here, so no H2D copy"),
-             "per step = one next() + the step, in steady state (workers started, queue full); "
-             "GPU busy = step time / time per step (the goodput of this loop)",
-             "model = step + load with 0 workers, max(step, load / workers) with workers, where load is the "
-             "'workers=0, step=0 ms' row; it leaves out handing each batch from a worker to the main process",
-             "queue = batches the loader keeps in flight, num_workers × prefetch_factor (L2299)"]
-    for (name, step), t in per.items():
-        t_half = per.get((name, step / 2)) if step else None
-        if t_half:
-            r = t / t_half
-            verdict = ("the input pipeline is the bottleneck: a faster GPU would not help" if r < 1.15 else
-                       "the step was the bottleneck: a faster GPU helps until loading is exposed" if r > 1.3 else
-                       "near balance: loading and the step both limit it (a busy machine blurs this)")
-            notes.append(f"diagnosis, {name.replace(', step=0 ms', '')}: halving the step from {step:g} to "
-                         f"{step / 2:g} ms made each step {r:.2f}× faster → {verdict}")
-    table = Table(["config", "check", "per step", "samples/s", "model", "blocked in next()", "GPU busy",
-                   "vs first", "queue"], rows,
-                  title=(f"DataLoader sweep: batch {p.batch_size}, fetch {p.fetch_us:g} µs/sample, step {p.step_ms:g} ms"
-                         f" · measured on {env().device}"), notes=notes)
-    table.stall = None                               # first row → fastest row at the same step, for the book check
-    if len(busy_of) > 1:
-        best = min(busy_of, key=lambda b: b[1])
-        table.stall = (min(busy_of[0][0], 1), min(best[0], 1), busy_of[0][1] / best[1])
-    return table
+        points.append(LoaderPoint(label(cfg), cfg, median_s=m.median, step_ms=pp.step_ms, workers=workers,
+                                  queue=workers * cfg.get("prefetch_factor", 2) if workers else 0,
+                                  wait_s=feed.mean("wait_s", feed.skip), busy=pp.step_ms * 1e-3 / m.median))
+    return LoaderSweep(p, tuple(points), env().device)

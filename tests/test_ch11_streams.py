@@ -206,6 +206,31 @@ def test_gpu_only_parts_explain_themselves_on_the_cpu_tier():
         assert isinstance(line, str) and line.startswith("needs") and "\n" not in line
 
 
+def test_pair_probe_reads_its_cases():
+    """A probe is data: ratios to the first case, and a table that says overlap or serialized per case."""
+    from labs.ch11_streams import book_check, sync_points
+    cases = (sync_points.PairCase("nothing", 1.0e-3, 0.9e-3, 1.1e-3),
+             sync_points.PairCase("cudaMalloc", 1.1e-3, 1.0e-3, 1.2e-3),
+             sync_points.PairCase("cudaFree (of a block allocated before)", 2.0e-3, 1.9e-3, 2.1e-3))
+    probe = sync_points.PairProbe("Allocation calls", 1.0, "Pretend GPU", cases)
+    assert probe.ratios == {"nothing": 1.0, "cudaMalloc": pytest.approx(1.1),
+                            "cudaFree (of a block allocated before)": 2.0}
+    assert [r[-1] for r in probe.table().rows] == ["overlap", "overlap", "serialized"]
+    assert "cudaMalloc left them overlapping and cudaFree serialized" in book_check._malloc_why(probe)
+
+
+def test_reuse_race_is_read_by_its_claims():
+    from labs.ch11_streams import _claims, allocator
+    race = allocator.ReuseRace(1_000, 2.0, "Pretend GPU", (allocator.RaceCase("none", True, 600, 1_000),
+                                                           allocator.RaceCase("record_stream", False, 0, 1_000)))
+    assert _claims._wrong_share("none")(race) == 0.6 and _claims._wrong_share("record_stream")(race) == 0.0
+    assert _claims._wrong_share("wait_stream")(race) is None and _claims._wrong_share("none")("needs a GPU") is None
+    assert race.table().rows[0][1:3] == ["yes", "600 of 1,000"]
+    pools = allocator.StreamPools(64, 4, "Pretend GPU", 4 << 26, 1 << 26, "— (no CuPy)")
+    assert _claims._pool_growth(pools) == 4.0 and _claims._pool_growth("needs a GPU") is None
+    assert [r[2] for r in pools.table().rows] == ["256 MB", "64 MB", "— (no CuPy)"]
+
+
 def test_book_check_renders_without_runs():
     from labs.ch11_streams import book_check
     t = book_check.table()
@@ -225,6 +250,7 @@ def test_cuda_event_timeline_covers_every_operation():
 @pytest.mark.skipif(not HAS_CUPY, reason="needs CuPy")
 def test_record_stream_prevents_the_race():
     from labs.ch11_streams import allocator
-    rows = {r[0]: r for r in allocator.reuse_race(size=4_000_037).rows}
-    assert rows["record_stream"][2].startswith("0 of") and rows["wait_stream"][2].startswith("0 of")
-    assert rows["none"][1] == "yes" and rows["record_stream"][1] == "no"
+    race = allocator.reuse_race(size=4_000_037)
+    assert race.case("record_stream").wrong == 0 and race.case("wait_stream").wrong == 0
+    assert race.case("none").reused and not race.case("record_stream").reused
+    assert race.table().rows[1][2].startswith("0 of")

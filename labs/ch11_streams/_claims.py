@@ -1,7 +1,7 @@
 """Chapter 11's measured outcomes as checked claims (perflab.claims), beside the book check.
 
-Lab claims read ``pl.run`` records; the probes (``sync_points``, ``allocator``) return tables whose
-``ratios`` / rows the Holds claims read, shown with ``values={"ch11.alloc_probe": table, ...}``."""
+Lab claims read ``pl.run`` records; the probes (``sync_points``' PairProbe, ``allocator``'s ReuseRace and
+StreamPools) are data the Holds claims read, shown with ``values={"ch11.alloc_probe": probe, ...}``."""
 from perflab.claims import AtMost, Faster, Holds
 
 _SHARED = {"cpu": "CPU tier: the three stages share the cores and the memory bandwidth (a loaded 2-core "
@@ -14,13 +14,10 @@ def _ratio(case):
 
 
 def _wrong_share(fix):
-    """Share of the side stream's results that came out wrong with this fix (from reuse_race's table)."""
-    def read(t):
-        for row in getattr(t, "rows", []):
-            if row[0] == fix:
-                wrong, total = (int(s.replace(",", "")) for s in row[2].split(" of "))
-                return wrong / total
-        return None
+    """Share of the side stream's results that came out wrong with this fix (from reuse_race's ReuseRace)."""
+    def read(race):
+        case = race.case(fix) if hasattr(race, "case") else None         # a str on the cpu tier
+        return case.wrong_share if case else None
     return read
 
 
@@ -60,12 +57,9 @@ CLAIMS = [
 ]
 
 
-def _pool_growth(t):
+def _pool_growth(pools):
     """Memory torch keeps after 4 streams used one buffer each, over one stream reusing it 4 times."""
-    kept = {row[1]: float(row[2].split()[0].replace(",", "")) for row in getattr(t, "rows", [])
-            if row[0] == "torch caching allocator"}
-    many, one = kept.get("4 streams, one buffer each"), kept.get("one stream, the same buffer 4x")
-    return many / one if many and one else None
+    return getattr(pools, "growth", None)                                # a str on the cpu tier
 
 
 CLAIMS.append(Holds("ch11.stream_pools", "torch's cache keeps a block per stream: 4 streams keep ≥ 3× one stream's memory",

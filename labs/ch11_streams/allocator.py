@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import torch
 
@@ -32,7 +33,53 @@ def _gpu_or_reason(what: str) -> str | None:
     return None
 
 
-def reuse_race(size: int = 16_777_259, iters: int = 64, spin_ms: float = 2.0):
+_COST = {"none": "— (a silent wrong answer)",
+         "record_stream": "the block is held until the side stream passes this point",
+         "wait_stream": "the main stream stalls until the side stream is done"}
+
+
+@dataclass(frozen=True)
+class RaceCase:
+    """One fix of the reuse race: whether the freed block was handed out again at once, and how many of the
+    side stream's results came out wrong."""
+    fix: str
+    reused: bool
+    wrong: int
+    total: int
+
+    @property
+    def wrong_share(self) -> float:
+        return self.wrong / self.total
+
+
+@dataclass(frozen=True)
+class ReuseRace:
+    """What :func:`reuse_race` measured: one RaceCase per fix (none, record_stream, wait_stream)."""
+    size: int
+    spin_ms: float
+    device: str
+    cases: tuple[RaceCase, ...]
+
+    def case(self, fix: str) -> RaceCase | None:
+        return next((c for c in self.cases if c.fix == fix), None)
+
+    def table(self) -> Table:
+        rows = [[c.fix, "yes" if c.reused else "no", f"{c.wrong:,} of {c.total:,}", _COST[c.fix]] for c in self.cases]
+        return Table(["fix", "block handed out again at once", "wrong elements", "cost"], rows,
+                     title=f"Freeing a buffer another stream still reads · {self.size:,} int32 · measured on "
+                           f"{self.device}",
+                     notes=["buf is allocated on the main stream and read by a kernel queued on a side stream behind "
+                            f"a {self.spin_ms:g} ms busy-wait; the host frees it and the main stream overwrites a new "
+                            "buffer of the same size"])
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def reuse_race(size: int = 16_777_259, iters: int = 64, spin_ms: float = 2.0) -> ReuseRace | str:
     """Free a buffer on the host while a side stream still has a kernel queued to read it, then allocate
     and overwrite a new buffer of the same size on the main stream. Three ways: no fix, record_stream,
     and making the main stream wait for the side stream before freeing.
@@ -48,7 +95,7 @@ def reuse_race(size: int = 16_777_259, iters: int = 64, spin_ms: float = 2.0):
     g = torch.Generator().manual_seed(7)
     x_host = torch.randint(-2**31, 2**31 - 1, (size,), generator=g, dtype=torch.int32)
     expected = reference(x_host, iters)
-    rows = []
+    cases = []
     for fix in ("none", "record_stream", "wait_stream"):
         torch.cuda.synchronize()
         torch.cuda.empty_cache()                                 # no cached blocks: buf's is the only one free
@@ -69,28 +116,57 @@ def reuse_race(size: int = 16_777_259, iters: int = 64, spin_ms: float = 2.0):
         junk.fill_(12345)
         reused = junk.data_ptr() == freed
         torch.cuda.synchronize()
-        wrong = int((result.cpu() != expected).sum())
-        rows.append([fix, "yes" if reused else "no", f"{wrong:,} of {size:,}",
-                     {"none": "— (a silent wrong answer)",
-                      "record_stream": "the block is held until the side stream passes this point",
-                      "wait_stream": "the main stream stalls until the side stream is done"}[fix]])
+        cases.append(RaceCase(fix, reused, int((result.cpu() != expected).sum()), size))
         del junk, result
-    return Table(["fix", "block handed out again at once", "wrong elements", "cost"], rows,
-                 title=f"Freeing a buffer another stream still reads · {size:,} int32 · measured on {pl.env().device}",
-                 notes=["buf is allocated on the main stream and read by a kernel queued on a side stream behind "
-                        f"a {spin_ms:g} ms busy-wait; the host frees it and the main stream overwrites a new buffer "
-                        "of the same size"])
+    return ReuseRace(size, spin_ms, pl.env().device, tuple(cases))
 
 
-def per_stream_pools(mb: int = 64, streams: int = 4):
+@dataclass(frozen=True)
+class StreamPools:
+    """Bytes an allocator keeps after one ``mb`` MB buffer was allocated and freed on each of ``streams``
+    streams, against the same buffers on one stream (torch), and CuPy's async pool after the first pattern
+    (bytes, or why it could not say)."""
+    mb: int
+    streams: int
+    device: str
+    torch_many_bytes: int
+    torch_one_bytes: int
+    cupy_async: int | str
+
+    @property
+    def growth(self) -> float | None:
+        """torch's memory kept with a stream per buffer over one stream's (None when one stream kept nothing)."""
+        return self.torch_many_bytes / self.torch_one_bytes if self.torch_one_bytes else None
+
+    def table(self) -> Table:
+        mib = lambda b: f"{b / 2**20:,.0f} MB"  # noqa: E731
+        many = f"{self.streams} streams, one buffer each"
+        rows = [["torch caching allocator", many, mib(self.torch_many_bytes)],
+                ["torch caching allocator", f"one stream, the same buffer {self.streams}x", mib(self.torch_one_bytes)],
+                ["CuPy MemoryAsyncPool", many,
+                 mib(self.cupy_async) if isinstance(self.cupy_async, int) else self.cupy_async]]
+        return Table(["allocator", "pattern", "memory kept afterwards"], rows,
+                     title=f"Cached blocks and streams · {self.mb} MB buffers · measured on {self.device}",
+                     notes=["torch keeps each stream's freed blocks for that stream; the driver's pool may give a "
+                            "block freed on one stream to another once the free has completed (opportunistic "
+                            "reuse, a pool attribute on by default)"])
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def per_stream_pools(mb: int = 64, streams: int = 4) -> StreamPools | str:
     """Reserved memory after allocating and freeing one ``mb`` buffer on each of ``streams`` streams,
     vs the same on one stream: torch's caching allocator, and (where available) CuPy's async pool."""
     if pl.env().tier != "gpu":
         return (_NEEDS_GPU + f"it would show torch reserving about {streams} x {mb} MB after one {mb} MB buffer "
                 f"on each of {streams} streams (cached blocks are kept per stream)")
     n = mb * (1 << 20) // 4
-    rows = []
-    for label, count in ((f"{streams} streams, one buffer each", streams), ("one stream, the same buffer 4x", 1)):
+    kept = []
+    for count in (streams, 1):
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
         base = torch.cuda.memory_reserved()
@@ -100,16 +176,12 @@ def per_stream_pools(mb: int = 64, streams: int = 4):
                 t = torch.empty(n, dtype=torch.int32, device="cuda")
                 del t
         torch.cuda.synchronize()
-        rows.append(["torch caching allocator", label, f"{(torch.cuda.memory_reserved() - base) / 2**20:,.0f} MB"])
-    rows.append(["CuPy MemoryAsyncPool", f"{streams} streams, one buffer each", _async_pool_growth(n * 4, streams)])
-    return Table(["allocator", "pattern", "memory kept afterwards"], rows,
-                 title=f"Cached blocks and streams · {mb} MB buffers · measured on {pl.env().device}",
-                 notes=["torch keeps each stream's freed blocks for that stream; the driver's pool may give a "
-                        "block freed on one stream to another once the free has completed (opportunistic reuse, "
-                        "a pool attribute on by default)"])
+        kept.append(torch.cuda.memory_reserved() - base)
+    return StreamPools(mb, streams, pl.env().device, kept[0], kept[1], _async_pool_growth(n * 4, streams))
 
 
-def _async_pool_growth(nbytes: int, streams: int) -> str:
+def _async_pool_growth(nbytes: int, streams: int) -> int | str:
+    """Bytes CuPy's async pool grew by over ``streams`` streams, or why it could not say."""
     try:
         import cupy
         from labs.ch11_streams.alloc_loop import _pool, cupy_on
@@ -122,7 +194,7 @@ def _async_pool_growth(nbytes: int, streams: int) -> str:
                 mp = pool.malloc(nbytes)
                 del mp
             s.synchronize()
-        return f"{(pool.total_bytes() - before) / 2**20:,.0f} MB"
+        return int(pool.total_bytes() - before)
     except Exception as exc:                                     # no CuPy, no pool support, old driver
         return f"— ({type(exc).__name__}: {exc})"
 

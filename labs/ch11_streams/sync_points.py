@@ -9,9 +9,12 @@ them serializes the streams, about twice that. We change one thing at a time:
 - ``allocation``: what the host calls between the two launches — nothing, cudaMalloc, cudaFree,
   cudaMallocAsync/cudaFreeAsync, torch.empty (book L4597–L4599).
 
-Needs a CUDA GPU and CuPy; on the cpu tier each function returns a one-line explanation instead.
+Each returns a :class:`PairProbe` (``.ratios``, ``.table()``). Needs a CUDA GPU and CuPy; on the cpu tier
+each function returns a one-line explanation instead.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -52,24 +55,54 @@ def _pair(first, second, between=lambda: None, after=lambda: None, spin_ms: floa
     return fn
 
 
-def _table(cases, spin_ms, title, notes):
-    """Time each case with pl.bench; the Table also carries ``ratios`` {case: time / first case's time}."""
-    rows, base, ratios = [], None, {}
+@dataclass(frozen=True)
+class PairCase:
+    """One case of a probe: what ran around the two launches, and the pair's median, p20 and p80 (s)."""
+    name: str
+    median_s: float
+    p20_s: float
+    p80_s: float
+
+
+@dataclass(frozen=True)
+class PairProbe:
+    """Two ``spin_ms`` busy-wait kernels timed per case, the first case the baseline; ``table()`` draws it."""
+    title: str
+    spin_ms: float
+    device: str
+    cases: tuple[PairCase, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ratios(self) -> dict[str, float]:
+        """{case: its time / the first case's time}."""
+        return {c.name: c.median_s / self.cases[0].median_s for c in self.cases}
+
+    def table(self) -> Table:
+        rows = [[c.name, format_time(c.median_s), f"{format_time(c.p20_s)}–{format_time(c.p80_s)}",
+                 f"{self.ratios[c.name]:.2f}×", "overlap" if c.median_s < 1.5 * self.spin_ms * 1e-3 else "serialized"]
+                for c in self.cases]
+        return Table(["case", "pair takes", "p20–p80", "vs the first row", "streams"], rows,
+                     title=f"{self.title} · two {self.spin_ms:g} ms busy-wait kernels · measured on {self.device}",
+                     notes=list(self.notes))
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def _probe(cases, spin_ms, title, notes) -> PairProbe:
+    """Time each case with pl.bench."""
+    timed = []
     for name, fn in cases:
         m = pl.bench(fn, rep_ms=40, label=name)
-        base = base or m.median
-        ratios[name] = m.median / base
-        verdict = "overlap" if m.median < 1.5 * spin_ms * 1e-3 else "serialized"
-        rows.append([name, format_time(m.median), f"{format_time(m.p20)}–{format_time(m.p80)}",
-                     f"{m.median / base:.2f}×", verdict])
-    table = Table(["case", "pair takes", "p20–p80", "vs the first row", "streams"], rows,
-                  title=f"{title} · two {spin_ms:g} ms busy-wait kernels · measured on {pl.env().device}",
-                  notes=notes)
-    table.ratios = ratios
-    return table
+        timed.append(PairCase(name, m.median, m.p20, m.p80))
+    return PairProbe(title, spin_ms, pl.env().device, tuple(timed), tuple(notes))
 
 
-def default_stream(spin_ms: float = 1.0):
+def default_stream(spin_ms: float = 1.0) -> PairProbe | str:
     """A kernel on a side stream and one on the legacy default stream: blocking vs non-blocking side stream."""
     if (why := _reason("it would show a blocking stream and the legacy default stream serializing "
                        f"(about {2 * spin_ms:g} ms for the pair) while a non-blocking stream overlaps "
@@ -83,15 +116,14 @@ def default_stream(spin_ms: float = 1.0):
     cases = [("two non-blocking streams", _pair(nonblocking, other, spin_ms=spin_ms)),
              ("non-blocking stream, then the legacy default stream", _pair(nonblocking, legacy, spin_ms=spin_ms)),
              ("blocking stream, then the legacy default stream", _pair(blocking, legacy, spin_ms=spin_ms))]
-    table = _table(cases, spin_ms, "The legacy default stream",
-                   [f"legacy default stream = cupy.cuda.Stream.null (handle {legacy.ptr}), the same as "
-                    "torch.cuda.default_stream(); torch.cuda.Stream() is created non-blocking, "
-                    "cupy.cuda.Stream(non_blocking=False) is not",
-                    "per-thread default streams (nvcc --default-stream per-thread) would also avoid it"])
-    return table
+    return _probe(cases, spin_ms, "The legacy default stream",
+                  [f"legacy default stream = cupy.cuda.Stream.null (handle {legacy.ptr}), the same as "
+                   "torch.cuda.default_stream(); torch.cuda.Stream() is created non-blocking, "
+                   "cupy.cuda.Stream(non_blocking=False) is not",
+                   "per-thread default streams (nvcc --default-stream per-thread) would also avoid it"])
 
 
-def allocation(spin_ms: float = 1.0, nbytes: int = 1 << 20):
+def allocation(spin_ms: float = 1.0, nbytes: int = 1 << 20) -> PairProbe | str:
     """What an allocation call on the host between two launches does to their overlap."""
     if (why := _reason("it would show cudaFree between two launches serializing them (about "
                        f"{2 * spin_ms:g} ms) while cudaMallocAsync/cudaFreeAsync and torch's cached "
@@ -125,7 +157,7 @@ def allocation(spin_ms: float = 1.0, nbytes: int = 1 << 20):
                   _prepared(_pair(s1, s2, cuda_free_prepared, spin_ms=spin_ms), lambda: held.append(rt.malloc(nbytes)))),
                  ("cudaMallocAsync + cudaFreeAsync on the second stream", _pair(s1, s2, malloc_async, spin_ms=spin_ms)),
                  ("torch.empty + free on the second stream (cached block)", _pair(s1, s2, torch_empty, spin_ms=spin_ms))]
-        return _table(cases, spin_ms, "Allocation calls between two launches",
+        return _probe(cases, spin_ms, "Allocation calls between two launches",
                       [f"{nbytes >> 20} MB per allocation; the first launch is on one stream, the second on another",
                        "the CUDA guide lists 'a device memory allocation' among implicit synchronizations; "
                        "measured, it is the free that waits"])

@@ -193,6 +193,12 @@ def test_per_launch_cost_and_ratios_from_records():
         == "20.0 µs per launch → 20.0 ms per 1,000"
 
 
+def test_machine_facts_name_their_source():
+    f = views.machine_facts()
+    assert f.sms > 0 and f.l2_mb > 0
+    assert ("reference" in f.where) == (DEVICE == "cpu")          # a CPU borrows the reference GPU's figures
+
+
 def test_book_check_runs_without_runs():
     text = str(book_check.table(sms=132))
     assert "L4241" in text and "L4288" in text and "33,792 (132 SMs)" in text

@@ -2,6 +2,8 @@
 H200 reference, and the two ratios the chapter is about (best Triton vs cuBLAS, more stages vs one)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from perflab import results
 
 STAGE_X = {"stages_1": 1, "stages_2": 2, "stages_3": 3, "stages_4": 4}
@@ -91,17 +93,27 @@ def cluster_note(run) -> str:
             f"matches the two-kernel version's traffic in one launch, with the 8 partial sums exchanged on chip")
 
 
-def machine_facts() -> tuple[int, float, float | None, str]:
-    """(SMs, L2 MB, copy GB/s, where from): this GPU's, read and measured; on the cpu tier the H200
-    reference run's (its manifest), since the models below are about a GPU."""
+@dataclass(frozen=True)
+class MachineFacts:
+    """What the chapter's GPU models need: SMs, L2 (MB), the measured copy rate (GB/s, None where not
+    measured) and where these came from."""
+    sms: int
+    l2_mb: float
+    copy_gbps: float | None
+    where: str
+
+
+def machine_facts() -> MachineFacts:
+    """This GPU's facts, read and measured; on the cpu tier the H200 reference run's (its manifest), since
+    the models below are about a GPU."""
     from perflab.machine import env
     e = env()
     if e.tier == "gpu":
         from perflab.peaks import ceilings
-        return e.sms, e.l2_mb or 50.0, ceilings().copy_gbps, e.device
+        return MachineFacts(e.sms, e.l2_mb or 50.0, ceilings().copy_gbps, e.device)
     man = results.reference_manifest()
-    return (man.get("sms", 132), man.get("l2_mb", 50.0), man.get("ceilings", {}).get("copy_gbps"),
-            f"{man.get('device', 'NVIDIA H200')} reference (its SMs, L2 and measured bandwidth)")
+    return MachineFacts(man.get("sms", 132), man.get("l2_mb", 50.0), man.get("ceilings", {}).get("copy_gbps"),
+                        f"{man.get('device', 'NVIDIA H200')} reference (its SMs, L2 and measured bandwidth)")
 
 
 def show_tile_order_model(size, groups_to_draw=(1, 8)) -> None:
@@ -111,10 +123,12 @@ def show_tile_order_model(size, groups_to_draw=(1, 8)) -> None:
     from labs.ch10_pipelining import models
     from labs.ch10_pipelining._matmul import tile_for
     from perflab.machine import device, env
-    sms, l2_mb, gbps, where = machine_facts()
+    facts = machine_facts()
+    sms = facts.sms
     t = tile_for(device()) if env().tier == "gpu" else None
     tile = (t.block_m, t.block_n) if t else (128, 256)          # the tile the labs pick on an H100/H200
-    show(models.tile_order_table(size, tile=tile, wave=sms, l2_mb=l2_mb, gbps=gbps, device=where))
+    show(models.tile_order_table(size, tile=tile, wave=sms, l2_mb=facts.l2_mb, gbps=facts.copy_gbps,
+                                 device=facts.where))
     grid_m, grid_n = -(-size[0] // tile[0]), -(-size[1] // tile[1])
     for g in groups_to_draw:
         show(models.order_figure(grid_m, grid_n, g, sms), fallback=models.order_text(grid_m, grid_n, g, sms))

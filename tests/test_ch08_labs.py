@@ -273,6 +273,19 @@ def pretend_gpu(cuda_on_cpu, monkeypatch):
     return fake
 
 
+def test_counter_view_is_data():
+    from labs.ch08_occupancy_ilp import profile
+    issue = profile.METRICS["warp-instr / scheduler / cycle"]
+    cases = profile.CASES[:2]
+    v = profile.CounterView(cases, profile.METRICS, "Pretend GPU",
+                            {"ch08.fma_ilp.cuda_ilp1": {issue: 0.31}, "ch08.fma_ilp.cuda_ilp8": {issue: 0.96}})
+    assert v.max_issue() == 0.96
+    assert [r[:3] for r in v.table().rows] == [["fma_ilp.cuda_ilp1", "fma_ilp1", "0.31"],
+                                               ["fma_ilp.cuda_ilp8", "fma_ilp8", "0.96"]]
+    off = profile.CounterView(cases, profile.METRICS, "Pretend GPU", unavailable="no ncu")
+    assert off.max_issue() is None and "unavailable: no ncu" in str(off)
+
+
 def test_gpu_paths_on_a_pretend_gpu(pretend_gpu):
     from labs.ch08_occupancy_ilp import book_check, divergence, profile, registers, sweep
     maps = [sweep.heatmap(lab, size=LABS[lab][1]) for lab in sweep.GRIDS]

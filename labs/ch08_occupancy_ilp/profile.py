@@ -6,6 +6,8 @@ costs one start-up. Without ncu or counter access the table says why, in one lin
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 # (lab, variant, size, kernel name): small sizes, one kernel launch each
 CASES = [
     ("ch08.fma_ilp", "cuda_ilp1", (2_097_169, 256), "fma_ilp1"),
@@ -23,38 +25,60 @@ METRICS = {
 }
 
 
-def view(cases=CASES, metrics: dict = METRICS, timeout_s: float = 240):
-    """One row per case, one column per metric (a Table), or one line saying why counters are unavailable."""
+@dataclass(frozen=True)
+class CounterView:
+    """What Nsight Compute read per case: ``values["lab.variant"]`` = {ncu metric: value},
+    or, with ``unavailable`` set, why it read nothing. ``table()`` draws it."""
+    cases: tuple
+    metrics: dict
+    device: str
+    values: dict = field(default_factory=dict)
+    unavailable: str = ""
+
+    def table(self):
+        from perflab.table import Table
+        if self.unavailable:
+            return Table(["Nsight Compute"], [[f"unavailable: {self.unavailable}"]],
+                         notes=["the timing tables above are the counter-free view; the book check uses the timings",
+                                "with counters this shows: issue ≤ 1.0 per scheduler per cycle, ILP 8 near it and "
+                                "ILP 1 far below, and ~16 active threads per instruction in the divergent kernel"])
+        rows = []
+        for case in self.cases:
+            lab, variant, _, kname = case
+            vals = self.values.get(f"{lab}.{variant}", {})
+            rows.append([f"{lab.split('.')[1]}.{variant}", kname]
+                        + [f"{vals[m]:,.3g}" if m in vals else "—" for m in self.metrics.values()])
+        return Table(["variant", "kernel", *self.metrics], rows,
+                     title=f"Nsight Compute, one call each, on {self.device}",
+                     notes=["warp-instr / scheduler / cycle: at most 1.0 (one issue slot per scheduler per cycle); "
+                            "SM IPC: at most 4 (four schedulers)",
+                            "active threads / instr: 32 when no lane is masked off; 16 means half the warp idles",
+                            "stall 'wait': cycles a warp waits on a fixed-latency dependency (the previous FMA) "
+                            "per issue"])
+
+    def max_issue(self) -> float | None:
+        """The highest warp-instructions per scheduler per cycle (None without counters)."""
+        metric = METRICS["warp-instr / scheduler / cycle"]
+        vals = [v[metric] for v in self.values.values() if v.get(metric) is not None]
+        return max(vals) if vals else None
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def view(cases=CASES, metrics: dict = METRICS, timeout_s: float = 240) -> CounterView:
+    """Profile every case in one ncu process: a CounterView (one row per case, one column per metric), or
+    one that says why counters are unavailable."""
     from perflab.machine import env
     from perflab.nsight import ncu_cases
-    from perflab.table import Table
-
-    def unavailable(why: str):
-        return Table(["Nsight Compute"], [[f"unavailable: {why}"]],
-                     notes=["the timing tables above are the counter-free view; the book check uses the timings",
-                            "with counters this shows: issue ≤ 1.0 per scheduler per cycle, ILP 8 near it and "
-                            "ILP 1 far below, and ~16 active threads per instruction in the divergent kernel"])
+    cases = tuple(tuple(c) for c in cases)
     results = ncu_cases([(lab, variant, size) for lab, variant, size, _ in cases], metrics=list(metrics.values()),
                         timeout_s=timeout_s, kernel_regex="^(" + "|".join(k for *_, k in cases) + ")")
     if not any(res.available for res in results):
-        return unavailable(results[0].reason)
-    table, values = [], {}
-    for (lab, variant, size, kname), res in zip(cases, results):
-        vals = {m: v for k, m, v, _ in res.rows if k.split("(")[0].strip() == kname}
-        values[f"{lab}.{variant}"] = vals
-        table.append([f"{lab.split('.')[1]}.{variant}", kname]
-                     + [f"{vals[m]:,.3g}" if m in vals else "—" for m in metrics.values()])
-    out = Table(["variant", "kernel", *metrics], table, title=f"Nsight Compute, one call each, on {env().device}",
-                 notes=["warp-instr / scheduler / cycle: at most 1.0 (one issue slot per scheduler per cycle); "
-                        "SM IPC: at most 4 (four schedulers)",
-                        "active threads / instr: 32 when no lane is masked off; 16 means half the warp idles",
-                        "stall 'wait': cycles a warp waits on a fixed-latency dependency (the previous FMA) per issue"])
-    out.values = values
-    return out
-
-
-def max_issue(view_table) -> float | None:
-    """The highest warp-instructions per scheduler per cycle in a :func:`view` (None without counters)."""
-    vals = [v.get(METRICS["warp-instr / scheduler / cycle"]) for v in getattr(view_table, "values", {}).values()]
-    vals = [v for v in vals if v is not None]
-    return max(vals) if vals else None
+        return CounterView(cases, metrics, env().device, unavailable=results[0].reason)
+    values = {f"{lab}.{variant}": {m: v for k, m, v, _ in res.rows if k.split("(")[0].strip() == kname}
+              for (lab, variant, _, kname), res in zip(cases, results)}
+    return CounterView(cases, metrics, env().device, values)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import perflab as pl
-from labs.ch03_host_os import book_check, feeding, h2d_copy, host_report, models, solutions
+from labs.ch03_host_os import _claims, book_check, feeding, h2d_copy, host_report, models, solutions
 from labtests import DEVICE
 
 LAB = "ch03.h2d_copy"
@@ -75,9 +75,12 @@ def test_sysfs_parsers(tmp_path):
 def test_first_touch_table_compares_fresh_mappings_with_the_reused_buffer():
     # the timing itself (fresh mappings ~80× slower here) is the notebook's to show, not a unit test's:
     # a loaded CI machine can stall either case
-    t = host_report.first_touch(nbytes=8 * 1024 * 1024 + 4096 * 3, rep_ms=20)
+    touch = host_report.first_touch(nbytes=8 * 1024 * 1024 + 4096 * 3, rep_ms=20)
+    t = touch.table()
     assert t.rows[0][0].startswith("fresh mapping") and t.rows[-1][0].startswith("already mapped")
     assert t.rows[-1][-1] == "1.0×" and all(float(r[1]) > 0 for r in t.rows)
+    assert touch.vs_reused("already mapped (reused)") == 1.0 and touch.vs_reused("no such case") is None
+    assert _claims.fresh_vs_reused(touch) == touch.vs_reused("fresh mapping, 4 KiB pages") > 0
 
 
 def test_feeding_sweep_and_book_check():

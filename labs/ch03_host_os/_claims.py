@@ -4,13 +4,8 @@ Evidence: the H100 run of 2026-12-07 (pinned 7.1× pageable, staged 2.7×; two l
 a fresh mapping written 36× slower than a reused one) and a busy 2-core CPU (1.8×; 12×)."""
 from perflab.claims import AtLeast, Faster, Holds
 
+from labs.ch03_host_os.host_report import FirstTouch
 from labs.ch05_data_pipeline.loader import LoaderSweep
-
-
-def cell(table, row: str, column: str) -> "str | None":
-    """One cell of a perflab Table by its first-column label and column title (None when absent)."""
-    col = table.columns.index(column)
-    return next((r[col] for r in table.rows if r[0] == row), None)
 
 
 def step_ratio(sweep, slow: str, fast: str) -> "float | None":
@@ -18,9 +13,9 @@ def step_ratio(sweep, slow: str, fast: str) -> "float | None":
     return sweep.step_ratio(slow, fast) if isinstance(sweep, LoaderSweep) else None
 
 
-def fresh_vs_reused(table) -> "float | None":
-    v = cell(table, "fresh mapping, 4 KiB pages", "vs reused")
-    return float(v.rstrip("×")) if v else None
+def fresh_vs_reused(touch) -> "float | None":
+    """A fresh 4 KiB-page mapping's write time over the reused buffer's (host_report.FirstTouch)."""
+    return touch.vs_reused("fresh mapping, 4 KiB pages") if isinstance(touch, FirstTouch) else None
 
 
 CLAIMS = [

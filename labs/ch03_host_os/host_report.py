@@ -9,6 +9,7 @@ import os
 import resource
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from perflab.table import Table
@@ -106,7 +107,45 @@ def _fresh_fill(nbytes: int, advice: int | None) -> None:
     m.close()
 
 
-def first_touch(nbytes: int = 32 * 1024 * 1024, rep_ms: float = 60) -> Table:
+@dataclass(frozen=True)
+class FirstTouch:
+    """Writes of ``nbytes`` timed per case (perflab Measurements labelled by case; the reused buffer last),
+    the THP mode they ran under, and the device; ``table()`` draws it."""
+    nbytes: int
+    device: str
+    thp: str | None
+    measurements: tuple
+
+    def vs_reused(self, case: str) -> float | None:
+        """Time of ``case`` over the already-mapped buffer's (None when the case did not run)."""
+        m = next((m for m in self.measurements if m.label == case), None)
+        return m.median / self.measurements[-1].median if m else None
+
+    def table(self) -> Table:
+        ms = self.measurements
+        rows = [[m.label, f"{m.median * 1e3:.3f}", f"{m.p20 * 1e3:.3f}–{m.p80 * 1e3:.3f}", f"{m.gbps:.1f}",
+                 f"{m.median / ms[-1].median:.1f}×"] for m in ms]
+        notes = ["each fresh case maps new anonymous memory (mmap), writes it once and unmaps it: the kernel "
+                 "zeroes and maps every page on its first write"]
+        if len(ms) == 3:
+            notes.append("if MADV_HUGEPAGE is no faster, the kernel did not back the mapping with 2 MiB pages "
+                         "(unaligned mapping, fragmented memory, or a sandboxed kernel): /proc/meminfo AnonHugePages "
+                         "tells")
+        if len(ms) == 2:
+            notes.append(f"no hugepage row: THP mode here is {self.thp or 'not exposed'} (MADV_HUGEPAGE needs "
+                         "always/madvise)")
+        return Table([f"write {self.nbytes / 2**20:g} MiB", "ms", "p20–p80 ms", "GB/s", "vs reused"], rows,
+                     title=f"First touch: page faults vs pages already mapped · measured on {self.device}",
+                     notes=notes)
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def first_touch(nbytes: int = 32 * 1024 * 1024, rep_ms: float = 60) -> FirstTouch:
     """Write a freshly mapped buffer (every page faults on first touch) vs rewrite one already mapped.
     It is the part of pageable memory's cost a CPU can show: pinned buffers are faulted in and locked once,
     at allocation. With THP in 'madvise' mode, MADV_HUGEPAGE asks for 2 MiB pages: 512× fewer faults."""
@@ -122,15 +161,5 @@ def first_touch(nbytes: int = 32 * 1024 * 1024, rep_ms: float = 60) -> Table:
     if thp in ("always", "madvise") and hasattr(mmap, "MADV_HUGEPAGE"):
         cases.append(("fresh mapping, MADV_HUGEPAGE", lambda: _fresh_fill(nbytes, mmap.MADV_HUGEPAGE)))
     cases.append(("already mapped (reused)", lambda: keep.fill_(1.0)))
-    ms = [pl.bench(fn, rep_ms=rep_ms, bytes=nbytes, mode="cpu", label=name) for name, fn in cases]
-    rows = [[m.label, f"{m.median * 1e3:.3f}", f"{m.p20 * 1e3:.3f}–{m.p80 * 1e3:.3f}", f"{m.gbps:.1f}",
-             f"{m.median / ms[-1].median:.1f}×"] for m in ms]
-    notes = ["each fresh case maps new anonymous memory (mmap), writes it once and unmaps it: the kernel "
-             "zeroes and maps every page on its first write"]
-    if len(cases) == 3:
-        notes.append("if MADV_HUGEPAGE is no faster, the kernel did not back the mapping with 2 MiB pages "
-                     "(unaligned mapping, fragmented memory, or a sandboxed kernel): /proc/meminfo AnonHugePages tells")
-    if len(cases) == 2:
-        notes.append(f"no hugepage row: THP mode here is {thp or 'not exposed'} (MADV_HUGEPAGE needs always/madvise)")
-    return Table(["write 32 MiB", "ms", "p20–p80 ms", "GB/s", "vs reused"], rows,
-                 title=f"First touch: page faults vs pages already mapped · measured on {env().device}", notes=notes)
+    ms = tuple(pl.bench(fn, rep_ms=rep_ms, bytes=nbytes, mode="cpu", label=name) for name, fn in cases)
+    return FirstTouch(nbytes, env().device, thp, ms)

@@ -7,7 +7,7 @@ import torch
 
 import perflab as pl
 from labs.ch20_tuning import book_check, candidates, cluster, objectives, search, verify
-from labs.ch20_tuning.space import Space
+from labs.ch20_tuning.space import Space, SpaceTimes
 from labs.ch20_tuning.objectives import DROP_K_TAIL, SKIP_HALF_K
 
 
@@ -63,7 +63,7 @@ def test_model_based_survives_configs_that_cannot_run():
 
 def test_compare_reports_each_tuner():
     space, times = bowl()
-    table, traces = search.compare(space, times, seeds=range(2))
+    table, traces = search.compare(space, SpaceTimes("a bowl", times), seeds=range(2))
     assert [row[0] for row in table.rows] == ["exhaustive", "random", "model-based"]
     assert set(traces) == {"random", "model-based"} and len(traces["random"]) == 2
     assert all(len(t.times) == 72 for runs in traces.values() for t in runs)         # half of 144
@@ -161,8 +161,8 @@ def test_strassen_matches_matmul_and_rejects_odd_sizes():
 def test_serving_space_is_scored_by_the_simulator():
     from labs.ch20_tuning import serving
     values = serving.measure(n_requests=40)
-    assert len(values) == serving.space().size == 120
-    finite = [v for v in values.values() if math.isfinite(v)]
+    assert len(values.seconds) == serving.space().size == 120
+    finite = [v for v in values.seconds.values() if math.isfinite(v)]
     assert finite and min(finite) < max(finite)                      # the knobs matter
-    best = min(values, key=values.get)
-    assert serving.table(values).rows[0][0] == serving.space().label(best)
+    assert values.best == min(values.seconds, key=values.seconds.get)
+    assert serving.table(values).rows[0][0] == serving.space().label(values.best)

@@ -1,22 +1,26 @@
 """Chapter 20's measured outcomes as checked claims (perflab.claims), beside the book check.
 
-``ch20.space`` is the {config: seconds} dict ``objectives.measure()`` returns, ``ch20.search`` the table
+``ch20.space`` is the ``SpaceTimes`` ``objectives.measure()`` returns, ``ch20.search`` the table
 ``search.compare()`` returns and ``ch20.gate`` the ``pl.run("ch20.candidates")`` run (``values={...}``);
 ``ch20.cluster`` is closed-form arithmetic (``model=``)."""
 from perflab.claims import Faster, Holds
+
+from labs.ch20_tuning.space import SpaceTimes
 
 SHORTCUTS = ("triton_skips_half_k", "triton_drops_k_tail")
 
 
 def _spread(times):
-    return max(times.values()) / min(times.values()) if isinstance(times, dict) and times else None
+    s = times.seconds if isinstance(times, SpaceTimes) else None
+    return max(s.values()) / min(s.values()) if s else None
 
 
 def _near_best_share(times):
-    if not isinstance(times, dict) or not times:
+    s = times.seconds if isinstance(times, SpaceTimes) else None
+    if not s:
         return None
-    best = min(times.values())
-    return sum(t <= 1.05 * best for t in times.values()) / len(times)
+    best = min(s.values())
+    return sum(t <= 1.05 * best for t in s.values()) / len(s)
 
 
 def _median_trials(tuner):

@@ -15,7 +15,7 @@ import torch
 
 from labs.ch20_tuning import _kernel
 from labs.ch20_tuning._kernel import DROP_K_TAIL, EXACT, SKIP_HALF_K
-from labs.ch20_tuning.space import Space
+from labs.ch20_tuning.space import Space, SpaceTimes
 
 SHORTCUTS = {"exact": EXACT, "skips half of K": SKIP_HALF_K, "drops the K tail": DROP_K_TAIL}
 
@@ -115,7 +115,7 @@ def for_tier(tier: str | None = None) -> Objective:
     return triton_matmul() if tier == "gpu" else chunked_chain()
 
 
-def measure(obj: Objective, configs=None, rep_ms: float = 20, seed: int = 0) -> dict:
+def measure(obj: Objective, configs=None, rep_ms: float = 20, seed: int = 0) -> SpaceTimes:
     """Median seconds of every config (all of the space by default) at obj.size; inf where a config
     cannot run here (e.g. a tile that does not fit in this GPU's shared memory)."""
     configs = list(configs or obj.space.configs())
@@ -129,7 +129,7 @@ def measure(obj: Objective, configs=None, rep_ms: float = 20, seed: int = 0) -> 
             if "out of resource" not in str(exc).lower() and "shared memory" not in str(exc).lower():
                 raise
             times[config] = math.inf
-    return times
+    return SpaceTimes(f"{obj.name}: median seconds at size {obj.size} on {pl.env().device}", times)
 
 
 def precompile(obj: Objective, configs: list, workers: int = 8) -> int:
@@ -181,7 +181,7 @@ def _reference_path():
     return results.reference_path().with_name("ch20_space-triton_matmul-nvidia-h200.json")
 
 
-def save_times(obj: Objective, times: dict) -> "str | None":
+def save_times(obj: Objective, times: SpaceTimes) -> "str | None":
     """Write the measured table beside the workbook's results file (PERFLAB_RESULTS), if one is set."""
     import json
     from perflab import results
@@ -189,13 +189,13 @@ def save_times(obj: Objective, times: dict) -> "str | None":
     if sink is None:
         return None
     path = sink.with_name(f"ch20_space-{obj.name}.json")
-    rows = [{**obj.space.as_dict(c), "seconds": (None if math.isinf(t) else t)} for c, t in times.items()]
+    rows = [{**obj.space.as_dict(c), "seconds": (None if math.isinf(t) else t)} for c, t in times.seconds.items()]
     path.write_text(json.dumps({"objective": obj.name, "size": obj.size, "device": pl.env().device,
                                 "knobs": list(obj.space.knobs), "rows": rows}, indent=1))
     return str(path)
 
 
-def reference_times() -> "tuple[Objective, dict] | None":
+def reference_times() -> "tuple[Objective, SpaceTimes] | None":
     """The H200's measured Triton-matmul table (the reference run), or None before one was recorded."""
     import json
     path = _reference_path()
@@ -205,19 +205,19 @@ def reference_times() -> "tuple[Objective, dict] | None":
     obj = triton_matmul(device="cpu")
     times = {tuple(r[k] for k in data["knobs"]): (math.inf if r["seconds"] is None else r["seconds"])
              for r in data["rows"]}
-    return obj, times
+    return obj, SpaceTimes(f"{obj.name}: median seconds at size {tuple(data['size'])} on {data['device']}", times)
 
 
-def top_table(obj: Objective, times: dict, n: int = 6):
+def top_table(obj: Objective, times: SpaceTimes, n: int = 6):
     """The fastest and slowest configs of a measured table, against the best."""
     from perflab.measure import format_time
     from perflab.table import Table
-    ranked = sorted(times.items(), key=lambda kv: kv[1])
+    ranked = sorted(times.seconds.items(), key=lambda kv: kv[1])
     best = ranked[0][1]
     pick = ranked[:n] + ranked[-2:] if len(ranked) > n + 2 else ranked
     rows = [[i + 1 if i < n else len(ranked) - (len(pick) - 1 - i), obj.space.label(c),
              format_time(t) if math.isfinite(t) else "cannot run here", f"{t / best:.2f}×"]
             for i, (c, t) in enumerate(pick)]
     return Table(["rank", "config", "median", "÷ best"], rows,
-                 title=f"{obj.what}: {len(times)} configs measured at size {obj.size}",
+                 title=f"{obj.what}: {len(times.seconds)} configs measured at size {obj.size}",
                  notes=[f"the slowest is {ranked[-1][1] / best:.1f}× the best: the knobs matter"] + obj.notes)

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from labs.ch20_tuning.space import Space
+from labs.ch20_tuning.space import Space, SpaceTimes
 from perflab.table import Table
 from perflab.validate import calculator_inputs
 
@@ -129,13 +129,13 @@ def model_based(space: Space, evaluate: Callable, budget: int, seed: int = 0, n_
 TUNERS = {"random": random_search, "model-based": model_based}
 
 
-def compare(space: Space, times: dict, seeds=range(40), tol: float = 0.05) -> tuple[Table, dict]:
+def compare(space: Space, times: SpaceTimes, seeds=range(40), tol: float = 0.05) -> tuple[Table, dict]:
     """Replay random and model-based search over a measured table, many seeds each, for half the space's
     trials: how many until one is within ``tol`` of the exhaustive best. Returns the table and the traces
     (for the convergence plot)."""
-    best = min(times.values())
+    best = min(times.seconds.values())
     budget, quarter = max(2, space.size // 2), max(1, space.size // 4)
-    traces = {name: [tuner(space, times.__getitem__, budget, seed) for seed in seeds]
+    traces = {name: [tuner(space, times.seconds.__getitem__, budget, seed) for seed in seeds]
               for name, tuner in TUNERS.items()}
     rows = [["exhaustive", f"{space.size}", f"{space.size}", "100%", "1.00×"]]
     for name, runs in traces.items():
@@ -185,10 +185,10 @@ def tuning_cost(knobs: int = 5, values_per_knob: int = 3, compile_s: float = 0.8
             f"top {top_share:.0%} with probability {hit:.0%} ({trials * (compile_s + measure_s) / 60:,.1f} min)")
 
 
-def landscape_figure(space: Space, times: dict, title: str):
+def landscape_figure(space: Space, times: SpaceTimes, title: str):
     """Every config's time ÷ the best, sorted: how flat or steep the space is near its optimum."""
     import plotly.graph_objects as go
-    finite = sorted((t, c) for c, t in times.items() if math.isfinite(t))
+    finite = sorted((t, c) for c, t in times.seconds.items() if math.isfinite(t))
     best = finite[0][0]
     fig = go.Figure(go.Bar(x=list(range(1, len(finite) + 1)), y=[t / best for t, _ in finite],
                            hovertext=[space.label(c) for _, c in finite]))

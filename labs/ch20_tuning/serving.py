@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from labs.ch20_tuning.space import Space
+from labs.ch20_tuning.space import Space, SpaceTimes
 from perflab.table import Table
 
 GPUS = 4
@@ -29,7 +29,7 @@ def cost_model():
     return calibrate.reference_cost() or sim.CostModel(**HAND_COST)
 
 
-def measure(cost=None, n_requests: int = 200, seed: int = 1) -> dict:
+def measure(cost=None, n_requests: int = 200, seed: int = 1) -> SpaceTimes:
     """GPU-seconds per request served within the SLO, for every config (lower is better; inf: none served).
 
     The SLO is the chapter 17 default for this workload (P90 TTFT and TPOT against the cost model's own
@@ -45,15 +45,16 @@ def measure(cost=None, n_requests: int = 200, seed: int = 1) -> dict:
                               max_prefill_tokens=max_prefill)
         rate = goodput.max_rate(cluster, cost, work, slo, steps=6)
         values[config] = GPUS / rate if rate > 0 else math.inf
-    return values
+    return SpaceTimes(f"GPU-seconds per request within the SLO, {GPUS}-GPU deployments (simulated; {cost.source})",
+                      values)
 
 
-def table(values: dict, n: int = 5) -> Table:
+def table(values: SpaceTimes, n: int = 5) -> Table:
     sp = space()
-    ranked = sorted(values.items(), key=lambda kv: kv[1])
+    ranked = sorted(values.seconds.items(), key=lambda kv: kv[1])
     pick = ranked[:n] + ranked[-2:]
     rows = [[sp.label(c), "none" if math.isinf(v) else f"{1 / v:,.2f}", f"{v / ranked[0][1]:.2f}×"]
             for c, v in pick]
     return Table(["config (4 GPUs)", "goodput, req/s per GPU", "cost ÷ best"], rows,
-                 title=f"Serving simulator: {len(values)} deployments scored by SLO goodput",
-                 notes=[f"costs: {cost_model().source}", "the first rows are the best, the last two the worst"])
+                 title=f"Serving simulator: {len(values.seconds)} deployments scored by SLO goodput",
+                 notes=[values.what, "the first rows are the best, the last two the worst"])

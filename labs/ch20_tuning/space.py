@@ -37,3 +37,16 @@ class Space:
         """
         return np.array([values.index(v) / max(len(values) - 1, 1)
                          for v, values in zip(config, self.knobs.values())], dtype=float)
+
+
+@dataclass(frozen=True)
+class SpaceTimes:
+    """Every config of a knob space scored in seconds, lower is better (objectives.measure: median time per
+    call; serving.measure: GPU-seconds per request served within the SLO); inf where a config cannot run."""
+    what: str              # what was scored and where, in words
+    seconds: dict          # config tuple -> seconds
+
+    @property
+    def best(self) -> tuple:
+        """The config with the fewest seconds."""
+        return min(self.seconds, key=self.seconds.get)

@@ -92,4 +92,3 @@ def test_feeding_sweep_and_book_check():
     assert (gain is None) == (DEVICE == "cpu")
     text = str(book_check.table(sweep))
     assert "1.74×" in text and "L1119" in text and "L1129" in text
-    assert feeding._seconds("9.3 ms") == pytest.approx(9.3e-3) and feeding._seconds("866 us") == pytest.approx(866e-6)

@@ -55,9 +55,15 @@ def test_request_counts_are_hand_checked():
         assert by["many raw files"].files(ds) == 10
 
 
-def test_read_table_runs_and_checks(dataset):
-    t = storage.read_table(dataset, readers=storage.READERS[2:4], modes=("warm",), rep_ms=5)
+def test_time_reads_runs_and_checks(dataset):
+    reads = storage.time_reads(dataset, readers=storage.READERS[2:4], modes=("warm",), rep_ms=5)
+    t = reads.table()
     assert all(row[2] == "✅ same bytes" for row in t.rows) and len(t.rows) == 2
+    names = [r.name for r in storage.READERS[2:4]]
+    assert all(reads.seconds(n, "warm") > 0 for n in names) and reads.seconds(names[0], "cold") is None
+    from labs.ch05_data_pipeline import _claims
+    assert _claims.read_ratio(reads, (names[0], "warm"), (names[1], "warm")) == pytest.approx(
+        reads.seconds(names[0], "warm") / reads.seconds(names[1], "warm"))
 
 
 # ---- loader: every config yields the plain loop's batches ---------------------------------------

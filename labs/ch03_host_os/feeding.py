@@ -33,8 +33,3 @@ def pin_gain(sweep: loader.LoaderSweep) -> float | None:
     """Time saved per step by pin_memory=True at the same workers/prefetch (2 workers, prefetch 2)."""
     ratio = sweep.step_ratio("workers=2, prefetch=2, pinned", "workers=2, prefetch=2")
     return None if ratio is None else 1 - ratio
-
-
-def _seconds(text: str) -> float:
-    num, unit = text.split()
-    return float(num) * {"s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}[unit]

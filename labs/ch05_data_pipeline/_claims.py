@@ -8,18 +8,15 @@ one-worker claim is made for GPU hosts (spare cores) only."""
 from perflab.claims import Faster, Holds
 
 from labs.ch03_host_os._claims import step_ratio
-from labs.ch03_host_os.feeding import _seconds
 from labs.ch05_data_pipeline.loader import LoaderSweep
+from labs.ch05_data_pipeline.storage import StorageReads
 
 
-def read_time(table, reader: str, cache: str) -> "float | None":
-    col = table.columns.index("median")
-    row = next((r for r in table.rows if r[0] == reader and r[1] == cache), None)
-    return _seconds(row[col]) if row else None
-
-
-def read_ratio(table, slow, fast) -> "float | None":
-    a, b = read_time(table, *slow), read_time(table, *fast)
+def read_ratio(reads, slow, fast) -> "float | None":
+    """Seconds to read everything as ``slow`` (reader, cache) over ``fast`` (a StorageReads; else None)."""
+    if not isinstance(reads, StorageReads):
+        return None
+    a, b = reads.seconds(*slow), reads.seconds(*fast)
     return a / b if a and b else None
 
 

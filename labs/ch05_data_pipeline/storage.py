@@ -185,45 +185,90 @@ def filesystem_of(path: str) -> str:
     return kind
 
 
-def read_table(ds: SyntheticDataset, readers: list | None = None, modes=("warm", "cold"), rep_ms: float = 100):
-    """Check every reader (same bytes), then time each with pl.bench, warm and cold; return a Table."""
+@dataclass(frozen=True)
+class ReadPoint:
+    """One reader at one cache state: '' or why its bytes differ (then not timed), files and read calls it
+    makes, and its perflab Measurement."""
+    reader: str
+    cache: str                      # "warm" or "cold"
+    why: str = ""
+    files: int = 0
+    requests: int = 0
+    measurement: object = None
+
+
+@dataclass(frozen=True)
+class StorageReads:
+    """What :func:`time_reads` measured: the dataset's shape and filesystem, and a ReadPoint per reader and
+    cache state; ``table()`` draws it."""
+    records: int
+    record_bytes: int
+    total_bytes: int
+    where: str
+    filesystem: str
+    device: str
+    points: tuple[ReadPoint, ...]
+
+    def seconds(self, reader: str, cache: str) -> float | None:
+        """Median seconds to read everything with ``reader`` at ``cache`` (None when it was not timed)."""
+        p = next((p for p in self.points if p.reader == reader and p.cache == cache and p.measurement), None)
+        return p.measurement.median if p else None
+
+    def table(self):
+        from perflab.measure import format_time
+        from perflab.table import Table
+        rows, base = [], {}
+        for p in self.points:
+            if not p.measurement:
+                rows.append([p.reader, p.cache, f"❌ {p.why} — not timed", "—", "—", "—", "—", "—"])
+                continue
+            m = p.measurement
+            base.setdefault(p.cache, m)
+            rows.append([p.reader, p.cache, "✅ same bytes", f"{p.files:,}", f"{p.requests:,}", format_time(m.median),
+                         f"{m.gbps * 1e3:,.0f}", f"{base[p.cache].median / m.median:.1f}×"])
+        cache = ("cold = posix_fadvise(DONTNEED) on each file before reading it" if hasattr(os, "posix_fadvise")
+                 else "no posix_fadvise on this OS: 'cold' is the same as warm")
+        notes = [f"{self.records:,} records of {self.record_bytes:,} B = {self.total_bytes / 1e6:.1f} MB in "
+                 f"{self.where} ({self.filesystem}); {cache}",
+                 "warm = every byte already in the page cache: the gap is per-file and per-request overhead "
+                 "(open, stat, header parse, syscalls)",
+                 "sequential 4 KiB reads are helped by the kernel's read-ahead (it fetches ahead in larger "
+                 "requests, read_ahead_kb, L2056); shuffled 4 KiB reads are not",
+                 "many .npy files is timed warm only (it is the slowest; its cold time adds the raw files' disk cost)",
+                 "on a VM the 'disk' may itself be cached by the host, so cold reads can look fast; on a network "
+                 "filesystem the per-file cost is a round trip and the gap grows"]
+        if self.filesystem == "tmpfs":
+            notes.append("tmpfs lives in RAM: there is no disk below it, so cold = warm here")
+        return Table(["reader", "cache", "check", "files", "read calls", "median", "MB/s", "vs first"], rows,
+                     title=f"Read {self.records:,} records · measured on {self.device}", notes=notes)
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def time_reads(ds: SyntheticDataset, readers: list | None = None, modes=("warm", "cold"),
+               rep_ms: float = 100) -> StorageReads:
+    """Check every reader (same bytes), then time each with pl.bench, warm and cold."""
     import perflab as pl
     from perflab.machine import env
-    from perflab.measure import format_time
-    from perflab.table import Table
-    readers = readers or READERS
-    rows, base = [], {}
+    points = []
     for mode in modes:
         cold = mode == "cold"
-        for r in readers:
+        for r in readers or READERS:
             if cold and not r.cold:
                 continue
             why = check(ds, r, cold)
             if why:
-                rows.append([r.name, mode, f"❌ {why} — not timed", "—", "—", "—", "—", "—"])
+                points.append(ReadPoint(r.name, mode, why))
                 continue
             m = pl.bench(lambda: r.fn(ds, cold), rep_ms=rep_ms, mode="cpu", bytes=ds.total_bytes,
                          label=f"{r.name} ({mode})")
-            base.setdefault(mode, m)
-            speed = base[mode].median / m.median
-            rows.append([r.name, mode, "✅ same bytes", f"{r.files(ds):,}", f"{r.requests(ds):,}",
-                         format_time(m.median), f"{m.gbps * 1e3:,.0f}", f"{speed:.1f}×"])
-    fs = filesystem_of(ds.dir)
-    cache = ("cold = posix_fadvise(DONTNEED) on each file before reading it" if hasattr(os, "posix_fadvise")
-             else "no posix_fadvise on this OS: 'cold' is the same as warm")
-    notes = [f"{ds.n:,} records of {ds.record_bytes:,} B = {ds.total_bytes / 1e6:.1f} MB in {ds.dir} ({fs}); "
-             f"{cache}",
-             "warm = every byte already in the page cache: the gap is per-file and per-request overhead "
-             "(open, stat, header parse, syscalls)",
-             "sequential 4 KiB reads are helped by the kernel's read-ahead (it fetches ahead in larger "
-             "requests, read_ahead_kb, L2056); shuffled 4 KiB reads are not",
-             "many .npy files is timed warm only (it is the slowest; its cold time adds the raw files' disk cost)",
-             "on a VM the 'disk' may itself be cached by the host, so cold reads can look fast; on a network "
-             "filesystem the per-file cost is a round trip and the gap grows"]
-    if fs == "tmpfs":
-        notes.append("tmpfs lives in RAM: there is no disk below it, so cold = warm here")
-    return Table(["reader", "cache", "check", "files", "read calls", "median", "MB/s", "vs first"], rows,
-                 title=f"Read {ds.n:,} records · measured on {env().device}", notes=notes)
+            points.append(ReadPoint(r.name, mode, "", r.files(ds), r.requests(ds), m))
+    return StorageReads(ds.n, ds.record_bytes, ds.total_bytes, str(ds.dir), filesystem_of(ds.dir), env().device,
+                        tuple(points))
 
 
 def gds_status() -> str:

@@ -94,8 +94,12 @@ def test_saved_bytes_hand_count():
 
 
 def test_checkpointing_saves_less():
-    plain, ckpt = memory.measure((4, 53, 52), False), memory.measure((4, 53, 52), True)
-    assert ckpt.saved_bytes < 0.25 * plain.saved_bytes
+    act = memory.compare((4, 53, 52))
+    assert act.checkpointed.saved_bytes < 0.25 * act.plain.saved_bytes
+    assert act.saved_share == act.checkpointed.saved_bytes / act.plain.saved_bytes
+    assert act.table().rows[1][0] == "checkpoint every block" and act.table().rows[1][-1] == f"{act.saved_share:.0%}"
+    from labs.ch13_profiling_pytorch import _claims
+    assert _claims._saved_share(act) == act.saved_share and _claims._saved_share(None) is None
 
 
 def test_range_nesting_book_vs_fixed():

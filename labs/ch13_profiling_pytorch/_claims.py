@@ -1,6 +1,6 @@
 """Chapter 13's measured outcomes as checked claims (perflab.claims), beside the book check.
 
-Lab claims read ``pl.run`` records; ``ch13.activations`` is the table ``memory.table()`` returns and
+Lab claims read ``pl.run`` records; ``ch13.activations`` is the Checkpointing ``memory.compare()`` returns and
 ``ch13.ddp_fsdp`` the DistTrain ``dist_launch.measure()`` returns (``values={...}`` in ``claims.show``)."""
 from perflab.claims import About, Faster, Holds
 
@@ -8,12 +8,9 @@ _TINY = ("this tiny model is launch-bound: autocast adds cast kernels and the ma
          "tensor cores to pay them back")
 
 
-def _saved_share(t):
-    """Saved activations with checkpointing over storing every activation (memory.table's last column)."""
-    for row in getattr(t, "rows", []):
-        if row[0] == "checkpoint every block":
-            return float(str(row[-1]).rstrip("%")) / 100
-    return None
+def _saved_share(act):
+    """Saved activations with checkpointing over storing every activation (memory.Checkpointing)."""
+    return getattr(act, "saved_share", None)
 
 
 def _runs(res):

@@ -10,7 +10,7 @@ import torch
 from labs.ch13_profiling_pytorch import model as M
 
 
-@dataclass
+@dataclass(frozen=True)
 class MemoryUse:
     """What one forward + backward held. ``saved_bytes``: tensors autograd kept for backward, counted once
     per storage (device-independent). ``peak_bytes``: torch.cuda.max_memory_allocated above the weights
@@ -67,18 +67,45 @@ def measure(size, checkpoint: bool, seed: int = 0, layers: int = 4) -> MemoryUse
     return MemoryUse(checkpoint, nbytes, peak, params)
 
 
-def table(size, layers: int = 4):
-    """Plain vs checkpointed: saved activations, CUDA peak, and the ratio."""
+@dataclass(frozen=True)
+class Checkpointing:
+    """One forward + backward measured plain and with every block checkpointed (MemoryUse each), at
+    ``size`` = (batch, seq, d_model) with ``layers`` blocks; ``table()`` draws it."""
+    size: tuple
+    layers: int
+    device: str
+    plain: MemoryUse
+    checkpointed: MemoryUse
+
+    @property
+    def saved_share(self) -> float:
+        """Bytes saved for backward with checkpointing over without."""
+        return self.checkpointed.saved_bytes / self.plain.saved_bytes
+
+    def table(self):
+        from perflab.table import Table
+        plain = self.plain
+        mib = lambda b: "—" if b is None else f"{b / 2**20:,.2f} MiB"   # noqa: E731
+        rows = [[("checkpoint every block" if m.checkpoint else "store every activation"), mib(m.saved_bytes),
+                 mib(m.peak_bytes), f"{m.saved_bytes / plain.saved_bytes:.0%}"] for m in (plain, self.checkpointed)]
+        notes = [f"weights: {mib(plain.params_bytes)}; {self.layers} blocks; size (batch, seq, d_model) = {self.size}",
+                 "saved: distinct storages autograd kept for backward (saved_tensors_hooks), weights excluded, "
+                 "any device"]
+        if plain.peak_bytes is None:
+            notes.append("peak: needs a CUDA GPU (torch.cuda.max_memory_allocated); the CPU allocator has no "
+                         "peak counter, so the saved-bytes column is this tier's estimate")
+        return Table(["forward keeps", "saved for backward", "CUDA peak above weights", "saved vs plain"], rows,
+                     f"Activation memory of one forward + backward · {self.device}", notes)
+
+    def _repr_html_(self):
+        return self.table()._repr_html_()
+
+    def __repr__(self):
+        return str(self.table())
+
+
+def compare(size, layers: int = 4) -> Checkpointing:
+    """Plain vs checkpointed: saved activations and CUDA peak of one forward + backward each."""
     from perflab.machine import env
-    from perflab.table import Table
-    plain, ckpt = measure(size, False, layers=layers), measure(size, True, layers=layers)
-    mib = lambda b: "—" if b is None else f"{b / 2**20:,.2f} MiB"   # noqa: E731
-    rows = [[("checkpoint every block" if m.checkpoint else "store every activation"), mib(m.saved_bytes),
-             mib(m.peak_bytes), f"{m.saved_bytes / plain.saved_bytes:.0%}"] for m in (plain, ckpt)]
-    notes = [f"weights: {mib(plain.params_bytes)}; {layers} blocks; size (batch, seq, d_model) = {size}",
-             "saved: distinct storages autograd kept for backward (saved_tensors_hooks), weights excluded, any device"]
-    if plain.peak_bytes is None:
-        notes.append("peak: needs a CUDA GPU (torch.cuda.max_memory_allocated); the CPU allocator has no "
-                     "peak counter, so the saved-bytes column is this tier's estimate")
-    return Table(["forward keeps", "saved for backward", "CUDA peak above weights", "saved vs plain"], rows,
-                 f"Activation memory of one forward + backward · {env().device}", notes)
+    return Checkpointing(tuple(size), layers, env().device, measure(size, False, layers=layers),
+                         measure(size, True, layers=layers))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 import torch.distributed as dist
@@ -155,7 +155,8 @@ def counting_hook(state: Counter, bucket):
     return dist.all_reduce(t, async_op=True).get_future().then(lambda f: f.value()[0])
 
 
-def train_steps(plan, device, world, rank):
+def train_steps(result: DistBench, plan, device, world, rank) -> DistBench:
+    """``result`` with the training-step experiments added: the DDP modes, the bucket sizes, accumulation."""
     x = torch.rand(plan["batch"], plan["width"], device=device, generator=None)
     loss_fn = lambda m: m(x).square().mean()  # noqa: E731
     nparams = sum(p.numel() for p in make_model(plan, device).parameters())
@@ -227,8 +228,8 @@ def train_steps(plan, device, world, rank):
         r = _timed(step, plan["iters"], device, counter=state)
         accum.append(AccumTime(no_sync=use_no_sync, micro_batches=k, **asdict(r),
                                allreduces_per_step=state.calls / plan["iters"]))
-    return {"params": nparams, "grad_bytes": nparams * 4, "ddp": tuple(rows), "buckets": tuple(buckets),
-            "accum": tuple(accum)}
+    return replace(result, params=nparams, grad_bytes=nparams * 4, ddp=tuple(rows), buckets=tuple(buckets),
+                   accum=tuple(accum))
 
 
 def main():
@@ -240,11 +241,10 @@ def main():
     plan = PLAN["gpu" if r.gpu else "cpu"]
     t0 = time.perf_counter()
     allreduce = tuple(allreduce_sweep(plan, r.device, r.world))
-    steps = train_steps(plan, r.device, r.world, r.rank)
     result = DistBench(backend=r.backend, world_size=r.world, torch=torch.__version__, device=r.device_name,
-                       nvls=os.environ.get("NCCL_NVLS_ENABLE"), plan=plan, allreduce=allreduce, **steps,
-                       wall_s=time.perf_counter() - t0)
-    leave(r, result.to_json(), a.out)
+                       nvls=os.environ.get("NCCL_NVLS_ENABLE"), plan=plan, allreduce=allreduce)
+    result = train_steps(result, plan, r.device, r.world, r.rank)
+    leave(r, replace(result, wall_s=time.perf_counter() - t0).to_json(), a.out)
 
 
 if __name__ == "__main__":

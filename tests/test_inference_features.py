@@ -6,7 +6,7 @@ import torch
 from labs.inference.cuda_graph import GraphDecoder
 from labs.inference.generate import generate
 from labs.inference.model import ModelConfig, build_model
-from labs.inference.scheduler import EngineConfig, serve
+from labs.inference.scheduler import EngineConfig, EngineStats, serve
 from labs.inference.workload import Request, make_workload, shared_document, skewed
 
 
@@ -59,26 +59,26 @@ def test_engine_matches_plain_loop(model, workload, cfg):
 
 def test_tight_pool_waits_for_blocks(model, workload):
     reqs, want = workload
-    stats = {}
+    stats = EngineStats()
     # 9 blocks of 8 tokens: at most one or two requests fit at a time
     traces = serve(model, reqs, EngineConfig(max_batch=6, block_size=8, num_blocks=10), stats=stats)
     assert {t.id: t.tokens for t in traces} == want
-    assert stats["peak_blocks"] <= 9
-    stats["allocator"].check()
-    assert stats["allocator"].stats().owned == 0, "every block is back after the run"
+    assert stats.peak_blocks <= 9
+    stats.allocator.check()
+    assert stats.allocator.stats().owned == 0, "every block is back after the run"
 
 
 def test_prefix_cache_reuses_the_document(model):
     reqs = shared_document(5, 53, 7, model.config.vocab_size, seed=3)
     reqs = [Request(r.id, r.prompt, 3, 0.0 if r.id == 0 else 1e-9) for r in reqs]
     want = plain(model, reqs)
-    stats = {}
+    stats = EngineStats()
     traces = serve(model, reqs, EngineConfig(max_batch=5, block_size=8, prefix_cache=True), stats=stats)
     assert {t.id: t.tokens for t in traces} == want
     assert traces[0].cached_tokens == 0 and traces[0].computed_tokens == 60
     for t in traces[1:]:                         # 53-token document: 6 full blocks of 8 are shared
         assert t.cached_tokens == 48 and t.computed_tokens == 60 - 48
-    alloc = stats["allocator"]
+    alloc = stats.allocator
     alloc.check()
     assert alloc.stats().cached >= 6         # the document's blocks stay cached (evictable) afterwards
 

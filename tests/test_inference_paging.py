@@ -5,7 +5,7 @@ import torch
 
 from labs.inference.generate import generate
 from labs.inference.model import ModelConfig, build_model, default_dtype
-from labs.inference.scheduler import EngineConfig, serve
+from labs.inference.scheduler import EngineConfig, EngineStats, serve
 from labs.inference.workload import make_workload
 
 
@@ -31,10 +31,10 @@ def workload(model):
 
 
 def run(model, reqs, **cfg):
-    stats = {}
+    stats = EngineStats()
     traces = serve(model, reqs, EngineConfig(**cfg), stats=stats)
-    stats["allocator"].check()
-    assert stats["allocator"].stats().owned == 0, "blocks leaked after every request finished"
+    stats.allocator.check()
+    assert stats.allocator.stats().owned == 0, "blocks leaked after every request finished"
     return traces, stats
 
 
@@ -49,7 +49,7 @@ def test_every_reservation_policy_gives_the_plain_loops_tokens(model, workload, 
 def test_on_demand_preempts_when_the_pool_runs_dry_and_recomputes(model, workload):
     reqs, want = workload
     traces, stats = run(model, reqs, max_batch=6, block_size=4, num_blocks=20, reserve="on_demand")
-    assert stats["preempted"] > 0, "a 19-block pool for 6 growing sequences must preempt"
+    assert stats.preempted > 0, "a 19-block pool for 6 growing sequences must preempt"
     assert all(t.tokens == want[t.id] for t in traces)
     prompt_tokens = sum(len(r.prompt) for r in reqs)
     assert sum(t.computed_tokens for t in traces) > prompt_tokens, "a preempted sequence is recomputed"
@@ -65,7 +65,7 @@ def test_same_reservation_same_concurrency_and_on_demand_admits_more(model):
     peak = {}
     for name, block, reserve in (("slab", max_len, "max_len"), ("blocks", 4, "max_len"), ("on_demand", 4, "on_demand")):
         _, st = run(model, reqs, max_batch=16, block_size=block, num_blocks=budget // block + 1, reserve=reserve)
-        peak[name] = st["peak_running"]
+        peak[name] = st.peak_running
     assert peak["slab"] == peak["blocks"] == 4
     assert peak["on_demand"] > 2 * peak["slab"]
 

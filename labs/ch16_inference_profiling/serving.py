@@ -15,7 +15,7 @@ from perflab.table import Table
 
 from labs.ch16_inference_profiling import _common as C
 from labs.inference.metrics import Summary, summarize
-from labs.inference.scheduler import EngineConfig, serve
+from labs.inference.scheduler import EngineConfig, EngineStats, serve
 from labs.inference.workload import Request, make_workload, skewed
 
 # per tier: requests, slots, long output length (batching); decoders, long prompt, chunks (chunked prefill)
@@ -180,10 +180,10 @@ def paged_vs_contiguous(device: str, seed: int = 2) -> Table:
     for name, block, reserve in KV_SETUPS:
         block = block or max_len
         cfg = EngineConfig(max_batch=32, block_size=block, num_blocks=budget // block + 1, reserve=reserve)
-        st = {}
+        st = EngineStats()
         s = summarize(serve(model, reqs, cfg, stats=st))
-        rows.append([name, st["peak_running"], f"{st['peak_blocks'] * block:,}", st["preempted"],
-                     f"{s.tokens_per_s:,.0f}", f"{s.span_s * 1e3:,.0f}", st["iterations"]])
+        rows.append([name, st.peak_running, f"{st.peak_blocks * block:,}", st.preempted,
+                     f"{s.tokens_per_s:,.0f}", f"{s.span_s * 1e3:,.0f}", st.iterations])
     mean = sum(len(r.prompt) + r.max_new_tokens for r in reqs) / len(reqs)
     return Table(["KV allocator", "peak sequences", "peak KV tokens reserved", "preempted", "tokens/s", "total ms",
                   "iterations"], rows,

@@ -66,11 +66,24 @@ class _Seq:
         self.context = self.context or tuple(self.req.prompt)
 
 
+@dataclass
+class EngineStats:
+    """The continuous engine's counters over one serve(): pass ``stats=EngineStats()`` to receive them."""
+    # iterations run, and the most sequences, KV blocks and cached tokens held at once
+    iterations: int = 0
+    peak_running: int = 0
+    peak_blocks: int = 0
+    peak_tokens: int = 0
+    # sequences evicted when the pool ran dry (recomputed later), and the allocator at the end (.check() it)
+    preempted: int = 0
+    allocator: object = None
+
+
 @torch.no_grad()
-def serve(model, requests, cfg: EngineConfig = EngineConfig(), stats: dict | None = None) -> list[Trace]:
+def serve(model, requests, cfg: EngineConfig = EngineConfig(), stats: EngineStats | None = None) -> list[Trace]:
     """Run every request to completion; return one Trace per request, in request order (a request's
-    output length is its max_new_tokens: random weights have no end-of-sequence token). ``stats``: a dict to receive the continuous engine's counters (iterations, peak running sequences,
-    peak blocks owned, the allocator's final state)."""
+    output length is its max_new_tokens: random weights have no end-of-sequence token). ``stats``: an
+    EngineStats the continuous engine fills with its counters and final allocator."""
     requests = sorted(requests, key=lambda r: (r.arrival_s, r.id))
     for r in requests:
         if len(r.prompt) + r.max_new_tokens > model.config.max_seq_len or not r.prompt or r.max_new_tokens < 1:
@@ -79,10 +92,9 @@ def serve(model, requests, cfg: EngineConfig = EngineConfig(), stats: dict | Non
     if cfg.policy == "static":
         traces = _static(model, cfg, requests)
     else:
-        engine = _Continuous(model, cfg, requests)
+        engine = _Continuous(model, cfg, requests, EngineStats() if stats is None else stats)
         traces = engine.run()
-        if stats is not None:
-            stats.update(engine.stats, allocator=engine.cache.allocator)
+        engine.stats.allocator = engine.cache.allocator
     return sorted(traces, key=lambda t: t.id)
 
 
@@ -120,7 +132,7 @@ class _Continuous:
     pool has their blocks), run one prefill forward for the admitted rows (at most ``chunk`` prompt
     tokens in all), run one decode forward for every row that has its first token, read the tokens."""
 
-    def __init__(self, model, cfg: EngineConfig, requests):
+    def __init__(self, model, cfg: EngineConfig, requests, stats: EngineStats):
         self.model, self.cfg = model, cfg
         self.device = next(model.parameters()).device
         self.waiting = deque(requests)
@@ -134,7 +146,7 @@ class _Continuous:
         self.rows: list[_Seq | None] = [None] * B
         self.lengths = [0] * B                                    # host copy of each row's cache length
         self.traces, self.now = [], 0.0
-        self.stats = {"iterations": 0, "peak_running": 0, "peak_blocks": 0, "peak_tokens": 0, "preempted": 0}
+        self.stats = stats
 
     def run(self) -> list[Trace]:
         while self.waiting or self.preempted or any(self.rows):
@@ -154,7 +166,7 @@ class _Continuous:
             parts = [t for t in (prefill_next, decode_next) if t is not None]
             host = torch.cat(parts).tolist() if parts else []   # sync: this iteration's tokens are ready
             self.now += time.perf_counter() - t0
-            self.stats["iterations"] += 1
+            self.stats.iterations += 1
             for row in decode_rows:
                 self.lengths[row] += 1
             self._emit(prefill_rows + decode_rows, host)
@@ -193,8 +205,8 @@ class _Continuous:
                 self.rows[row] = _Seq(r, Trace(r.id, r.arrival_s, len(r.prompt), cached_tokens=cached), done=cached)
             self.lengths[row] = cached
         st = self.stats
-        st["peak_running"] = max(st["peak_running"], sum(s is not None for s in self.rows))
-        st["peak_blocks"] = max(st["peak_blocks"], alloc.stats().owned)
+        st.peak_running = max(st.peak_running, sum(s is not None for s in self.rows))
+        st.peak_blocks = max(st.peak_blocks, alloc.stats().owned)
 
     def _grow(self, rows: list[int]) -> list[int]:
         """On-demand paging: give each decoding row the block its next token needs; when the pool is dry,
@@ -212,7 +224,7 @@ class _Continuous:
                     raise ValueError(f"request {self.rows[row].req.id} alone outgrows the KV pool: "
                                      f"raise EngineConfig.num_blocks")
                 self._preempt(max(running, key=order))
-        self.stats["peak_blocks"] = max(self.stats["peak_blocks"], alloc.stats().owned)
+        self.stats.peak_blocks = max(self.stats.peak_blocks, alloc.stats().owned)
         return [r for r in rows if self.rows[r] is not None]
 
     def _preempt(self, row: int) -> None:
@@ -222,7 +234,7 @@ class _Continuous:
         self.rows[row] = None
         self.lengths[row] = 0
         self.cache.free(row)
-        self.stats["preempted"] += 1
+        self.stats.preempted += 1
 
     def _prefill(self):
         """One forward over the rows still prefilling (oldest first), within the token budget."""
@@ -263,7 +275,7 @@ class _Continuous:
             return None
         tokens = torch.tensor([[self.rows[r].last] for r in rows], device=self.device)
         view = self.cache.rows_view(rows, [self.lengths[r] for r in rows])
-        self.stats["peak_tokens"] = max(self.stats["peak_tokens"], sum(self.lengths))
+        self.stats.peak_tokens = max(self.stats.peak_tokens, sum(self.lengths))
         return self.model(tokens, view)[:, -1].argmax(-1)
 
     def _emit(self, rows, host):

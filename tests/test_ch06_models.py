@@ -83,7 +83,8 @@ def test_sweep_and_kernel_tables_on_the_cpu_tier():
 def test_grid_and_warp_models():
     assert models.grid_blocks(1_000_000, 256) == 3_907                    # L2695–L2697
     assert models.grid_blocks(1, 1024) == 1 and models.grid_blocks(0, 32) == 0
-    assert models.warp_lanes(33) == (2, 33, 64) and models.warp_lanes(256) == (8, 256, 256)
+    assert models.warp_lanes(33) == models.WarpLanes(warps=2, busy=33, lanes=64)
+    assert models.warp_lanes(256) == models.WarpLanes(8, 256, 256)
     assert "33 of 64" not in models.explain_launch(1000, 256)
     assert "31 of 64 lanes empty" in models.explain_launch(1000, 33)
     with pytest.raises(ValueError):

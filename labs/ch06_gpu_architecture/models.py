@@ -3,9 +3,11 @@
     >>> grid_blocks(1_000_000, 256)          # the book's example (L2695–L2697)
     3907
     >>> warp_lanes(33)                       # 33 threads occupy 2 warps: 33 of 64 lanes busy
-    (2, 33, 64)
+    WarpLanes(warps=2, busy=33, lanes=64)
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from perflab import calc
 from perflab.validate import calculator_inputs
@@ -18,10 +20,18 @@ def grid_blocks(n: int, threads_per_block: int) -> int:
     return -(-n // threads_per_block)
 
 
-def warp_lanes(threads_per_block: int, warp_size: int = 32) -> tuple[int, int, int]:
-    """(warps, busy lanes, lanes): a block always occupies whole warps."""
+@dataclass(frozen=True)
+class WarpLanes:
+    """The warps a block occupies, the lanes its threads keep busy, and all the lanes of those warps."""
+    warps: int
+    busy: int
+    lanes: int
+
+
+def warp_lanes(threads_per_block: int, warp_size: int = 32) -> WarpLanes:
+    """A block always occupies whole warps."""
     warps = -(-threads_per_block // warp_size)
-    return warps, threads_per_block, warps * warp_size
+    return WarpLanes(warps, threads_per_block, warps * warp_size)
 
 
 @calculator_inputs(positive="n threads")
@@ -32,7 +42,8 @@ def explain_launch(n: int = 1_000_000, threads: int = 256) -> str:
     'n = 1,000,000 at 256 threads/block → 3,907 blocks (8 warps each); the last block has 192 idle threads; every warp is full'
     """
     blocks = grid_blocks(n, threads)
-    warps, busy, lanes = warp_lanes(threads)
+    w = warp_lanes(threads)
+    warps, busy, lanes = w.warps, w.busy, w.lanes
     tail = blocks * threads - n
     waste = ("every warp is full" if busy == lanes else
              f"each block leaves {lanes - busy} of {lanes} lanes empty ({busy / lanes:.0%} busy)")

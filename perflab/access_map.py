@@ -208,10 +208,25 @@ def trace(kernel, grid, *args, **kwargs) -> AccessMap:
     kwargs = {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in kwargs.items()}
     names = inspect.getfullargspec(fn).args
     result = AccessMap(getattr(fn, "__name__", "kernel"), grid, {})
-    with _LOCK, _recording(result, names):
+    with _LOCK, _recording(result, names), _interpreted_helpers(fn):
         interpreted = kernel if isinstance(kernel, ti.InterpretedFunction) else ti.InterpretedFunction(fn)
         interpreted[grid](*args, **kwargs)
     return result
+
+
+@contextlib.contextmanager
+def _interpreted_helpers(fn):
+    """On a GPU the kernel's module holds compiled @triton.jit helpers, which refuse a call from Python: for
+    the trace, each one in the kernel's globals is swapped for its interpreted twin, then put back."""
+    from triton.runtime import interpreter as ti
+    from triton.runtime.jit import JITFunction
+    scope = fn.__globals__
+    compiled = {k: v for k, v in scope.items() if isinstance(v, JITFunction) and v.fn is not fn}
+    scope.update({k: ti.InterpretedFunction(v.fn) for k, v in compiled.items()})
+    try:
+        yield
+    finally:
+        scope.update(compiled)
 
 
 @contextlib.contextmanager

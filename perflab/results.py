@@ -59,9 +59,11 @@ class Record:
 
 
 def _is_size(v) -> bool:
+    """An integer, or a non-empty list of dimensions (integers) and knobs (finite numbers, e.g. an MoE skew)."""
     def is_int(x):
         return isinstance(x, int) and not isinstance(x, bool)
-    return is_int(v) or (isinstance(v, list) and bool(v) and all(is_int(x) for x in v))
+    return is_int(v) or (isinstance(v, list) and bool(v) and all(is_int(x) or _is_number_or_none(x) and x is not None
+                                                                  for x in v))
 
 
 def _is_number_or_none(v) -> bool:
@@ -72,7 +74,7 @@ _FIELD_TYPES = {          # name: (required, check, what it should be)
     "chapter": (True, lambda v: isinstance(v, str), "a string"),
     "lab": (True, lambda v: isinstance(v, str) and bool(v), "a lab name string"),
     "variant": (True, lambda v: isinstance(v, str) and bool(v), "a variant name string"),
-    "size": (True, _is_size, "an integer or a list of integers"),
+    "size": (True, _is_size, "an integer or a list of numbers (dimensions and knobs)"),
     "dtype": (True, lambda v: isinstance(v, str), "a dtype name string"),
     "correct": (True, lambda v: isinstance(v, bool), "true or false"),
     **{name: (False, _is_number_or_none, "a finite number or null")

@@ -83,3 +83,26 @@ def test_summary_puts_launches_side_by_side():
     rows = {(r[0], r[1]): r for r in am.summary(maps).rows}
     assert rows[("stride 32", "load x_ptr")][5] == "32.0" and rows[("coalesced", "load x_ptr")][5] == "4.0"
     assert rows[("stride 32", "load x_ptr")][6] == "12%" and rows[("coalesced", "load x_ptr")][6] == "100%"
+
+
+def _plus_one(v):
+    return v + 1
+
+
+_plus_one_compiled = triton.runtime.jit.JITFunction(_plus_one)    # a helper as @triton.jit makes it on a GPU
+
+
+@triton.jit
+def _copy_plus_one(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(y_ptr + offs, _plus_one_compiled(tl.load(x_ptr + offs, mask=mask)), mask=mask)
+
+
+def test_a_kernel_calling_a_compiled_helper_is_traced_and_the_helper_put_back():
+    """On a GPU the labs' helpers (ch09 _l2norm_row) are compiled JITFunctions; the trace interprets them."""
+    x = torch.randn(100)
+    y = torch.empty_like(x)
+    m = am.trace(_copy_plus_one, (2,), x, y, 100, BLOCK=64)
+    assert torch.equal(y, x + 1) and m.sectors_per_request()[("load", "x_ptr")] > 0
+    assert isinstance(globals()["_plus_one_compiled"], triton.runtime.jit.JITFunction)

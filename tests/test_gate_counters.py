@@ -14,6 +14,8 @@ def test_values_scale_units_add_counts_and_weight_rates():
     assert abs(v["time"] - 400e-6) < 1e-12 and v["dram_read"] == 1.5e9
     assert v["dram_pct"] == (100 * 40 + 300 * 80) / 400          # weighted by each kernel's time, not 60
     assert v["regs"] == 64 and v["dram_write"] is None
+    short = gc.values(ProfileResult(True, rows=[("k", m["time"], 250816.0, "ns")]))   # ncu 2025's spelling
+    assert abs(short["time"] - 250.816e-6) < 1e-12
 
 
 def test_row_divides_dram_bytes_by_the_lab_minimum():

@@ -116,6 +116,12 @@ def test_a_record_that_cannot_be_read_back_is_refused_before_writing(tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
+def test_a_size_may_hold_a_knob_beside_its_dimensions(tmp_path):
+    """ch15.moe_layer's size ends with its routing skew, a float: the record is valid and reads back."""
+    path = results.write(tmp_path / "r.json", [rec("a", size=[4099, 2048, 1408, 64, 6, 0.5])])
+    assert results.read(path)[1][0].size == [4099, 2048, 1408, 64, 6, 0.5]
+
+
 GOOD = dict(chapter="ch07", lab="ch07.x", variant="v", size=10, dtype="float32", correct=True)
 
 
@@ -131,6 +137,7 @@ GOOD = dict(chapter="ch07", lab="ch07.x", variant="v", size=10, dtype="float32",
     (json.dumps({"manifest": {}, "records": [dict(GOOD, correct="yes")]}).encode(), "field 'correct'"),
     (json.dumps({"manifest": {}, "records": [dict(GOOD, median_s="1ms")]}).encode(), "field 'median_s'"),
     (json.dumps({"manifest": {}, "records": [dict(GOOD, size=[3, True])]}).encode(), "field 'size'"),
+    (json.dumps({"manifest": {}, "records": [dict(GOOD, size=[3, None])]}).encode(), "field 'size'"),
 ])
 def test_malformed_files_name_the_file_and_the_field(tmp_path, content, expect):
     path = tmp_path / "bad.json"

@@ -16,7 +16,7 @@ def decode_step(device: str, batch: int = 8, context: int = 200):
     """A zero-argument callable: one cached decode step at (batch, context), rewound each call."""
     model = C.model_for(device)
     cfg = model.config
-    cache = KVCache.empty(cfg, batch, context + 1, device)
+    cache = KVCache.empty(cfg, batch, context + 1, device, dtype=next(model.parameters()).dtype)
     with torch.no_grad():
         model(C.random_tokens((batch, context), cfg.vocab_size, 3).to(device), cache, logits_for=[0] * batch)
     tok = C.random_tokens((batch, 1), cfg.vocab_size, 4).to(device)

@@ -9,11 +9,9 @@ is reported in one line and skipped. At the end the manifest gets the ceilings m
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from dataclasses import asdict
 
 
 def main(argv=None) -> int:
@@ -50,9 +48,9 @@ def main(argv=None) -> int:
         except Exception as exc:                      # one broken lab must not lose the others
             failed.append(name)
             print(f"[{name}: FAILED after {time.monotonic() - t:.1f} s: {type(exc).__name__}: {exc}]", flush=True)
-    man, records = results.read(sink) if os.path.exists(sink) else (results.manifest(), [])
-    man["ceilings"] = {k: v for k, v in asdict(ceil).items() if k not in ("datasheet", "versions")}
-    results.write(sink, records, man)
+    if os.path.exists(sink):
+        results.add_ceilings(sink, ceil)
+    records = results.read(sink)[1] if os.path.exists(sink) else []
     print(f"recorded {len(done)} labs ({len(records)} records) in {time.monotonic() - t0:.0f} s; "
           f"failed: {failed or 'none'}")
     return 1 if failed else 0

@@ -209,6 +209,15 @@ def merge(path: "str | Path", records: list[Record], manifest_: dict | None = No
         return atomic_write_text(path, _payload([r for r in old if r.key not in new_keys] + records, man))
 
 
+def add_ceilings(path: "str | Path", ceilings) -> Path:
+    """Write the ceilings a run's records were scored against into its results file's manifest (what
+    reference_check compares every record's fraction with). ``ceilings``: a perflab.peaks.Ceilings."""
+    with lock(path):
+        man, records = read(path)
+        man["ceilings"] = {k: v for k, v in asdict(ceilings).items() if k not in ("datasheet", "versions")}
+        return atomic_write_text(path, _payload(records, man))
+
+
 def reference_path(device_key: str = REFERENCE_DEVICE) -> Path:
     return data_dir() / "reference" / f"{device_key}.json"
 

@@ -273,6 +273,10 @@ def main(argv=None) -> int:
           + (" (quick: smallest sizes)" if args.quick else ""), flush=True)
     timings = asyncio.run(run_all(notebooks, out, args))
     wall = time.perf_counter() - args.t0
+    if (out / "results.json").exists():             # the ceilings every record was scored against (cached)
+        import perflab as pl
+        from perflab.results import add_ceilings
+        add_ceilings(out / "results.json", pl.ceilings())
     yield_timings(out, timings, args)
     s = summary(timings, wall, args.quick)
     print(f"total {s['total_s']:.1f} s of notebooks, {wall:.1f} s wall-clock (kernel start-ups included); "

@@ -161,3 +161,12 @@ def test_reference_device_is_the_closest_committed_one(tmp_path, monkeypatch):
     assert results.reference_device("cpu-x86_64") == "nvidia-h200"
     assert results.reference_device("nvidia-a100-sxm4-40gb") == "nvidia-h200"
     assert results.device_label("nvidia-h100") == "H100"
+
+
+def test_add_ceilings_writes_what_the_records_were_scored_against(tmp_path):
+    from perflab.peaks import Ceilings
+    path = results.write(tmp_path / "r.json", [rec("a")], {"device": "x"})
+    c = Ceilings(device="x", device_key="x", tier="gpu", copy_gbps=3000.0, matmul_tflops={"bfloat16": 680.0})
+    results.add_ceilings(path, c)
+    man, records = results.read(path)
+    assert man["ceilings"]["copy_gbps"] == 3000.0 and man["device"] == "x" and len(records) == 1

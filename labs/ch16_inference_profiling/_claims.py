@@ -51,8 +51,9 @@ CLAIMS = [
            text="the KV cache is ≥ 3× recomputing the sequence, far below the ~500× arithmetic ratio"),
     Faster("ch16.prefix_caching", "prefix_cache", than="recompute", by=1.5,
            text="reusing the document's cached prefix is ≥ 1.5× full prefills (the token ratio is its ceiling)"),
-    Faster("ch16.cuda_graph_decode", "cuda_graph", than="eager", by=3.0, tier="gpu",
-           text="at batch 1 the CUDA-graph decode step is ≥ 3× eager: most of an eager step is launch overhead"),
+    Faster("ch16.cuda_graph_decode", "cuda_graph", than="eager", by=2.5, tier="gpu",
+           text="at batch 1 the CUDA-graph decode step is ≥ 2.5× eager: most of an eager step is launch overhead "
+                "(how much depends on the host CPU's launch speed)"),
     About("ch16.cuda_graph_decode", "static_eager", "eager", 1.0, within=0.15,
           text="fixed shapes alone (static_eager, no graph) buy nothing (±15%)"),
     Holds("ch16.batch_sweep", "on a GPU a batch of 8 decodes ≥ 6× the tokens/s of batch 1 (the step reads the "

@@ -66,8 +66,9 @@ CLAIMS = [
            text="but by less than the 2× byte ratio: attention, LayerNorms and small kernels do not shrink"),
     Faster("ch19.decode_precision", "bf16", than="int8_torch", by=2.0, tier="gpu",
            text="on the engine too, int8 widened to a temporary is ≥ 2× slower than bf16"),
-    Faster("ch19.decode_graph", "cuda_graph", than="eager", by=5.0, tier="gpu",
-           text="GPT-2 small at batch 1: a CUDA-graph decode step is ≥ 5× eager"),
+    Faster("ch19.decode_graph", "cuda_graph", than="eager", by=3.5, tier="gpu",
+           text="GPT-2 small at batch 1: a CUDA-graph decode step is ≥ 3.5× eager (how much depends on the "
+                "host CPU's launch speed)"),
     Holds("ch19.warmup", "a decode graph's capture pays back within 100 tokens", _break_even("cuda_graph"),
           at_most=100, unit=" tokens", tier="gpu"),
     Holds("ch19.warmup", "a cold torch.compile needs ≥ 1,000 tokens to pay back", _break_even("torch_compile"),

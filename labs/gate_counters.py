@@ -21,7 +21,9 @@ CASES = [("ch07.copy_ladder", "coalesced"),      # a kernel: torch_copy is a cud
          ("ch18.kv_transfer", "triton_gather"),
          ("ch19.w8_gemv", "int8_triton"),
          ("ch19.w8_gemv", "fp8_scaled_mm"),
-         ("ch10.cluster", "cuda_cluster_dsmem")]
+         ("ch10.cluster", "cuda_cluster_dsmem"),
+         ("ch00.scale_shift", "triton_fused"),
+         ("ch18.paged_decode", "triton_paged")]
 
 METRICS = {"time": "gpu__time_duration.sum",
            "dram_pct": "dram__throughput.avg.pct_of_peak_sustained_elapsed",

@@ -198,3 +198,14 @@ def test_launch_sweep_plans_and_cpu_refusal(capsys):
              "gbps": g} for w, g in ((cur.num_warps, 1000.0), (cur.num_warps * 2, 2000.0))]
     t = launch_sweep.table(rows, copy_gbps=4000.0)
     assert t.rows[0][3:] == [f"one pass 8192, {cur.num_warps * 2} warps", "50%", "25%"]
+
+
+def test_every_row_plan_launches_a_power_of_two_warps():
+    """The interpreter ignores num_warps, so a plan with a bad one passes every CPU run: check the plans."""
+    from labs.ch09_arithmetic_intensity._common import ONE_PASS_WARPS, row_plan
+    for kernel in ONE_PASS_WARPS:
+        for cols in (1, 37, 1021, 4099, 8192, 8193, 32771):
+            plan = row_plan(cols, kernel)
+            w = plan.num_warps
+            assert isinstance(w, int) and not isinstance(w, bool) and w > 0 and w & (w - 1) == 0, (kernel, cols, plan)
+            assert isinstance(plan.one_pass, bool) and plan.block & (plan.block - 1) == 0

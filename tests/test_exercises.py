@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import linecache
 import re
 import types
 from pathlib import Path
@@ -53,7 +54,9 @@ def starter(setup: str, source: str):
     ns = {"__name__": "__exercise__"}
     exec(compile(setup, "<imports above the exercise>", "exec"), ns)
     ns["pl"] = shim
-    exec(compile(source, "<exercise cell>", "exec"), ns)
+    name = f"<exercise cell {abs(hash(source))}>"
+    linecache.cache[name] = (len(source), None, source.splitlines(keepends=True), name)   # as IPython does:
+    exec(compile(source, name, "exec"), ns)       # a compiled @triton.jit (GPU) reads its source from here
     return caught["fn"]
 
 

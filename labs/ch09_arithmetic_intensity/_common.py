@@ -69,6 +69,8 @@ def row_plan(cols: int, kernel: str = "l2norm", dtype="float32") -> RowPlan:
     RowPlan(block=8192, one_pass=True, num_warps=4, programs=0)
     >>> row_plan(32771).one_pass
     False
+    >>> row_plan(4099, "layernorm")
+    RowPlan(block=1024, one_pass=False, num_warps=16, programs=0)
     """
     if cols < 1:
         raise ValueError(f"rows need at least one column, got {cols}")
@@ -78,7 +80,8 @@ def row_plan(cols: int, kernel: str = "l2norm", dtype="float32") -> RowPlan:
     if block > MAX_ONE_PASS:
         return RowPlan(LOOP_BLOCK, False, 16, PROGRAMS_PER_SM * _sms())
     if kernel in LOOPED and block > LOOPED[kernel][0]:
-        return RowPlan(*LOOPED[kernel], False)
+        loop_block, loop_warps = LOOPED[kernel]
+        return RowPlan(loop_block, False, loop_warps)
     warps = ONE_PASS_WARPS[kernel] if block >= 4096 else 4 if block <= 1024 else 8
     return RowPlan(block, True, min(warps, max(1, block // 256)))
 

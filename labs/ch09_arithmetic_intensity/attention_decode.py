@@ -39,7 +39,9 @@ def flops(size, dtype="bfloat16") -> int:
     return 4 * B * H * S * D                          # q·kᵀ and p·V: 2 FLOP per key per channel, twice
 
 
-@pl.variant(backend="torch", note="eager: (1 × S) scores to memory, softmax, then the weighted sum")
+@pl.variant(backend="torch", tol=3e-2,
+            note="eager: (1 × S) scores to memory, rounded to the input dtype, softmax, then the weighted sum "
+                 "(in bf16 the rounded scores cost accuracy: the gate allows it 3× the bf16 tolerance)")
 def eager(q, k, v):
     return A.eager(q, k, v, causal=False)
 

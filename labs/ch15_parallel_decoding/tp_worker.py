@@ -63,9 +63,9 @@ def run_phase(name, model, shard, tokens, context, device, iters, world):
     def reduces_only():
         for _ in range(2 * cfg.n_layers):
             dist.all_reduce(buf)
-    return {"phase": name, **check, "single_s": _timed(single, iters, device)["median_s"],
-            "tp_s": _timed(parallel, iters, device)["median_s"],
-            "allreduce_s": _timed(reduces_only, iters, device)["median_s"],
+    return {"phase": name, **check, "single_s": _timed(single, iters, device).median_s,
+            "tp_s": _timed(parallel, iters, device).median_s,
+            "allreduce_s": _timed(reduces_only, iters, device).median_s,
             "allreduce_bytes": tp.allreduce_bytes_per_forward(cfg, B * T)}
 
 

@@ -10,6 +10,11 @@ DTYPES = ["float32"]
 LIMIT = 3.0
 
 
+OPTIONS = pl.LabOptions(gate_note=(
+    "an exercise lab: its only recorded variant is the starter the learner must beat; the reference solution "
+    "is graded, not recorded."))
+
+
 def make_inputs(size, device="cpu", dtype="float32", seed: int = 0) -> dict:
     g = torch.Generator(device=device).manual_seed(seed)
     scale = 1.0 + 4.0 * torch.rand(1, generator=g, device=device)      # some inputs need clipping, some not

@@ -14,7 +14,11 @@ TITLE = "Verify k draft tokens per request: keep the longest prefix that matches
 # (requests B, draft tokens k, vocabulary V): GPT-2's vocabulary on a GPU (404 MB of logits at the default)
 SIZES = {"gpu": [(251, 7, 50257), (61, 5, 50257), (13, 3, 50257)], "cpu": [(13, 5, 1021), (29, 7, 1021)]}
 DTYPES = ["int64"]           # the answer is token ids; the logits are float32
-OPTIONS = pl.LabOptions(target=0.4)    # of the copy bandwidth, reading the logits once
+OPTIONS = pl.LabOptions(gate_note=(
+    "the vectorized verify reads the (B, k+1, V) logits once with an argmax per row: 1,757 rows of 50,257 "
+    "values, about 13 rows per SM, so the last wave's tail and each row's reduction latency hold it near "
+    "three quarters of the copy rate on the H100 reference (no counters taken yet)."),
+    target=0.4)    # of the copy bandwidth, reading the logits once
 
 
 def make_inputs(size, device="cpu", dtype="int64", seed: int = 0) -> dict:

@@ -34,6 +34,11 @@ SIZES = {"gpu": [(4, _spec_real.NEW_TOKENS["gpu"]), (2, _spec_real.NEW_TOKENS["g
 DTYPES = ["int64"]          # the answer is token ids, compared exactly; the models run in float32
 
 
+OPTIONS = pl.LabOptions(gate_note=(
+    "a host-driven decode loop of a small character model: each step is many tiny kernels launched from "
+    "Python, so the time is launches and host work; the bytes column counts the weights read per token."))
+
+
 @functools.lru_cache(maxsize=2)
 def load_pair(device: str = "cpu"):
     """(target, draft, meta): the shipped pair on ``device``, loaded once per process."""

@@ -22,7 +22,11 @@ DTYPES = ["int64"]          # the answer is token ids, compared exactly; the mod
 # 0.45 s on an H100: CUDA events with a 100 ms window timed ONE call per variant there (p20 = p80), so
 # ratios were one noisy sample each. The CPU timer takes at least 5 samples of whole calls in about the
 # same time (a first call, one to size the block, then five).
-OPTIONS = pl.LabOptions(timing="cpu")
+OPTIONS = pl.LabOptions(gate_note=(
+    "a host-driven decode loop (GPT-2 small at batch 1 on a GPU): each step launches a few hundred small "
+    "kernels from Python, so the time is launches and host work, not HBM; the bytes column counts the weights"
+    " read per token."),
+    timing="cpu")
 
 
 def _tier(device) -> str:

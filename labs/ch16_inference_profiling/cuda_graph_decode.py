@@ -16,6 +16,12 @@ DTYPES = ["float32"]
 _decoders: dict = {}
 
 
+OPTIONS = pl.LabOptions(gate_note=(
+    "decode steps at batch 1 are launch-bound: the CUDA graph removes the launches and runs about 2.5× faster"
+    " than eager on the H100 reference, and what remains is hundreds of small dependent kernels, each too "
+    "short to reach the copy rate."))
+
+
 @torch.no_grad()
 def make_inputs(size, device="cpu", dtype="float32", seed: int = 0) -> dict:
     plen, n_new = size

@@ -60,6 +60,17 @@ def _size(size):
     return tuple(size) if isinstance(size, list) else size
 
 
+def run_ceilings(manifest: dict) -> dict:
+    """lab -> the ceilings of the last merged run that measured it, where that run kept them whole (each
+    call of a GPU lease measures its own; a lab's fractions were scored against its own run's)."""
+    out = {}
+    for run in manifest.get("runs") or []:
+        c = run.get("ceilings") if isinstance(run, dict) else None
+        if isinstance(c, dict) and isinstance(c.get("matmul_tflops"), dict):
+            out.update({lab.strip(): c for lab in str(run.get("labs", "")).split(",") if lab.strip()})
+    return out
+
+
 def record_problems(rec: results.Record, lab, ceilings: dict, tier: str = "gpu") -> list[str]:
     """What is wrong with one record, recomputed from its lab module and the manifest's ceilings."""
     where = f"{rec.lab} {rec.variant} {rec.size} {rec.dtype}"
@@ -138,6 +149,7 @@ def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str]
     ceilings = manifest.get("ceilings") or {}
     if not isinstance(ceilings, dict):
         raise ValueError(f"{path}: manifest field 'ceilings' should be an object, got {type(ceilings).__name__}")
+    scored_against = run_ceilings(manifest)
     groups = defaultdict(list)
     measurements = measurement_groups()
     for name, recs in sorted(by_lab.items()):
@@ -148,7 +160,7 @@ def problems(path: "str | Path", pending: "dict | None" = None, labs: "list[str]
             continue
         lab = load(name)
         for r in recs:
-            out += record_problems(r, lab, ceilings, manifest.get("tier") or "gpu")
+            out += record_problems(r, lab, scored_against.get(r.lab, ceilings), manifest.get("tier") or "gpu")
             groups[(r.lab, json.dumps(r.size), r.dtype)].append(r)
     for recs in groups.values():
         out += group_problems(recs)

@@ -29,7 +29,9 @@ def test_merge_replaces_whole_labs_and_updates_pending(tmp_path):
     got = {(r.lab, r.variant): r.median_s for r in records}
     assert got == {("ch01.a", "base"): 5.0, ("ch02.b", "base"): 3.0, ("ch03.c", "base"): 7.0}   # old_only gone
     assert manifest["runs"][-1] == {"labs": "ch01.a, ch03.c", "how": "test run", "date": "2026-11-28",
-                                    "commit": "abc", "ceilings": {"copy_gbps": 4000, "matmul_bfloat16_tflops": 700}}
+                                    "commit": "abc", "ceilings": {"copy_gbps": 4000.4, "matmul_tflops": {"bfloat16": 700.2}}}
+    assert reference_check.run_ceilings(manifest) == {"ch01.a": {"copy_gbps": 4000.4, "matmul_tflops": {"bfloat16": 700.2}},
+                                                      "ch03.c": {"copy_gbps": 4000.4, "matmul_tflops": {"bfloat16": 700.2}}}
     assert json.loads(pending.read_text()) == {"ch04.d": "not run"}
     assert (ref.parent / "ch20_space-x-dev.json").exists() and summary["sidecars"] == ["ch20_space-x-dev.json"]
 

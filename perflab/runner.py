@@ -87,8 +87,10 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
     out = LabRun(lab=lab, size=size, dtype=dtype, rows=rows, ceilings=ceil, device=e.device,
                  nbytes=nbytes, nflops=nflops)
     out._finish_records()
-    if record and results.sink() is not None and any(r.record for r in rows):
-        results.merge(results.sink(), [r.record for r in rows if r.record])
+    declared = set(lab.variant_names())          # a learner's own function is shown, never kept as a record
+    kept = [r.record for r in rows if r.record and r.name in declared]
+    if record and results.sink() is not None and kept:
+        results.merge(results.sink(), kept)
     _LAST[(lab.name, repr(size), dtype)] = out
     return out
 

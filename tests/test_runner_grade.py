@@ -55,6 +55,12 @@ def test_results_sink_collects_records(tmp_path, monkeypatch):
     _, recs = results.read(tmp_path / "out.json")
     assert {(r.variant, r.correct) for r in recs} == {("two_ops", True), ("skips_last", False)}
 
+    def mine(x):                      # a learner's own variant: shown in the table, never kept as a record
+        return x * 2 + 1
+    run = pl.run(toylab, variants=["two_ops", mine], rep_ms=10)
+    assert "mine" in {r.name for r in run.rows}
+    assert "mine" not in {r.variant for r in results.read(tmp_path / "out.json")[1]}
+
 
 def test_grade_passes_right_and_fails_wrong():
     good = pl.grade(toylab, toylab.fused)

@@ -35,7 +35,9 @@ METRICS = {"time": "gpu__time_duration.sum",
 # ncu scales its units (Kbyte, usecond, ...) unless told not to: back to bytes and seconds
 # (ncu 2025 prints durations as "ns"/"us"; older releases as "nsecond"/"usecond")
 UNIT = {"byte": 1, "kbyte": 1e3, "mbyte": 1e6, "gbyte": 1e9, "nsecond": 1e-9, "usecond": 1e-6,
-        "msecond": 1e-3, "second": 1, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1}
+        "msecond": 1e-3, "second": 1, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1,
+        "nanosecond": 1e-9, "microsecond": 1e-6, "millisecond": 1e-3}
+SCALED = ("time", "dram_read", "dram_write")      # a duration or a byte count: its unit must be known
 ADDED = ("time", "dram_read", "dram_write", "sectors", "requests")      # summed over a call's kernels
 
 
@@ -44,7 +46,11 @@ def values(res) -> dict:
     averaged weighted by each kernel's time, registers are the largest."""
     per = {}
     for kernel, metric, value, unit in res.rows:
-        per.setdefault(metric, []).append((kernel, value * UNIT.get(unit.strip().lower(), 1)))
+        u = unit.strip().lower()
+        if u not in UNIT and metric in (METRICS[k] for k in SCALED):
+            raise ValueError(f"ncu reported {metric} in {unit!r}, a unit gate_counters does not know: add it to "
+                             f"UNIT in labs/gate_counters.py")
+        per.setdefault(metric, []).append((kernel, value * UNIT.get(u, 1)))
     time = dict(per.get(METRICS["time"], []))
     out = {}
     for key, metric in METRICS.items():

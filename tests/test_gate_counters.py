@@ -1,5 +1,7 @@
 """labs.gate_counters: ncu rows folded into one value per metric (units, sums, weighted rates), and the refusal
 on a machine without a GPU."""
+import pytest
+
 from labs import gate_counters as gc
 from perflab.nsight import ProfileResult
 
@@ -16,6 +18,8 @@ def test_values_scale_units_add_counts_and_weight_rates():
     assert v["regs"] == 64 and v["dram_write"] is None
     short = gc.values(ProfileResult(True, rows=[("k", m["time"], 250816.0, "ns")]))   # ncu 2025's spelling
     assert abs(short["time"] - 250.816e-6) < 1e-12
+    with pytest.raises(ValueError, match="fortnight"):          # an unknown unit is never read as 1
+        gc.values(ProfileResult(True, rows=[("k", m["time"], 3.0, "fortnight")]))
 
 
 def test_row_divides_dram_bytes_by_the_lab_minimum():

@@ -10,7 +10,8 @@ from perflab import quick
 
 MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 # compare()'s default, the core notebook's modes: each compiles in about a second. max-autotune benchmarks
-# Triton GEMM templates for each GEMM shape (about 90 s on an H100 in shared/gpu-runs/2026-12-07-h100), so
+# Triton GEMM templates for each GEMM shape (90–100 s a mode on an H100 at 70061ca, 12 s for the deep dive's
+# whole cell at 491d8e4; what made the difference is not measured yet), so
 # it runs in the deep dive (AUTOTUNE_MODES); max-autotune-no-cudagraphs repeats that autotuning: MODES.
 DEFAULT_MODES = ("default", "reduce-overhead")
 AUTOTUNE_MODES = ("max-autotune",)
@@ -37,7 +38,7 @@ def compare(modes=None, rep_ms: float = 50) -> "Table":
     import torch._dynamo as dynamo
     from perflab.table import Table
     e = pl.env()
-    if modes is None:       # the autotuning modes cost minutes of compile: only on request (AUTOTUNE_MODES)
+    if modes is None:       # the autotuning modes search GEMM templates: only on request (AUTOTUNE_MODES)
         modes = DEFAULT_MODES
     unknown = [m for m in modes if m not in MODES]
     if unknown:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-import sys
 from dataclasses import dataclass, field, fields
 from types import ModuleType
 from typing import Callable
@@ -170,6 +169,12 @@ class Lab:
     def variant_names(self) -> list[str]:
         return [v.__name__ for v in self.module.variants]
 
+    def records_variant(self, name: str) -> bool:
+        """Whether a record of variant ``name`` belongs to this lab: a listed variant, or one its sweeps
+        generate (``generated_variants``); a learner's own function does not."""
+        generated = self.options.generated_variants
+        return name in self.variant_names() or bool(generated and re.fullmatch(generated, name))
+
     def get_variant(self, name: str) -> Callable:
         for v in self.module.variants:
             if v.__name__ == name:
@@ -215,7 +220,7 @@ class Chapter:
         except ModuleNotFoundError as e:
             if e.name != f"{self.package}.{name}":
                 raise
-            return type(sys)("absent")
+            return ModuleType("absent")
 
     def claims(self) -> list:
         """CLAIMS of ``_claims.py``, then of each module of the package, without repeats."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -74,8 +73,7 @@ def run_ceilings(manifest: dict) -> dict:
 def record_problems(rec: results.Record, lab, ceilings: dict, tier: str = "gpu") -> list[str]:
     """What is wrong with one record, recomputed from its lab module and the manifest's ceilings."""
     where = f"{rec.lab} {rec.variant} {rec.size} {rec.dtype}"
-    generated = lab.options.generated_variants                         # a regex, for sweeps' variants
-    if rec.variant not in lab.variant_names() and not (generated and re.fullmatch(generated, rec.variant)):
+    if not lab.records_variant(rec.variant):
         return [f"{where}: the lab has no variant {rec.variant!r} any more (stale record)"]
     if not rec.correct:
         timed = [k for k in ("median_s", "gbps", "tflops", "speedup_vs_baseline") if getattr(rec, k) is not None]

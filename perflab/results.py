@@ -62,8 +62,7 @@ def _is_size(v) -> bool:
     """An integer, or a non-empty list of dimensions (integers) and knobs (finite numbers, e.g. an MoE skew)."""
     def is_int(x):
         return isinstance(x, int) and not isinstance(x, bool)
-    return is_int(v) or (isinstance(v, list) and bool(v) and all(is_int(x) or _is_number_or_none(x) and x is not None
-                                                                  for x in v))
+    return is_int(v) or (isinstance(v, list) and bool(v) and all(x is not None and _is_number_or_none(x) for x in v))
 
 
 def _is_number_or_none(v) -> bool:

@@ -87,8 +87,7 @@ def run(lab, *, size=None, dtype: str | None = None, variants: list | None = Non
     out = LabRun(lab=lab, size=size, dtype=dtype, rows=rows, ceilings=ceil, device=e.device,
                  nbytes=nbytes, nflops=nflops)
     out._finish_records()
-    declared = set(lab.variant_names())          # a learner's own function is shown, never kept as a record
-    kept = [r.record for r in rows if r.record and r.name in declared]
+    kept = [r.record for r in rows if r.record and lab.records_variant(r.name)]   # not a learner's own function
     if record and results.sink() is not None and kept:
         results.merge(results.sink(), kept)
     _LAST[(lab.name, repr(size), dtype)] = out

@@ -206,7 +206,7 @@ def yield_timings(out: Path, timings: list, args):
     wall = time.perf_counter() - args.t0
     (out / "timings.json").write_text(json.dumps(summary(timings, wall, args.quick, args.manifest), indent=1))
     run = run_json(timings, args.manifest.get("device", ""), args.quick)
-    run["not_run"] = list(getattr(args, "not_run", []))
+    run["not_run"] = list(args.not_run)
     (out / "run.json").write_text(json.dumps(run, indent=1))
 
 

@@ -167,3 +167,10 @@ def test_a_busy_machine_is_flagged_in_the_measurement_and_the_table(monkeypatch)
     assert any("BUSY MACHINE while timing" in n for n in r.table().notes)
     assert any("torch thread" in n for n in r.table().notes)
     assert "busy machine" in r["two_ops"].record.note
+
+
+def test_records_variant_keeps_listed_and_generated_variants_only():
+    """The results sink keeps the lab's variants and its sweeps' generated ones (ch08's heat map), not a learner's."""
+    lab = pl.load("ch08.ilp_stream")
+    assert lab.records_variant(lab.variant_names()[0]) and lab.records_variant("cuda_t256_ilp4")
+    assert not lab.records_variant("my_kernel") and not pl.load(toylab).records_variant("cuda_t256_ilp4")

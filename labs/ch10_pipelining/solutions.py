@@ -29,8 +29,8 @@ EXERCISES = [
              evidence="H100 run 2026-12-07 at 4097×4096×4096 bf16: stages_1 48%, stages_2 66%, stages_3 101% of "
                       "the matmul ceiling; the starter (64×64×32, 1 stage) 28%"),
     Exercise("ch10.tma_matmul", answer=tma_persistent, steps=_steps(0.7),
-             evidence="no GPU record of ch10.tma_matmul yet (the lead measures it); its claim says the TMA "
-                      "persistent kernel matches stages_3 (101% on the H100) within 10%"),
+             evidence="H100 reference (491d8e4) at (4097, 4096, 4096) bf16: tma_persistent 103% of the matmul "
+                      "ceiling, stages_3 102%, torch_matmul 104%"),
 ]
 
 __all__ = ["tuned", "tile_for", "tma_persistent", "EXERCISES"]

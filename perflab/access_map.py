@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -216,17 +217,32 @@ def trace(kernel, grid, *args, **kwargs) -> AccessMap:
 
 @contextlib.contextmanager
 def _interpreted_helpers(fn):
-    """On a GPU the kernel's module holds compiled @triton.jit helpers, which refuse a call from Python: for
-    the trace, each one in the kernel's globals is swapped for its interpreted twin, then put back."""
+    """On a GPU every @triton.jit function was compiled at import: the kernel's own helpers and triton.language's
+    (``tl.sum``, ``tl.max``, ``x.sum()``...), and a compiled one refuses a call from Python. For the trace each
+    is swapped for its interpreted twin in the namespaces the interpreter looks them up in (the kernel's module,
+    every loaded ``triton.language`` module, the ``tl.tensor`` class), then put back."""
+    import triton.language as tl
     from triton.runtime import interpreter as ti
     from triton.runtime.jit import JITFunction
-    scope = fn.__globals__
-    compiled = {k: v for k, v in scope.items() if isinstance(v, JITFunction) and v.fn is not fn}
-    scope.update({k: ti.InterpretedFunction(v.fn) for k, v in compiled.items()})
+    with contextlib.suppress(ImportError):   # imported lazily by the interpreter; it asserts tl's functions are compiled
+        import triton.experimental.gluon  # noqa: F401
+    spaces = [fn.__globals__] + [vars(m) for name, m in list(sys.modules.items())
+                                 if m is not None and (name == "triton.language" or name.startswith("triton.language."))]
+    swapped = []
+    for space in spaces:
+        compiled = {k: v for k, v in space.items() if isinstance(v, JITFunction) and v.fn is not fn}
+        space.update({k: ti.InterpretedFunction(v.fn) for k, v in compiled.items()})
+        swapped.append((space.update, compiled))
+    members = {k: v for k, v in vars(tl.tensor).items() if isinstance(v, JITFunction)}
+    for k, v in members.items():
+        setattr(tl.tensor, k, ti.InterpretedFunction(v.fn))
     try:
         yield
     finally:
-        scope.update(compiled)
+        for put_back, compiled in swapped:
+            put_back(compiled)
+        for k, v in members.items():
+            setattr(tl.tensor, k, v)
 
 
 @contextlib.contextmanager

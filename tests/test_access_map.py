@@ -106,3 +106,24 @@ def test_a_kernel_calling_a_compiled_helper_is_traced_and_the_helper_put_back():
     m = am.trace(_copy_plus_one, (2,), x, y, 100, BLOCK=64)
     assert torch.equal(y, x + 1) and m.sectors_per_request()[("load", "x_ptr")] > 0
     assert isinstance(globals()["_plus_one_compiled"], triton.runtime.jit.JITFunction)
+
+
+def test_a_lab_kernel_is_traced_as_on_a_gpu_where_triton_language_is_compiled_too():
+    """On a GPU, triton.language's own @jit functions (tl.sum in ch09's row helper) are compiled as well:
+    the H100 run at 231c90c failed here. The script imports everything as a GPU machine does."""
+    from labtests import lower_offline
+    out = lower_offline("""
+import torch, triton.language as tl
+from triton.runtime.jit import JITFunction
+from perflab import access_map
+from labs.ch09_arithmetic_intensity import l2norm
+assert isinstance(tl.sum, JITFunction) and isinstance(l2norm._l2norm_row, JITFunction)
+x = torch.randn(4, 37)
+y = torch.empty_like(x)
+m = access_map.trace(l2norm._l2norm_kernel, (4,), x, y, 4, 37, x.stride(0), 1e-6, BLOCK=64, ONE_PASS=True,
+                     PERSISTENT=False)
+assert torch.allclose(y, torch.nn.functional.normalize(x, dim=1), atol=1e-5)
+assert isinstance(tl.sum, JITFunction) and isinstance(tl.tensor.sum, JITFunction), "put back after the trace"
+print(m.sectors_per_request()[("load", "x_ptr")])
+""")
+    assert float(out.split()[-1]) > 0

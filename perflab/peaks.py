@@ -1,8 +1,10 @@
 """The speed of light of this device, measured once and cached: copy bandwidth, host links, matmul."""
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -85,7 +87,16 @@ class Ceilings:
 
     def figure(self, ref: "Ceilings | None" = None):
         """Grouped bars of matmul TFLOP/s per precision, here and on the reference."""
-        return precision_figure(self, ref)
+        import plotly.graph_objects as go
+        fig = go.Figure()
+        for c in [self] + ([ref] if ref else []):
+            precs = [p for p in PRECISIONS if p in c.matmul_tflops]
+            vals = [c.matmul_tflops[p] for p in precs]
+            fig.add_trace(go.Bar(name=c.device, x=precs, y=vals, text=[f"{v:,.3g}" for v in vals],
+                                 textposition="outside"))
+        fig.update_layout(barmode="group", yaxis_type="log", yaxis_title="TFLOP/s (log scale)",
+                          title="Dense matmul rate per precision", height=400)
+        return fig
 
 
 def _fmt(v, unit):
@@ -116,12 +127,12 @@ def ceilings(refresh: bool = False, quick: bool = False) -> Ceilings:
         return measure(quick=True)
     provisional = path.with_suffix(".provisional.json")
     if not refresh:
-        cached = _cached(path, e) or _SESSION.get(e.device_key) or _provisional(provisional, e)
+        cached = _cached(path, e) or _SESSION.get(e.device_key) or _cached(provisional, e, PROVISIONAL_S)
         if cached is not None:
             return cached
     with results.lock(path, timeout_s=LOCK_TIMEOUT_S):
         if not refresh:                             # another process may have measured while we waited
-            cached = _cached(path, e) or _provisional(provisional, e)
+            cached = _cached(path, e) or _cached(provisional, e, PROVISIONAL_S)
             if cached is not None:
                 return cached
         c = measure()
@@ -138,33 +149,21 @@ def ceilings(refresh: bool = False, quick: bool = False) -> Ceilings:
     return c
 
 
-def _provisional(path, e) -> "Ceilings | None":
-    """A recent noisy measurement another process made (its ``noise`` says why), so that a busy machine
-    does not measure again in every process; None when absent, older than PROVISIONAL_S or stale."""
-    try:
-        if time.time() - path.stat().st_mtime > PROVISIONAL_S:
-            return None
-        data = json.loads(path.read_text())
-        if data.get("versions", {}).get("torch") != e.versions["torch"]:
-            return None
-        if e.tier == "cpu" and data.get("threads") != _threads():
-            return None
-        return Ceilings(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-
-
 def _threads() -> int:
     import torch
     return torch.get_num_threads()
 
 
-def _cached(path, e) -> "Ceilings | None":
+def _cached(path, e, noisy_for_s: float = 0) -> "Ceilings | None":
     """The cached ceilings when they were measured with this torch (and, on the cpu tier, this many
-    threads); None when absent, stale or corrupt."""
+    threads); None when absent, stale or corrupt. With ``noisy_for_s``, a noisy measurement another
+    process made (its ``noise`` says why) no older than that, so that a busy machine does not measure
+    again in every process."""
     try:
+        if noisy_for_s and time.time() - path.stat().st_mtime > noisy_for_s:
+            return None
         data = json.loads(path.read_text())
-        if data.get("versions", {}).get("torch") != e.versions["torch"] or data.get("noise"):
+        if data.get("versions", {}).get("torch") != e.versions["torch"] or (data.get("noise") and not noisy_for_s):
             return None
         if e.tier == "cpu" and data.get("threads") != _threads():
             return None
@@ -213,7 +212,6 @@ def _own(proc) -> float:
 
 def measure(quick: bool = False) -> Ceilings:
     """Measure every ceiling of this device now."""
-    import torch
     e = env()
     sizes = {k: (v // 4 if k != "matmul" else v // 2) if quick else v for k, v in _SIZES[e.tier].items()}
     dev = "cuda" if e.tier == "gpu" else "cpu"
@@ -222,8 +220,8 @@ def measure(quick: bool = False) -> Ceilings:
     copy, noise = stable_value(samples)
     threads = _threads()
     if e.tier == "cpu" and load.cores >= BUSY_CORES:
-        noise = "; ".join(filter(None, [noise, f"other processes kept {load.cores:.1f} of "
-                                               f"{_cpu_count()} cores busy while it ran ({threads} threads here)"]))
+        noise = "; ".join(filter(None, [noise, f"other processes kept {load.cores:.1f} of {os.cpu_count() or 1} "
+                                               f"cores busy while it ran ({threads} threads here)"]))
     c = Ceilings(device=e.device, device_key=e.device_key, tier=e.tier,
                  copy_gbps=copy, datasheet=datasheet(e.device),
                  measured_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -237,13 +235,7 @@ def measure(quick: bool = False) -> Ceilings:
         tf = _matmul_tflops(sizes["matmul"], prec, dev)
         if tf is not None:
             c.matmul_tflops[prec] = tf
-    del torch
     return c
-
-
-def _cpu_count() -> int:
-    import os
-    return os.cpu_count() or 1
 
 
 def _copy_gbps(n: int, dev: str) -> float:
@@ -289,21 +281,16 @@ def _matmul_tflops(n: int, precision: str, dev: str) -> float | None:
         return bench(lambda: a @ b, flops=flops, label=f"matmul {precision}").tflops
 
 
-class tf32:
-    """Context manager: allow (or forbid) TF32 tensor cores for float32 matmul, then restore."""
-
-    def __init__(self, allow: bool):
-        self.allow = allow
-
-    def __enter__(self):
-        import torch
-        self.saved = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = self.allow
-        return self
-
-    def __exit__(self, *exc):
-        import torch
-        torch.backends.cuda.matmul.allow_tf32 = self.saved
+@contextlib.contextmanager
+def tf32(allow: bool):
+    """Allow (or forbid) TF32 tensor cores for float32 matmul inside the block, then restore."""
+    import torch
+    saved = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = allow
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def reference_ceilings(device_key: str = "nvidia-h200") -> Ceilings | None:
@@ -330,31 +317,14 @@ def compare(mine: Ceilings, ref: Ceilings | None):
     for label, attr, unit, sheet in [("copy (read+write)", "copy_gbps", "GB/s", ds.get("memory_gbps"))] + \
             [(n.replace("_", " "), f"{n}_gbps", "GB/s", ds.get("pcie_gbps")) for n in links]:
         a, b = getattr(mine, attr), getattr(ref, attr) if ref else None
-        rows.append([label, _num(a, unit), _num(b, unit), _num(sheet, unit)])
+        rows.append([label, _fmt(a, unit), _fmt(b, unit), _fmt(sheet, unit)])
     for prec in PRECISIONS:
         a = mine.matmul_tflops.get(prec)
         b = ref.matmul_tflops.get(prec) if ref else None
-        rows.append([f"matmul {prec}", _num(a, "TFLOP/s"), _num(b, "TFLOP/s"),
-                     _num(ds.get("matmul_tflops", {}).get(prec), "TFLOP/s")])
+        rows.append([f"matmul {prec}", _fmt(a, "TFLOP/s"), _fmt(b, "TFLOP/s"),
+                     _fmt(ds.get("matmul_tflops", {}).get(prec), "TFLOP/s")])
     ref_name = ref.device if ref else "H200 (no reference recorded yet)"
     return Table(["ceiling", f"yours: {mine.device}", f"reference: {ref_name}", "reference datasheet"], rows,
                  title="Speed of light: measured here, measured on the reference, and the datasheet",
                  notes=["'—' means not offered by that device or not measurable on this tier"])
 
-
-def _num(v, unit):
-    return "—" if v is None else f"{v:,.4g} {unit}"
-
-
-def precision_figure(mine: Ceilings, ref: Ceilings | None = None):
-    """Grouped bars: matmul TFLOP/s per precision, here and on the reference device."""
-    import plotly.graph_objects as go
-    fig = go.Figure()
-    for c in [mine] + ([ref] if ref else []):
-        precs = [p for p in PRECISIONS if p in c.matmul_tflops]
-        vals = [c.matmul_tflops[p] for p in precs]
-        fig.add_trace(go.Bar(name=c.device, x=precs, y=vals, text=[f"{v:,.3g}" for v in vals],
-                             textposition="outside"))
-    fig.update_layout(barmode="group", yaxis_type="log", yaxis_title="TFLOP/s (log scale)",
-                      title="Dense matmul rate per precision", height=400)
-    return fig

@@ -2,8 +2,7 @@
 the fact is missing (unknown). Nothing here reads the real machine."""
 import pytest
 
-from perflab.audit import CHECKS, Facts, Result, audit, remaining
-from perflab.audit.core import MissingFact
+from perflab.audit import CHECKS, Facts, Result, audit, core, remaining
 
 GOOD_GPU = {"index": "0", "name": "NVIDIA H200", "pci.bus_id": "00000000:19:00.0", "driver_version": "570.86",
             "persistence_mode": "Enabled", "mig.mode.current": "Disabled", "ecc.mode.current": "Enabled",
@@ -125,17 +124,12 @@ def test_every_check_has_a_case():
 
 
 @pytest.mark.parametrize("check_id", IDS)
-def test_check_passes_on_a_good_machine(check_id):
-    r = run(check_id, CASES[check_id][0])
-    assert r.status == "pass", r
-    assert r.evidence
-
-
-@pytest.mark.parametrize("check_id", IDS)
-def test_check_flags_a_bad_machine(check_id):
-    r = run(check_id, CASES[check_id][1])
-    assert r.status == CASES[check_id][2], r
-    assert r.advice and r.evidence
+def test_check_passes_on_a_good_machine_and_flags_a_bad_one(check_id):
+    good, bad, status = CASES[check_id]
+    r = run(check_id, good)
+    assert r.status == "pass" and r.evidence, r
+    r = run(check_id, bad)
+    assert r.status == status and r.advice and r.evidence, r
 
 
 @pytest.mark.parametrize("check_id", [c.id for c in CHECKS])
@@ -152,10 +146,8 @@ def test_no_gpu_means_unknown_not_fail():
 
 
 def test_smi_not_available_reads_as_unknown(monkeypatch):
-    from perflab.audit import core
-
     def missing(fields):
-        raise MissingFact("nvidia-smi", "not installed")
+        raise core.MissingFact("nvidia-smi", "not installed")
     monkeypatch.setattr(core, "_smi_run", missing)
     r = audit(Facts({"torch.cuda_ok": True}), only=["gpu.temperature"]).rows[0].result
     assert r.status == "unknown" and "nvidia-smi" in r.evidence
@@ -177,11 +169,7 @@ def test_categories_are_listed_once():
 
 
 def test_smi_falls_back_to_one_field_at_a_time(monkeypatch):
-    from perflab.audit import core
-    calls = []
-
     def fake(fields):
-        calls.append(fields)
         if len(fields) > 1 or fields == ["clocks_throttle_reasons.active"]:
             return None                                   # "not a valid field" on this driver
         return [["0x1" if fields[0] == "clocks_event_reasons.active" else "[N/A]"]]
@@ -219,12 +207,9 @@ def test_live_loader_and_script(tmp_path):
     assert got["data.non_blocking"] == "warn" and "lines [2]" in a.rows[-1].result.evidence
 
 
-def test_result_rejects_a_bad_status():
+def test_a_bad_status_and_unknown_ids_are_refused():
     with pytest.raises(ValueError, match="status"):
         Result("ok", "x")
-
-
-def test_only_rejects_unknown_ids():
     with pytest.raises(ValueError, match="no audit check matches"):
         audit(Facts({}, live=False), only=["nope"])
 

@@ -146,13 +146,6 @@ def variants(lab, value) -> list:
     return out
 
 
-def run_args(lab, *, size_=None, dtype_=None, variants_=None, seed_=0, rep_ms=100, tier: str = "cpu") -> tuple:
-    """All of run's arguments at once: (size, dtype, variant functions, seed)."""
-    number("rep_ms", rep_ms, positive=True)
-    s = lab.SIZES[tier][0] if size_ is None else size(lab, size_)
-    return s, dtype(lab, dtype_), variants(lab, variants_), seed(seed_)
-
-
 # ---- calculators ----------------------------------------------------------------------------------
 CALCULATORS: list[Callable] = []      # every function decorated with @calculator_inputs
 

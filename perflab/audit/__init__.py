@@ -18,7 +18,6 @@ from perflab.audit import gpu, host, remaining, runtime
 from perflab.audit.core import STATUSES, Audit, AuditRow, Check, Facts, MissingFact, Result
 
 CHECKS: list[Check] = [*host.CHECKS, *gpu.CHECKS, *runtime.CHECKS]
-BY_ID = {c.id: c for c in CHECKS}
 
 __all__ = ["audit", "Audit", "Check", "Result", "Facts", "MissingFact", "CHECKS", "STATUSES", "remaining"]
 

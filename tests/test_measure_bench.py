@@ -69,7 +69,6 @@ def test_bench_rejects_bad_arguments():
 
 def test_cpu_bench_keeps_the_callers_thread_count():
     import torch
-    import perflab as pl
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

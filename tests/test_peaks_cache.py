@@ -1,10 +1,12 @@
 """The ceilings cache: a stable, quiet measurement is cached; a noisy or contended one is not; concurrent
 refreshes from several processes all succeed."""
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -12,16 +14,6 @@ import pytest
 from perflab import peaks
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class _Quiet:
-    cores = 0.0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
 
 
 @pytest.fixture()
@@ -35,7 +27,7 @@ def cache(tmp_path, monkeypatch):
 def _fake_copies(monkeypatch, samples):
     it = iter(samples)
     monkeypatch.setattr(peaks, "_copy_gbps", lambda n, dev: next(it))
-    monkeypatch.setattr(peaks, "_OtherLoad", _Quiet)
+    monkeypatch.setattr(peaks, "_OtherLoad", lambda: contextlib.nullcontext(types.SimpleNamespace(cores=0.0)))
 
 
 def test_stable_value_keeps_the_median_and_flags_a_wide_spread():

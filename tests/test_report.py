@@ -1,5 +1,5 @@
 """perflab report: per lab, the best correct variant against its ceiling, wrong variants never ranked."""
-from perflab import cli, results
+from perflab import cli, report, results
 from perflab.report import markdown
 from perflab.results import Record
 
@@ -32,7 +32,6 @@ def test_report_cli_writes_markdown(tmp_path, capsys):
 
 def test_book_ratio_is_before_over_after_at_one_size():
     from perflab.book import Ratio
-    from perflab.results import Record
     recs = [Record("ch99", "ch99.lab", "slow", 100, "float32", True, median_s=3.0),
             Record("ch99", "ch99.lab", "fast", 100, "float32", True, median_s=1.0),
             Record("ch99", "ch99.lab", "fast", 200, "float32", True, median_s=9.0),   # another size: ignored
@@ -46,7 +45,6 @@ def test_book_ratio_is_before_over_after_at_one_size():
 
 def test_every_lab_under_the_memory_gate_in_the_reference_says_why():
     from collections import defaultdict
-    from perflab import report, results
     from perflab.lab import load
     _, records = results.read(results.reference_path())
     groups = defaultdict(list)
@@ -62,8 +60,6 @@ def test_every_lab_under_the_memory_gate_in_the_reference_says_why():
 
 
 def test_exception_line_with_and_without_a_note():
-    from perflab import report
-    from perflab.results import Record
     low = Record("ch09", "ch09.softmax", "triton_fused", [1, 1], "float32", True, ceiling="copy", ceiling_fraction=0.5)
     assert "Below the gate:" in report._exception("ch09.softmax", low)[0]
     assert report._exception("ch00.scale_shift", low)[0].startswith("> **Below the gate, no reason")

@@ -44,18 +44,20 @@ from perflab import reference_check
 from perflab.reference_merge import main
 
 
-def _setup(tmp_path, device_key="nvidia-h100-80gb-hbm3"):
+def _setup(tmp_path, existing=False):
+    """An H100 run and the H100 reference it merges into (holding ch02.b if ``existing``): (folder, run, target)."""
     ref_dir = tmp_path / "reference"
     run = tmp_path / "wb" / "results.json"
     results.write(run, [rec("ch01.a", "base", 5.0), rec("ch03.c", "base", 7.0)],
-                  {"device": "NVIDIA H100", "device_key": device_key, "date": "2026-12-07", "commit": "abc"})
-    return ref_dir, run
+                  {"device": "NVIDIA H100", "device_key": "nvidia-h100-80gb-hbm3", "date": "2026-12-07", "commit": "abc"})
+    target = ref_dir / "nvidia-h100.json"
+    if existing:
+        results.write(target, [rec("ch02.b", "base", 3.0)], {"device": "NVIDIA H100", "device_key": "nvidia-h100"})
+    return ref_dir, run, target
 
 
 def test_pending_list_comes_from_the_target_not_the_repository(tmp_path):
-    ref_dir, run = _setup(tmp_path)
-    target = ref_dir / "nvidia-h100.json"
-    results.write(target, [rec("ch02.b", "base", 3.0)], {"device": "NVIDIA H100", "device_key": "nvidia-h100"})
+    ref_dir, run, target = _setup(tmp_path, existing=True)
     own = ref_dir / "pending-nvidia-h100.json"
     own.write_text(json.dumps({"ch03.c": "not run", "ch04.d": "not run"}))
     repo_pending = reference_check.PENDING.read_bytes()
@@ -66,8 +68,7 @@ def test_pending_list_comes_from_the_target_not_the_repository(tmp_path):
 
 
 def test_a_retry_does_not_duplicate_the_run(tmp_path):
-    ref_dir, run = _setup(tmp_path)
-    target = ref_dir / "nvidia-h100.json"
+    ref_dir, run, target = _setup(tmp_path)
     merge_run(run, target, "test")
     first = target.read_text()
     merge_run(run, target, "test")
@@ -76,8 +77,7 @@ def test_a_retry_does_not_duplicate_the_run(tmp_path):
 
 
 def test_a_new_reference_starts_with_every_other_lab_pending(tmp_path):
-    ref_dir, run = _setup(tmp_path)
-    target = ref_dir / "nvidia-h100.json"
+    ref_dir, run, target = _setup(tmp_path)
     summary = merge_run(run, target, "test")
     pending = json.loads((ref_dir / "pending-nvidia-h100.json").read_text())
     assert "ch07.copy_ladder" in pending and "ch01.a" not in pending
@@ -90,9 +90,7 @@ def test_a_new_reference_starts_with_every_other_lab_pending(tmp_path):
     (lambda d: (d / "nvidia-h100.json").write_text('{"manifest": {}, "records": [{"lab": 1}]}'), "record 0"),
 ])
 def test_everything_is_checked_before_the_first_write(tmp_path, spoil, expect):
-    ref_dir, run = _setup(tmp_path)
-    target = ref_dir / "nvidia-h100.json"
-    results.write(target, [rec("ch02.b", "base", 3.0)], {"device": "NVIDIA H100", "device_key": "nvidia-h100"})
+    ref_dir, run, target = _setup(tmp_path, existing=True)
     (ref_dir / "pending-nvidia-h100.json").write_text(json.dumps({"ch03.c": "not run"}))
     spoil(ref_dir)
     before = {p.name: p.read_bytes() for p in ref_dir.iterdir()}
@@ -102,7 +100,7 @@ def test_everything_is_checked_before_the_first_write(tmp_path, spoil, expect):
 
 
 def test_a_run_is_refused_by_another_devices_reference(tmp_path, capsys):
-    ref_dir, run = _setup(tmp_path)
+    ref_dir, run, _ = _setup(tmp_path)
     target = ref_dir / "nvidia-h200.json"
     results.write(target, [rec("ch02.b", "base", 3.0)], {"device": "NVIDIA H200", "device_key": "nvidia-h200"})
     before = target.read_bytes()

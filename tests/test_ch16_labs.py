@@ -89,5 +89,7 @@ def test_book_check_and_headlines_work_without_gpu_results():
     from labs.ch16_inference_profiling import book_check, serving
     text = str(book_check.table())
     assert "L6746" in text and "L6558" in text and "200M" in text
+    sweep = serving.BatchSweep(200, {1: 100.0, 2: 190.0, 8: 640.0})
+    assert "batch 8: 6.4× batch 1" in str(book_check.table(sweep=sweep))
     lines = serving.headlines(None, SimpleNamespace(ratio=2.5), None).splitlines()
     assert lines[0].endswith("not measured") and "2.5×" in lines[1] and "needs a CUDA GPU" in lines[2]

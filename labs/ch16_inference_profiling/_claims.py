@@ -1,12 +1,12 @@
 """Chapter 16's measured outcomes as checked claims (perflab.claims), beside the book check.
 
 Lab claims read ``pl.run`` records. The serving experiments return typed values, shown with
-``values={...}`` in ``claims.show``: ``ch16.batch_sweep`` (tokens/s by batch, from ``serving.batch_sweep``),
+``values={...}`` in ``claims.show``: ``ch16.batch_sweep`` (``serving.BatchSweep``),
 ``ch16.batching`` (``serving.Batching``), ``ch16.arrivals`` (``serving.Arrivals``) and
 ``ch16.chunked`` (``serving.chunked_prefill``'s ``ChunkRow`` list)."""
 from perflab.claims import About, Faster, Holds
 
-from labs.ch16_inference_profiling.serving import Arrivals, Batching, ChunkRow
+from labs.ch16_inference_profiling.serving import Arrivals, Batching, BatchSweep, ChunkRow
 
 _LAUNCH = ("a small model's decode iteration on a GPU is launch-bound: a 950-token prefill costs about what a "
            "decode step does, so chunking it only adds iterations")
@@ -17,8 +17,8 @@ def _batching(read):
     return lambda b: read(b) if isinstance(b, Batching) else None
 
 
-def _batch_gain(rate):
-    return rate[8] / rate[1] if isinstance(rate, dict) and {1, 8} <= rate.keys() else None
+def _batch_gain(sweep):
+    return sweep.gain(8) if isinstance(sweep, BatchSweep) and {1, 8} <= sweep.tokens_per_s.keys() else None
 
 
 def _slo_gap(out):

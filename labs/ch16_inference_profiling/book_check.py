@@ -15,17 +15,10 @@ def _speedup(records, variant) -> str:
     return "—"
 
 
-def _run_speedup(run, variant) -> str:
-    if run is None:
-        return "—"
-    rec = next((r for r in run.records if r.variant == variant), None)
-    return f"{rec.speedup_vs_baseline:.1f}×" if rec and rec.speedup_vs_baseline else "—"
-
-
 def table(*, sweep=None, batching=None, chunked=None, prefix_run=None, prefix_tokens=None,
           allocator=None) -> Table:
     """Each argument is a result from the notebook (None: not run here)."""
-    b8 = f"batch 8: {sweep[8] / sweep[1]:.1f}× batch 1" if sweep else "—"
+    b8 = f"batch 8: {sweep.gain(8):.1f}× batch 1" if sweep else "—"
     cont = f"continuous {batching.ratio:.1f}× static" if batching else "—"
     ops = sum(chunk_ops(20_000, 5_000))
     chunk_here = "—"
@@ -33,7 +26,7 @@ def table(*, sweep=None, batching=None, chunked=None, prefix_run=None, prefix_to
         computed = {r.computed for r in chunked}
         chunk_here = (f"{len(chunked)} budgets, prompt tokens computed: {'same' if len(computed) == 1 else computed}; "
                       f"max gap {chunked[0].max_gap * 1e3:.0f} → {min(r.max_gap for r in chunked) * 1e3:.0f} ms")
-    pre = _run_speedup(prefix_run, "prefix_cache")
+    pre = _speedup(prefix_run.records, "prefix_cache") if prefix_run else "—"
     tok = (f"{prefix_tokens.recompute:,} → {prefix_tokens.prefix_cache:,} prompt tokens computed "
            f"({prefix_tokens.recompute / prefix_tokens.prefix_cache:.1f}×)") if prefix_tokens else "—"
     frag = "—"

@@ -62,6 +62,17 @@ class PrefixTokens:
     prefix_cache: int
 
 
+@dataclass(frozen=True)
+class BatchSweep:
+    """Decode throughput per batch size, as batch_sweep() returns it."""
+    context: int                 # tokens of context every sequence decodes at
+    tokens_per_s: dict           # batch size -> tokens/s of one cached decode step (batch ÷ step time)
+
+    def gain(self, batch: int, over: int = 1) -> float:
+        """tokens/s at ``batch`` ÷ tokens/s at ``over``."""
+        return self.tokens_per_s[batch] / self.tokens_per_s[over]
+
+
 def _ms(x):
     return "—" if x is None else f"{x * 1e3:,.1f}"
 
@@ -197,7 +208,7 @@ def paged_vs_contiguous(device: str, seed: int = 2) -> Table:
 
 
 # --- decode throughput against batch size (the L6334 claim) -------------------------------------------
-def batch_sweep(device: str, batches=(1, 2, 4, 8), context: int = 200) -> tuple[Table, dict]:
+def batch_sweep(device: str, batches=(1, 2, 4, 8), context: int = 200) -> tuple[Table, BatchSweep]:
     """One cached decode step per batch size, timed with pl.bench: tokens/s = batch / step time."""
     import perflab as pl
     from labs.ch16_inference_profiling.profiling import decode_step
@@ -209,7 +220,7 @@ def batch_sweep(device: str, batches=(1, 2, 4, 8), context: int = 200) -> tuple[
     return Table(["batch", "step ms", "tokens/s", "vs batch 1"], rows,
                  f"Decode throughput vs batch size at a {context}-token context · {device}",
                  ["a step reads every weight once whatever the batch: while that (and launch overhead) "
-                  "dominates, tokens/s grows almost linearly with the batch"]), rate
+                  "dominates, tokens/s grows almost linearly with the batch"]), BatchSweep(context, rate)
 
 
 def prefix_tokens(device: str) -> PrefixTokens:

@@ -49,7 +49,8 @@ def _setup(tmp_path, existing=False):
     ref_dir = tmp_path / "reference"
     run = tmp_path / "wb" / "results.json"
     results.write(run, [rec("ch01.a", "base", 5.0), rec("ch03.c", "base", 7.0)],
-                  {"device": "NVIDIA H100", "device_key": "nvidia-h100-80gb-hbm3", "date": "2026-12-07", "commit": "abc"})
+                  {"device": "NVIDIA H100", "device_key": "nvidia-h100-80gb-hbm3", "date": "2026-12-07",
+                   "commit": "abc"})
     target = ref_dir / "nvidia-h100.json"
     if existing:
         results.write(target, [rec("ch02.b", "base", 3.0)], {"device": "NVIDIA H100", "device_key": "nvidia-h100"})

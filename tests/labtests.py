@@ -9,6 +9,7 @@ import time
 import torch
 
 import perflab as pl
+from perflab import peaks
 from perflab.lab import info
 from perflab.runner import availability
 
@@ -141,6 +142,12 @@ def relabel(fn, **changes):
         return fn(**inputs)
     same.perflab = dataclasses.replace(info(fn), **changes)
     return same
+
+
+def fake_ceilings(monkeypatch) -> None:
+    """Stand-in measured ceilings (10 GB/s copy, 0.1 TFLOP/s in float32) where the ceilings are not under test."""
+    fake = peaks.Ceilings(device="test", device_key="test", tier="cpu", copy_gbps=10.0, matmul_tflops={"float32": 0.1})
+    monkeypatch.setattr(peaks, "ceilings", lambda **k: fake)
 
 
 def lower_offline(script: str, timeout: float = 180) -> str:

@@ -10,10 +10,11 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import perflab as pl
-from perflab import cli, peaks, results, validate
+from perflab import cli, results, validate
 from perflab.measure import Measurement
 
 import toylab
+from labtests import fake_ceilings
 
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 DOCUMENTED = (ValueError, TypeError)
@@ -33,9 +34,7 @@ def _raises_documented(call):
 
 @pytest.fixture(autouse=True)
 def _no_ceiling_measurement(monkeypatch):
-    fake = peaks.Ceilings(device="fuzz", device_key="fuzz", tier="cpu", copy_gbps=10.0,
-                          matmul_tflops={"float32": 0.1})
-    monkeypatch.setattr(peaks, "ceilings", lambda **k: fake)
+    fake_ceilings(monkeypatch)
 
 
 @pytest.mark.timeout(60)

@@ -7,6 +7,7 @@ from perflab import results
 from perflab.check import compare
 
 import toylab
+from labtests import fake_ceilings
 
 
 @pytest.fixture(scope="module")
@@ -141,13 +142,10 @@ def test_a_busy_machine_is_flagged_in_the_measurement_and_the_table(monkeypatch)
     import os
     import subprocess
     import sys
-    from perflab import peaks
     from perflab.timer import _cores
     if not os.path.exists("/proc/stat"):
         pytest.skip("needs /proc/stat (Linux) to see other processes' CPU time")
-    fake = peaks.Ceilings(device="test", device_key="test", tier="cpu", copy_gbps=10.0,
-                          matmul_tflops={"float32": 0.1})
-    monkeypatch.setattr(peaks, "ceilings", lambda **k: fake)          # the ceilings are not under test here
+    fake_ceilings(monkeypatch)
     # not our children (bench counts its own children, loader workers say, as its own work): each launcher
     # starts a spinner, prints its pid and exits, so the spinner is another process, as a browser would be
     launch = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'while True: pass'], "

@@ -2,28 +2,23 @@
 import pytest
 
 import perflab as pl
-from perflab import peaks, runner
+from perflab import runner
 from perflab import sweeps as sw
+from labtests import fake_ceilings
 from tests import toylab
 
 
 @pytest.fixture(autouse=True)
-def fake_ceilings(monkeypatch):
-    fake = peaks.Ceilings(device="test", device_key="test", tier="cpu", copy_gbps=10.0, matmul_tflops={"float32": 0.1})
-    monkeypatch.setattr(peaks, "ceilings", lambda **k: fake)      # the ceilings are not under test here
+def no_sink_and_fake_ceilings(monkeypatch):
+    fake_ceilings(monkeypatch)
     monkeypatch.delenv("PERFLAB_RESULTS", raising=False)
 
 
 @pytest.fixture(scope="module")
 def res():
-    import pytest as _p
-    mp = _p.MonkeyPatch()
-    mp.setattr(peaks, "ceilings", lambda **k: peaks.Ceilings(device="test", device_key="test", tier="cpu",
-                                                             copy_gbps=10.0, matmul_tflops={"float32": 0.1}))
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        fake_ceilings(mp)
         yield sw.sweep(toylab, sizes=[1003, 37], variants=["two_ops", "fused", "skips_last"], rep_ms=2)
-    finally:
-        mp.undo()
 
 
 def test_plan_is_frozen_and_checks_its_knobs():

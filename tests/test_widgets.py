@@ -3,7 +3,7 @@ slider; a panel's size slider runs small to large with the lab's default selecte
 import pytest
 
 import perflab as pl
-from perflab import display, peaks
+from perflab import display
 from perflab import widgets as wd
 
 ipywidgets = pytest.importorskip("ipywidgets")
@@ -49,9 +49,9 @@ def test_wide_positive_ranges_get_a_log_slider(notebook):
 
 
 def test_panel_sizes_run_small_to_large_with_default_selected_and_meaning_labelled(notebook, monkeypatch):
+    from labtests import fake_ceilings
     from tests import toylab
-    fake = peaks.Ceilings(device="test", device_key="test", tier="cpu", copy_gbps=10.0, matmul_tflops={"float32": 0.1})
-    monkeypatch.setattr(peaks, "ceilings", lambda **k: fake)
+    fake_ceilings(monkeypatch)
     monkeypatch.setattr(toylab, "OPTIONS", pl.LabOptions(target=0.5, size_meaning="elements of x"))
     box = wd.panel(toylab, sizes=[1003, 37, 5003], variants=["two_ops"], rep_ms=1)
     slider = box.children[1].children[0]

@@ -89,16 +89,11 @@ class Results:
                          "why": p.why})
         return pd.DataFrame(rows)
 
-    def reference_device(self) -> str:
-        """The committed reference device closest to this one (data/reference/<key>.json)."""
-        from perflab import results
-        return results.reference_device()
-
     def reference_records(self) -> list:
-        """The reference device's timed records of this lab and dtype, at every size it recorded."""
+        """The closest committed reference device's timed records of this lab and dtype, at every size."""
         from perflab import results
         dtypes = {p.record.dtype for p in self.points if p.record}
-        return [r for r in results.reference(self.lab.name, self.reference_device())
+        return [r for r in results.reference(self.lab.name, results.reference_device())
                 if r.median_s and (not dtypes or r.dtype in dtypes)]
 
     def metric(self, metric: str = "auto") -> str:
@@ -131,11 +126,6 @@ def sweep_sizes(lab) -> list:
     return sorted(sizes or lab.SIZES[tier], key=elements)
 
 
-def plans(sizes, *, dtype: str | None = None, variants=None, **knobs) -> list[Plan]:
-    """Plans for every size × variant (variants None: one Plan per size running them all)."""
-    return [Plan(s, dtype, v, dict(knobs)) for s in sizes for v in (variants or [None])]
-
-
 def sweep(lab, plans_: list | None = None, *, sizes: list | None = None, dtype: str | None = None,
           variants: list | None = None, rep_ms: float = 20, record: bool = True) -> Results:
     """Run a sweep through the lab runner (gate, then timing) and return its Results.
@@ -150,7 +140,7 @@ def sweep(lab, plans_: list | None = None, *, sizes: list | None = None, dtype: 
     if plans_ is None:
         if variants is None:                    # a sweep is about time: only what this machine can time
             variants, notes = _timed_here(lab)
-        plans_ = plans(sizes or sweep_sizes(lab), dtype=dtype, variants=variants)
+        plans_ = [Plan(s, dtype, v) for s in sizes or sweep_sizes(lab) for v in (variants or [None])]
     elif sizes is not None or variants is not None:
         raise ValueError("give either plans or sizes=/variants=, not both")
     bad = [p for p in plans_ if not isinstance(p, Plan)]
@@ -168,7 +158,6 @@ def sweep(lab, plans_: list | None = None, *, sizes: list | None = None, dtype: 
         run = runner.run(lab, size=first.size, dtype=first.dtype, variants=names, seed=knobs.get("seed", 0),
                          rep_ms=knobs.get("rep_ms", rep_ms), record=record)
         out.device = run.device
-        nbytes, nflops = lab.bytes(run.size, run.dtype), lab.flops(run.size, run.dtype)
         for row in run.rows:
             plan = Plan(first.size, run.dtype, row.name, first.knobs)
             out.points.append(Point(plan, row.name, row.status, row.why, row.record, row.measurement, row.ceiling))
@@ -237,7 +226,7 @@ def figure(results: Results, metric: str = "auto"):
     from perflab.validate import _size_meaning
     metric = results.metric(metric)
     lines, ceiling, ref = _series(results, metric)
-    label = results_mod.device_label(results.reference_device())
+    label = results_mod.device_label(results_mod.reference_device())
     fig = go.Figure()
     for name, pts in lines.items():
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=name,
@@ -249,7 +238,7 @@ def figure(results: Results, metric: str = "auto"):
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{label} · {name}",
                                  mode="lines+markers" if len(pts) > 1 else "markers", opacity=0.6,
                                  line=dict(dash="dot"), marker=dict(symbol="diamond-open", size=9)))
-    ref_copy = (results_mod.reference_manifest(results.reference_device()).get("ceilings") or {}).get("copy_gbps")
+    ref_copy = (results_mod.reference_manifest(results_mod.reference_device()).get("ceilings") or {}).get("copy_gbps")
     if metric == "gbps" and ref and ref_copy:
         xs = [p[0] for pts in list(lines.values()) + list(ref.values()) for p in pts]
         fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[ref_copy, ref_copy], mode="lines",
@@ -291,7 +280,7 @@ def text(results: Results, metric: str = "auto") -> str:
     notes = list(results.notes) + [f"{v}: {status} at {', '.join(str(p.plan.size) for p in ps)}"
                                    + (f" ({ps[0].why[:90]})" if ps[0].why else "")
              for (v, status), ps in untimed.items()]
-    label = results_mod.device_label(results.reference_device())
+    label = results_mod.device_label(results_mod.reference_device())
     for name, pts in ref.items():
         notes.append(f"{label} {name}: " + ", ".join(f"{v:,.3g} at {s}" for _, v, s in pts))
     table = Table(["size"] + names + ["ceiling"], rows,

@@ -23,9 +23,12 @@ def test_checker_finds_outputs_and_missing_parts(tmp_path):
     src["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "hi"}]
     src["cells"] = [c for c in src["cells"] if "Book check" not in "".join(c["source"])]
     src["metadata"].pop("kernelspec")
+    colab = next(c for c in src["cells"] if "google.colab" in "".join(c["source"]))
+    colab["source"] = "".join(colab["source"]) + "\n# edited"
     bad = tmp_path / NOTEBOOKS[0].name
     bad.write_text(json.dumps(src))
     found = " ".join(nf.problems(bad))
-    assert "outputs" in found and "book check" in found and "kernelspec" in found
+    assert "outputs" in found and "book check" in found and "kernelspec" in found and "Colab cell differs" in found
     nf.fix(bad)
-    assert "outputs" not in " ".join(nf.problems(bad)) and "kernelspec" not in " ".join(nf.problems(bad))
+    fixed = " ".join(nf.problems(bad))
+    assert "outputs" not in fixed and "kernelspec" not in fixed and "Colab" not in fixed

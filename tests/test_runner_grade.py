@@ -107,7 +107,6 @@ def test_a_lab_can_name_the_link_that_bounds_it():
 
 
 def test_compare_in_chunks_finds_the_first_bad_element_anywhere(monkeypatch):
-    import torch
     from perflab import check
     monkeypatch.setattr(check, "CHUNK", 7)                 # many chunks for a 5 × 9 tensor
     ref = torch.arange(1.0, 46.0).reshape(5, 9)

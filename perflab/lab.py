@@ -225,18 +225,10 @@ class Chapter:
     def claims(self) -> list:
         """CLAIMS of ``_claims.py``, then of each module of the package, without repeats."""
         out: list = []
-        for mod in ["_claims"] + [m.name for m in pkgutil.iter_modules(self._path()) if m.name != "_claims"]:
-            try:
-                module = importlib.import_module(f"{self.package}.{mod}")
-            except ModuleNotFoundError as e:
-                if e.name == f"{self.package}.{mod}":
-                    continue
-                raise
-            out += [c for c in vars(module).get("CLAIMS", []) if c not in out]
+        modules = pkgutil.iter_modules(importlib.import_module(self.package).__path__)
+        for mod in ["_claims"] + [m.name for m in modules if m.name != "_claims"]:
+            out += [c for c in vars(self._optional(mod)).get("CLAIMS", []) if c not in out]
         return out
-
-    def _path(self):
-        return importlib.import_module(self.package).__path__
 
 
 def chapter(key: str) -> Chapter:

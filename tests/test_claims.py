@@ -14,8 +14,8 @@ T4 = {"device": "Tesla T4", "tier": "gpu", "capability": "sm_75", "memory_gb": 1
 CPU = {"device": "cpu", "tier": "cpu"}
 
 
-def rec(variant, median, size=(1000, 4000), lab="ch09.l2norm", **kw):
-    return Record("ch09", lab, variant, list(size), "float32", True, median_s=median, **kw)
+def rec(variant, median, size=(1000, 4000), **kw):
+    return Record("ch09", "ch09.l2norm", variant, list(size), "float32", True, median_s=median, **kw)
 
 
 RUN = [rec("eager", 3.0, ceiling_fraction=0.30), rec("fused", 1.0, ceiling_fraction=0.90)]

@@ -6,9 +6,8 @@ from perflab.reference_merge import merge_run
 from perflab.results import Record
 
 
-def rec(lab, variant, median, size=100):
-    return Record(lab.split(".")[0], lab, variant, size, "float32", True, median_s=median,
-                  speedup_vs_baseline=1.0)
+def rec(lab, variant, median):
+    return Record(lab.split(".")[0], lab, variant, 100, "float32", True, median_s=median, speedup_vs_baseline=1.0)
 
 
 def test_merge_replaces_whole_labs_and_updates_pending(tmp_path):

@@ -31,15 +31,15 @@ def _gpu_default(lab: str) -> list:
 
 
 def table(precision=None, gemv=None, memory=None, batching_records=None) -> Table:
-    """precision / gemv: LabRuns of ch19.decode_precision and ch19.w8_gemv; memory: {kind: bytes} of the
-    ladder's models; batching_records: the timeout sweep (``batching.run``)."""
+    """precision / gemv: LabRuns of ch19.decode_precision and ch19.w8_gemv; memory: ``ladder.memory()``
+    (bytes of weights per rung); batching_records: the timeout sweep (``batching.run``)."""
     mine = [r for run in (precision, gemv) if run is not None for r in run.records]
     ref = [r for r in results.reference() if r.lab in ("ch19.decode_precision", "ch19.w8_gemv")
            and r.size == _gpu_default(r.lab)]
     fmt = lambda v: "—" if v is None else f"{v:.2f}×"  # noqa: E731
     device = (precision or gemv).device if (precision or gemv) else "this device"
     rows = []
-    mem = (f"{memory['fp8'] / memory['bf16']:.2f}× with 8-bit weights; 1.00× with 16-bit weights"
+    mem = (f"{memory.fp8 / memory.bf16:.2f}× with 8-bit weights; 1.00× with 16-bit weights"
            if memory else "—")
     rows.append(["Table 19-2 · FP16 weights + FP8 activations: memory (L8392–L8399)", "~0.5×", mem,
                  "same bytes on any device",

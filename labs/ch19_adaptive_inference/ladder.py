@@ -145,7 +145,17 @@ def decode_ceiling(params_b: float = 7.0, bits: int = 16, gbps: float = 4800.0, 
             f"arithmetic intensity {2 * batch * 8 / bits:g} FLOP/B at batch {batch}")
 
 
-def memory(size, kinds=RUNGS) -> dict:
-    """{kind: bytes of all weights} of the engine model of ``size`` at each rung."""
+@dataclass(frozen=True)
+class Memory:
+    """Bytes of all weights of the engine model at each rung, as memory() returns it."""
+    fp32: int
+    bf16: int
+    int8_torch: int
+    int8_triton: int
+    fp8: int
+
+
+def memory(size) -> Memory:
+    """Bytes of all weights of the engine model of ``size`` at each rung."""
     b = engine.bundle(tuple(size), engine.device_key(pl.device()))
-    return {k: quant.weight_bytes(b.model(k)) for k in kinds}
+    return Memory(*(quant.weight_bytes(b.model(k)) for k in RUNGS))

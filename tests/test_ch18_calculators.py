@@ -27,12 +27,6 @@ def test_book_numbers_by_hand():
         calc.kv_budget_gb(80, 70, 20)
 
 
-def test_buffer_rounds_up_to_256_mib():
-    # 7,500 tokens × 327,680 B = 2.4576 GB = 2,343.75 MiB -> 2,560 MiB (ten 256 MiB blocks)
-    assert calc.buffer_bytes_for(7_500, 80, 8, 128, 2) == 10 * 256 * 2**20
-    assert calc.buffer_bytes_for(1, 1, 1, 1, 2) == 256 * 2**20
-
-
 def test_transfer_time_and_the_book_fit():
     # 469 copies × 10 µs + 30.72 MB at 50 GB/s (0.6144 ms)
     assert calc.transfer_seconds(7_500, 4096, 16, 10e-6, 50) == pytest.approx(469 * 10e-6 + 7_500 * 4096 / 50e9)

@@ -46,12 +46,6 @@ def tokens_per_buffer(buffer_bytes: float, layers: int, kv_heads: int, head_dim:
     return int(buffer_bytes // kv_bytes_per_token(layers, kv_heads, head_dim, bytes_per_value))
 
 
-def buffer_bytes_for(tokens: int, layers: int, kv_heads: int, head_dim: int, bytes_per_value: float = 2,
-                     round_to: int = 256 * 2**20) -> int:
-    """A transfer buffer for ``tokens`` of KV, rounded up to 256 MiB as the book advises (L7977)."""
-    return math.ceil(kv_bytes(tokens, layers, kv_heads, head_dim, bytes_per_value) / round_to) * round_to
-
-
 def kv_budget_gb(hbm_gb: float, weights_gb: float, reserve_gb: float = 0.0) -> float:
     """GPU memory left for KV on a decode worker: HBM − weights − activations/workspace (L7321)."""
     left = hbm_gb - weights_gb - reserve_gb

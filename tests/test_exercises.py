@@ -99,10 +99,8 @@ def test_every_graded_cell_has_an_exercise_and_every_exercise_a_cell():
     assert sorted(set(EXERCISES) - graded) == [], "an Exercise that no notebook grades"
 
 
-def test_every_exercise_grades_something_on_a_gpu_or_says_why():
+def test_every_exercise_says_where_its_numbers_come_from():
     for ex in EXERCISES.values():
-        gpu = [c for s in ex.steps for c in s.gpu]
-        assert gpu or ex.evidence, f"{ex.lab}: no GPU criterion and no evidence saying why"
         assert ex.evidence, f"{ex.lab}: say where its numbers come from (evidence=...)"
 
 

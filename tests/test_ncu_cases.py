@@ -161,11 +161,10 @@ def test_an_ncu_without_nvtx_labels_falls_back_to_a_child_per_case(fake_ncu, mon
     assert [r.rows[0][0] for r in res] == ["x_kernel", "y_kernel"]     # each from its own child
 
 
-def test_bad_cases_are_a_clear_error():
+@pytest.mark.parametrize("bad", [[("ch07.copy_ladder", "coalesced")], []])
+def test_bad_cases_are_a_clear_error(bad):
     with pytest.raises(ValueError, match="triples"):
-        nsight.ncu_cases([("ch07.copy_ladder", "coalesced")])
-    with pytest.raises(ValueError, match="triples"):
-        nsight.ncu_cases([])
+        nsight.ncu_cases(bad)
 
 
 def test_no_gpu_means_one_reason_for_every_case():

@@ -40,8 +40,7 @@ def _smi_numbers(f, *fields: str) -> list[tuple]:
 
 def _by_value(f, field, good, status_bad, advice, unit=""):
     pairs = per_gpu(f, field)
-    ok = all(good(v) for _, v in pairs)
-    return Result("pass" if ok else status_bad, _ev(pairs, unit), "" if ok else advice)
+    return Result.judge(all(good(v) for _, v in pairs), _ev(pairs, unit), advice, status_bad)
 
 
 @check("gpu.persistence", "persistence mode on", 3, DRV, "L1249, L9067", needs_gpu=True)
@@ -158,10 +157,9 @@ def driver_runtime(f) -> Result:
     if not v.get("cuda"):
         return Result("fail", f"torch {v['torch']} is a CPU-only build, driver {driver} · torch.version, {SMI}",
                       "install a CUDA build of torch: this one cannot use the GPU")
-    ok = f["torch.cuda_ok"]
     ev = f"torch {v['torch']} built for CUDA {v['cuda']}, driver {driver} · torch.version, {SMI}"
-    return Result("pass" if ok else "fail", ev, "" if ok else
-                  "torch cannot use the driver: the driver is older than torch's CUDA needs; update it")
+    return Result.judge(f["torch.cuda_ok"], ev, "torch cannot use the driver: the driver is older than torch's "
+                        "CUDA needs; update it", "fail")
 
 
 @check("gpu.p2p", "peer access between all GPU pairs", 4, RES, "L9013–9016", needs_gpu=True)

@@ -112,9 +112,7 @@ def numa(f) -> Result:
         bad |= inside < 1.0
         notes.append(f"GPU{g['index']}: node {node}, {inside:.0%} of this process's CPUs are local")
     ev = "; ".join(notes) + " · /sys/bus/pci/devices/*/numa_node vs os.sched_getaffinity"
-    if bad:
-        return Result("warn", ev, "pin each rank to its GPU's node: numactl --cpunodebind=N --membind=N")
-    return Result("pass", ev)
+    return Result.judge(not bad, ev, "pin each rank to its GPU's node: numactl --cpunodebind=N --membind=N")
 
 
 def _cpulist(text: str) -> set:
@@ -170,10 +168,8 @@ def rotational(f) -> Result:
     devs = _block_devices(f, "rotational")
     spinning = [d for d, v in devs.items() if v == "1"]
     ev = ", ".join(f"{d} rotational={v}" for d, v in devs.items()) + " · /sys/block/*/queue/rotational"
-    if spinning:
-        return Result("warn", ev, "keep datasets and checkpoints on NVMe, not on spinning disks (virtual disks "
-                      "often report 1: ask what backs them)")
-    return Result("pass", ev)
+    return Result.judge(not spinning, ev, "keep datasets and checkpoints on NVMe, not on spinning disks (virtual "
+                        "disks often report 1: ask what backs them)")
 
 
 @check("io.noatime", "root mounted noatime", 5, IO, "L2044, L9076")
@@ -212,9 +208,7 @@ def small_files(f) -> Result:
         if total > 200_000:
             break
     ev = f"{small} of {total} files under 1 MiB · {root}"
-    if small > 100_000:
-        return Result("warn", ev, "pack small samples into shards (tar/WebDataset, npy blocks)")
-    return Result("pass", ev)
+    return Result.judge(small <= 100_000, ev, "pack small samples into shards (tar/WebDataset, npy blocks)")
 
 
 @check("net.nccl_env", "no NCCL transport disabled", 4, NET, "L9420")
@@ -223,18 +217,15 @@ def nccl_env(f) -> Result:
     nccl = {k: v for k, v in sorted(env.items()) if k.startswith("NCCL_")}
     off = [k for k in ("NCCL_P2P_DISABLE", "NCCL_IB_DISABLE", "NCCL_SHM_DISABLE") if nccl.get(k) == "1"]
     ev = (", ".join(f"{k}={v}" for k, v in nccl.items()) or "no NCCL_* set (NCCL picks)") + " · environment"
-    if off:
-        return Result("warn", ev, f"{', '.join(off)} turns a fast transport off: unset unless debugging")
-    return Result("pass", ev)
+    return Result.judge(not off, ev, f"{', '.join(off)} turns a fast transport off: unset unless debugging")
 
 
 @check("net.nccl_debug", "NCCL_DEBUG not INFO/TRACE", 4, NET, "L9420")
 def nccl_debug(f) -> Result:
     value = f["env"].get("NCCL_DEBUG")
     ev = f"NCCL_DEBUG={value or 'unset'} · environment"
-    if value and value.upper() in ("INFO", "TRACE"):
-        return Result("warn", ev, "INFO shows the transport once; unset it for production runs")
-    return Result("pass", ev)
+    return Result.judge(not (value and value.upper() in ("INFO", "TRACE")), ev,
+                        "INFO shows the transport once; unset it for production runs")
 
 
 @check("net.rdma", "RDMA devices present", 4, NET, "L9411")

@@ -10,13 +10,12 @@ DEBUG = "Profiling, debugging and monitoring"
 DATA, REPRO = "I/O and data pipeline", "Reproducibility and documentation"
 
 
-def _flag(f, key: str, good: bool, bad_status: str, advice: str, pass_note: str = "") -> Result:
+def _flag(f, key: str, good: bool, bad_status: str, advice: str) -> Result:
     """Pass when the flag read at ``key`` equals ``good``; a fact only a CUDA device answers may be None."""
     value = f[key]
     if value is None:
         raise MissingFact(f.where(key), "needs a CUDA device")
-    ok = value == good
-    return Result("pass" if ok else bad_status, f"{value} · {f.where(key)}", pass_note if ok else advice)
+    return Result.judge(value == good, f"{value} · {f.where(key)}", advice, bad_status)
 
 
 @check("torch.tf32", "fp32 matmuls may use TF32", 9, PREC, "L4090, L9360", needs_gpu=True)
@@ -67,19 +66,16 @@ def anomaly(f) -> Result:
 def launch_blocking(f) -> Result:
     value = f["env"].get("CUDA_LAUNCH_BLOCKING")
     ev = f"CUDA_LAUNCH_BLOCKING={value or 'unset'} · environment"
-    if value == "1":
-        return Result("fail", ev, "unset CUDA_LAUNCH_BLOCKING: it waits for every kernel, so the CPU can never "
-                      "run ahead of the GPU")
-    return Result("pass", ev)
+    return Result.judge(value != "1", ev, "unset CUDA_LAUNCH_BLOCKING: it waits for every kernel, so the CPU can "
+                        "never run ahead of the GPU", "fail")
 
 
 @check("debug.module_loading", "CUDA modules load lazily", 12, DEBUG, "")
 def module_loading(f) -> Result:
     value = f["env"].get("CUDA_MODULE_LOADING")
     ev = f"CUDA_MODULE_LOADING={value or 'unset (LAZY since CUDA 11.7)'} · environment"
-    if value and value.upper() == "EAGER":
-        return Result("warn", ev, "EAGER loads every kernel at start-up: slower start and more memory")
-    return Result("pass", ev)
+    return Result.judge(not (value and value.upper() == "EAGER"), ev,
+                        "EAGER loads every kernel at start-up: slower start and more memory")
 
 
 @check("debug.compile_logs", "no compiler debug logging", 14, DEBUG, "")
@@ -87,9 +83,7 @@ def compile_debug(f) -> Result:
     env = f["env"]
     on = {k: env[k] for k in ("TORCH_COMPILE_DEBUG", "TORCHDYNAMO_VERBOSE", "TORCH_LOGS") if env.get(k)}
     ev = (", ".join(f"{k}={v}" for k, v in on.items()) or "no compiler debug variables") + " · environment"
-    if on:
-        return Result("warn", ev, "compiler logging slows compilation and fills logs: unset after debugging")
-    return Result("pass", ev)
+    return Result.judge(not on, ev, "compiler logging slows compilation and fills logs: unset after debugging")
 
 
 @check("torch.alloc_conf", "allocator configured (expandable segments)", 13, CUDA, "L1380, L5338, L9263")
@@ -101,9 +95,8 @@ def alloc_conf(f) -> Result:
                       "try PYTORCH_ALLOC_CONF=expandable_segments:True when memory fragments (reserved ≫ "
                       "allocated); older torch reads PYTORCH_CUDA_ALLOC_CONF")
     ev = ", ".join(f"{k}={v}" for k, v in found.items()) + " · environment"
-    if len(set(found.values())) > 1:
-        return Result("warn", ev, "both names are set and differ: keep one (newer torch reads PYTORCH_ALLOC_CONF)")
-    return Result("pass", ev)
+    return Result.judge(len(set(found.values())) <= 1, ev,
+                        "both names are set and differ: keep one (newer torch reads PYTORCH_ALLOC_CONF)")
 
 
 @check("torch.sdpa", "flash and mem-efficient SDPA enabled", 9, CUDA, "L4056, L9387", needs_gpu=True)
@@ -136,8 +129,8 @@ def pinned(f) -> Result:
 def torch_threads(f) -> Result:
     n, cores = f["torch.threads"], len(f["affinity"])
     ev = f"{n} intra-op threads, {cores} usable cores · torch.get_num_threads, sched_getaffinity"
-    return Result("pass" if n <= cores else "warn", ev, "" if n <= cores else
-                  f"torch.set_num_threads({cores}) or OMP_NUM_THREADS: more threads than cores thrash")
+    return Result.judge(n <= cores, ev, f"torch.set_num_threads({cores}) or OMP_NUM_THREADS: more threads than "
+                        "cores thrash")
 
 
 def _loader(f, name: str):
@@ -209,8 +202,7 @@ def non_blocking(f) -> Result:
 def git_clean(f) -> Result:
     lines = [x for x in f["git_status"].splitlines() if x.strip()]
     ev = f"{len(lines)} changed files · {f.where('git_status')}"
-    return Result("pass" if not lines else "warn", ev, "" if not lines else
-                  "commit before you benchmark so the numbers name the code that made them")
+    return Result.judge(not lines, ev, "commit before you benchmark so the numbers name the code that made them")
 
 
 CHECKS = [tf32, cudnn_tf32, bf16, fp8, sdpa, cudnn_benchmark, cudnn_deterministic, deterministic, alloc_conf,

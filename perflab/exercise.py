@@ -67,11 +67,7 @@ class Probe:
 
 
 def _nbytes(x) -> int:
-    if isinstance(x, torch.Tensor):
-        return x.numel() * x.element_size()
-    if isinstance(x, (list, tuple)):
-        return sum(_nbytes(v) for v in x)
-    return 0
+    return sum(t.numel() * t.element_size() for t in _tensors(x))
 
 
 def _stream_key():

@@ -281,10 +281,7 @@ def tf32(allow: bool):
 def reference_ceilings(device_key: str = "nvidia-h200") -> Ceilings | None:
     """The ceilings measured in the committed reference run (data/reference/<device>.json)."""
     from perflab import results
-    path = results.reference_path(device_key)
-    if not path.exists():
-        return None
-    manifest = results.read(path)[0]
+    manifest = results.reference_manifest(device_key)
     c = manifest.get("ceilings")
     if not c:
         return None

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from perflab.distributed import REPO, child_env, gpu_count, run_torchrun, torchrun_command  # noqa: F401 (reused)
+from perflab.distributed import REPO, child_env, gpu_count, run_torchrun  # noqa: F401 (reused)
 from perflab.table import Table
 
 from labs.ch04_distributed.dist_bench import DistBench
@@ -20,11 +20,6 @@ from labs.ch04_distributed.dist_bench import DistBench
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "dist_bench.py"
 REFERENCE = REPO / "data" / "reference" / "nvidia-h200x2.json"
-
-
-def command(out: str, nproc: int = 2) -> list[str]:
-    """The exact torchrun command line (single node)."""
-    return torchrun_command(SCRIPT, ["--out", out], nproc)
 
 
 def measure(timeout_s: int = 300, verbose: bool = True) -> DistBench | None:

@@ -83,8 +83,3 @@ def explain_overlap(fwd_ms=10.0, bwd_ms=20.0, comm_ms=12.0, tail_ms=2.0) -> str:
     after = overlap_step_s(fwd_ms, bwd_ms, comm_ms, min(tail_ms, comm_ms), overlap=True)
     return (f"no overlap {before:.1f} ms · overlapped {after:.1f} ms → {1 - after / before:.0%} faster "
             f"(communication exposed: {after - fwd_ms - bwd_ms:.1f} ms of {comm_ms:.1f})")
-
-
-def allreduces_per_sample(micro_batches: int, batch: int) -> float:
-    """Gradient accumulation: one all-reduce of the full gradient per k micro-batches (L1724)."""
-    return 1 / (micro_batches * batch)

@@ -81,10 +81,3 @@ def striped_gbps(targets: int, gbps_per_target: float) -> float:
 def nic_limit_tbps(nodes: int, nics_per_node: int, gbit_per_nic: float) -> float:
     """The most data (TB/s) that ``nodes`` can push through their NICs: nodes × NICs × Gb/s ÷ 8 ÷ 1000."""
     return nodes * nics_per_node * gbit_per_nic / 8 / 1e3
-
-
-def checkpoint_suspend_s(device_gb: float, link_gbps: float) -> float:
-    """Lower bound on a cuda-checkpoint suspend: device memory to copy ÷ host-link bandwidth (L2114–L2116)."""
-    if link_gbps <= 0:
-        raise ValueError(f"link bandwidth must be positive, got {link_gbps} GB/s")
-    return device_gb / link_gbps

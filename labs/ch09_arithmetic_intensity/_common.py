@@ -111,17 +111,15 @@ def compiled(fn):
     return call
 
 
-def row_inputs(size, device, dtype, seed, scale_rows: bool = True) -> torch.Tensor:
+def row_inputs(size, device, dtype, seed) -> torch.Tensor:
     """A (rows, cols) random matrix; each row gets its own scale (and offset) so a kernel that reads the
     wrong row's statistics cannot pass."""
     rows, cols = size
     g = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(rows, cols, generator=g, device=device)
-    if scale_rows:
-        scale = 0.5 + 2.5 * torch.rand(rows, 1, generator=g, device=device)     # in [0.5, 3)
-        shift = torch.randn(rows, 1, generator=g, device=device)
-        x = x * scale + shift
-    return x.to(getattr(torch, dtype))
+    scale = 0.5 + 2.5 * torch.rand(rows, 1, generator=g, device=device)     # in [0.5, 3)
+    shift = torch.randn(rows, 1, generator=g, device=device)
+    return (x * scale + shift).to(getattr(torch, dtype))
 
 
 def nbytes(dtype: str) -> int:

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import re
+import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -283,10 +284,7 @@ class Scales(Claim):
 
 def fit_slope(points) -> float:
     """Least-squares slope of log(y) on log(x): 1 for linear growth, 0 for constant."""
-    xs = [math.log(x) for x, _ in points]
-    ys = [math.log(y) for _, y in points]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((a - mx) * (b - my) for a, b in zip(xs, ys)) / sum((a - mx) ** 2 for a in xs)
+    return statistics.linear_regression([math.log(x) for x, _ in points], [math.log(y) for _, y in points]).slope
 
 
 @dataclass(frozen=True)

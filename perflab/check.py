@@ -194,11 +194,8 @@ def _nonfinite_reference(o_all, r_all, expect_inf: bool):
 
 def _unravel(flat: int, shape) -> tuple:
     """The multi-dimensional index of a flat (row-major) position."""
-    idx = []
-    for dim in reversed(tuple(shape)):
-        flat, i = divmod(flat, dim)
-        idx.append(i)
-    return tuple(reversed(idx))
+    import numpy as np
+    return tuple(int(i) for i in np.unravel_index(flat, tuple(shape)))
 
 
 def poison_allocator(like) -> None:

@@ -65,8 +65,8 @@ def test_compare_reports_each_tuner():
     space, times = bowl()
     table, traces = search.compare(space, SpaceTimes("a bowl", times), seeds=range(2))
     assert [row[0] for row in table.rows] == ["exhaustive", "random", "model-based"]
-    assert set(traces) == {"random", "model-based"} and len(traces["random"]) == 2
-    assert all(len(t.times) == 72 for runs in traces.values() for t in runs)         # half of 144
+    assert [name for name, _ in traces.by_tuner()] == ["random", "model-based"] and len(traces.random) == 2
+    assert all(len(t.times) == 72 for _, runs in traces.by_tuner() for t in runs)    # half of 144
 
 
 def test_tuning_cost_arithmetic_and_errors():

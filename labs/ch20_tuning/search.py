@@ -126,19 +126,27 @@ def model_based(space: Space, evaluate: Callable, budget: int, seed: int = 0, n_
     return trace
 
 
-TUNERS = {"random": random_search, "model-based": model_based}
+@dataclass(frozen=True)
+class Replays:
+    """compare()'s searches over the measured table, one Trace per seed for each tuner."""
+    random: tuple                # random_search
+    model_based: tuple           # model_based
+
+    def by_tuner(self) -> list:
+        """[(tuner name, its traces)] in the table's order."""
+        return [("random", self.random), ("model-based", self.model_based)]
 
 
-def compare(space: Space, times: SpaceTimes, seeds=range(40), tol: float = 0.05) -> tuple[Table, dict]:
+def compare(space: Space, times: SpaceTimes, seeds=range(40), tol: float = 0.05) -> tuple[Table, Replays]:
     """Replay random and model-based search over a measured table, many seeds each, for half the space's
     trials: how many until one is within ``tol`` of the exhaustive best. Returns the table and the traces
     (for the convergence plot)."""
     best = min(times.seconds.values())
     budget, quarter = max(2, space.size // 2), max(1, space.size // 4)
-    traces = {name: [tuner(space, times.seconds.__getitem__, budget, seed) for seed in seeds]
-              for name, tuner in TUNERS.items()}
+    traces = Replays(*(tuple(tuner(space, times.seconds.__getitem__, budget, seed) for seed in seeds)
+                       for tuner in (random_search, model_based)))
     rows = [["exhaustive", f"{space.size}", f"{space.size}", "100%", "1.00×"]]
-    for name, runs in traces.items():
+    for name, runs in traces.by_tuner():
         hits = [t.trials_to_within(best, tol) or budget + 1 for t in runs]
         show = lambda v: f"> {budget}" if v > budget else f"{v:.0f}"   # noqa: E731
         rows.append([name, show(np.median(hits)), show(np.percentile(hits, 90)),
@@ -146,17 +154,17 @@ def compare(space: Space, times: SpaceTimes, seeds=range(40), tol: float = 0.05)
                      f"{np.median([min(t.times[:quarter]) / best for t in runs]):.2f}×"])
     table = Table(["tuner", f"median trials to within {tol:.0%}", "90th percentile",
                    f"runs within {tol:.0%} by {quarter} trials (25%)", f"best after {quarter} trials ÷ best (median)"],
-                  rows, title=f"Trials to near-best over {space.size} configs, {len(traces['random'])} seeds per tuner",
+                  rows, title=f"Trials to near-best over {space.size} configs, {len(traces.random)} seeds per tuner",
                   notes=["every trial is one measured config, replayed from the table measured above; "
                          f"each search stops after {budget} trials (half the space)"])
     return table, traces
 
 
-def convergence_figure(traces: dict, best: float, title: str = "Best found so far"):
+def convergence_figure(traces: Replays, best: float, title: str = "Best found so far"):
     """Median over seeds of (best so far ÷ exhaustive best) against the number of trials."""
     import plotly.graph_objects as go
     fig = go.Figure()
-    for name, runs in traces.items():
+    for name, runs in traces.by_tuner():
         curves = np.stack([t.best_so_far() / best for t in runs])
         x = np.arange(1, curves.shape[1] + 1)
         fig.add_trace(go.Scatter(x=x, y=np.median(curves, 0), name=f"{name} (median)", mode="lines"))

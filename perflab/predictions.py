@@ -55,7 +55,7 @@ class Prediction:
             try:
                 number = float(str(value).strip().rstrip("x×").strip()) if isinstance(value, str) else float(value)
             except (TypeError, ValueError):
-                raise ValueError(f"a ratio guess is a positive number such as 2.5 (for 2.5×), got {value!r}") from None
+                number = math.nan
             if not math.isfinite(number) or number <= 0:
                 raise ValueError(f"a ratio guess is a positive number such as 2.5 (for 2.5×), got {value!r}")
             return number

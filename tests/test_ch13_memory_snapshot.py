@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import perflab as pl
 from labs.ch13_profiling_pytorch import memory_snapshot as MS
 
 CUDA = torch.cuda.is_available()

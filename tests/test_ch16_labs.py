@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import perflab as pl
-from perflab.check import compare
 
 from labs.ch16_inference_profiling import simulators as S
 from labs.ch16_inference_profiling import solutions

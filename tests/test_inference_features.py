@@ -10,12 +10,7 @@ from labs.inference.scheduler import EngineConfig, EngineStats, serve
 from labs.inference.workload import Request, make_workload, shared_document, skewed
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)          # tiny ops: one thread is faster and steadier on a busy 2-core box
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,7 @@ from labs.inference.scheduler import EngineConfig, EngineStats, serve
 from labs.inference.workload import make_workload
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

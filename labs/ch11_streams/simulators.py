@@ -124,12 +124,6 @@ def makespan(ops: list[Op]) -> float:
     return max(op.end for op in ops) - min(op.start for op in ops)
 
 
-def busy_fraction(ops: list[Op]) -> list[float]:
-    """Per stage: the fraction of the makespan during which that stage's engine works."""
-    span = makespan(ops)
-    return [sum(op.end - op.start for op in ops if op.stage == s) / span for s in range(3)]
-
-
 def best_chunks(stage_ms, overhead_ms: float, max_chunks: int = 256) -> int:
     """The chunk count with the shortest pipelined makespan when every operation costs overhead_ms extra.
 

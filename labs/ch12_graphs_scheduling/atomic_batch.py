@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
-import torch
 
 from labs.ch12_graphs_scheduling import skewed_queue as sq
 

@@ -15,7 +15,6 @@ the network twice (dispatch, then combine).
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 import torch
@@ -195,8 +194,3 @@ def curve_text(curves: dict) -> str:
     for s, pts in curves.items():
         lines.append(f"skew {s:<4g} " + "  ".join(f"CF {c:.1f}: {100 * d:4.1f}%" for c, d in pts[::2]))
     return "\n".join(lines)
-
-
-def needed_cf(result: MoEResult) -> float:
-    """The capacity factor at which this routing would drop nothing: max load ÷ mean load, rounded up."""
-    return math.ceil(result.max_over_mean * 100) / 100

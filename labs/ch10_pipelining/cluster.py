@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from labs.ch10_pipelining import _cuda
+# the same row normalization as ch10.persistent: its inputs, float64 reference and byte/FLOP counts
+from labs.ch10_pipelining.persistent import bytes, flops, make_inputs, reference  # noqa: F401
 
 TITLE = ("y[r] = x[r] / ‖x[r]‖ for a few very long rows: 1 block per row, 8 blocks + 2 kernels, "
          "8 blocks in a cluster")
@@ -24,27 +26,6 @@ OPTIONS = pl.LabOptions(
         'confirms the third pass: the DSMEM kernel moves 1.50× the minimum DRAM bytes, at 62% DRAM throughput '
         'and 49% occupancy.'),
 )
-
-
-def make_inputs(size, device="cpu", dtype="float32", seed: int = 0) -> dict:
-    rows, cols = size
-    g = torch.Generator(device=device).manual_seed(seed)
-    return {"x": torch.randn(rows, cols, generator=g, device=device, dtype=getattr(torch, dtype))}
-
-
-def reference(x) -> torch.Tensor:
-    x = x.double()
-    return x / x.norm(dim=1, keepdim=True)
-
-
-def bytes(size, dtype="float32") -> int:
-    rows, cols = size
-    return 2 * rows * cols * getattr(torch, dtype).itemsize          # read x once, write y once
-
-
-def flops(size, dtype="float32") -> int:
-    rows, cols = size
-    return 3 * rows * cols
 
 
 def _check(x: torch.Tensor) -> tuple[int, int]:

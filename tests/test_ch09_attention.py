@@ -1,5 +1,6 @@
-"""Chapter 9 attention labs: shape, every runnable variant against the float64 reference at odd sizes (causal
-and not), planted kernel bugs the gate must catch, the FLOP model, and GPU-only variants skipping cleanly."""
+"""Chapter 9 attention labs: shape, every runnable variant against the float64 reference at extra odd sizes (causal
+and not, one query; the lab's two sizes: tests/test_contract.py), planted kernel bugs the gate must catch, the FLOP
+model, and GPU-only variants skipping cleanly."""
 from __future__ import annotations
 
 import math
@@ -16,13 +17,8 @@ from labs.ch09_arithmetic_intensity import attention_prefill as P
 from labs.ch09_arithmetic_intensity import _attention as A
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-LABS = {"ch09.attention_prefill": (1, 2, 37, 32, 1), "ch09.attention_decode": (2, 2, 133, 32)}
-# a second size per lab: lengths prime, so the last query and key tiles are partial
+# sizes beyond the contract's two: lengths prime, so the last query and key tiles are partial
 EXTRA = {"ch09.attention_prefill": [(2, 1, 53, 16, 0), (1, 2, 1, 32, 1)], "ch09.attention_decode": [(1, 3, 17, 64)]}
-
-
-def sizes(name):
-    return [pl.load(name).SIZES["cpu"][0], LABS[name], *EXTRA[name]]
 
 
 def gate(fn, out, ref, dtype):
@@ -30,7 +26,7 @@ def gate(fn, out, ref, dtype):
     return compare(out, ref, meta.precision or dtype, meta.tol)
 
 
-@pytest.mark.parametrize("name", LABS)
+@pytest.mark.parametrize("name", EXTRA)
 def test_lab_shape(name):
     lab = pl.load(name)
     names = lab.variant_names()
@@ -45,7 +41,7 @@ def test_lab_shape(name):
             assert seq % 16 and seq % 64, f"{name} {size}: the sequence must leave a partial tile"
 
 
-@pytest.mark.parametrize("name", LABS)
+@pytest.mark.parametrize("name", EXTRA)
 def test_gpu_only_variants_say_why_here(name):
     lab = pl.load(name)
     for v in ("sdpa_efficient", "sdpa_flash", "sdpa_cudnn"):
@@ -54,23 +50,23 @@ def test_gpu_only_variants_say_why_here(name):
             assert why and why.startswith("needs cuda"), (v, why)
 
 
-CASES = [(n, fn.__name__, i, dt) for n in LABS for fn in pl.load(n).variants
-         for i in range(len(sizes(n))) for dt in ("bfloat16", "float32")]
+CASES = [(n, fn.__name__, size, dt) for n in EXTRA for fn in pl.load(n).variants
+         for size in EXTRA[n] for dt in ("bfloat16", "float32")]
 
 
-@pytest.mark.parametrize("name, variant, i, dtype", CASES)
-def test_variant_matches_reference(name, variant, i, dtype):
+@pytest.mark.parametrize("name, variant, size, dtype", CASES)
+def test_variant_matches_reference(name, variant, size, dtype):
     lab = pl.load(name)
     fn = lab.get_variant(variant)
     if (why := labtests.runnable(fn)) is not None:
         pytest.skip(why)
-    inputs = lab.make_inputs(sizes(name)[i], DEVICE, dtype, seed=100 + i)
+    inputs = lab.make_inputs(size, DEVICE, dtype, seed=100 + size[2])
     if variant in ("sdpa_flash", "sdpa_cudnn") and dtype == "float32":
         with pytest.raises(ValueError, match="bfloat16 or float16"):
             fn(**inputs)
         return
     check = gate(fn, fn(**inputs), lab.reference(**inputs), dtype)
-    assert check.ok, f"{name}.{variant} at {sizes(name)[i]}, {dtype}: {check.reason}"
+    assert check.ok, f"{name}.{variant} at {size}, {dtype}: {check.reason}"
 
 
 def test_inputs_are_seeded_and_heads_differ():

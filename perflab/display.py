@@ -18,6 +18,17 @@ def in_notebook() -> bool:
         return False
 
 
+def widget_module():
+    """The ipywidgets module where a notebook front end can draw it (:func:`in_notebook`), else None."""
+    if not in_notebook():
+        return None
+    try:
+        import ipywidgets
+    except ImportError:
+        return None
+    return ipywidgets
+
+
 def show(obj, fallback: str | None = None) -> None:
     """Display ``obj`` (a table, a plotly figure) in a notebook, or print ``fallback``/``str(obj)``."""
     if obj is None:

@@ -132,13 +132,13 @@ class Prediction:
     def reveal(self, run) -> None:
         """Show the guess beside the measured answer. In a notebook, the answer waits for a committed
         guess and appears the moment one is committed; elsewhere it is printed at once."""
-        from perflab.display import in_notebook
-        if not in_notebook() or not _widgets():
+        from perflab.display import widget_module
+        w = widget_module()
+        if w is None:
             if self.value is None:
                 print("(no guess committed: showing the measurement alone)")
             print(self.table(run))
             return
-        import ipywidgets as w
         from IPython.display import display
         out = w.Output()
 
@@ -200,24 +200,16 @@ def predict(lab, question: str, *, kind: str = "ratio", of: tuple | None = None,
     return guess
 
 
-def _widgets() -> bool:
-    try:
-        import ipywidgets  # noqa: F401
-        return True
-    except ImportError:
-        return False
-
-
 def _ask(guess: Prediction) -> None:
     """The input widget, or one line where there is no front end."""
-    from perflab.display import in_notebook
+    from perflab.display import widget_module
     if guess.value is not None:
         print(f"your committed guess: {guess.text(guess.value)} ({guess.question})")
         return
-    if not in_notebook() or not _widgets():
+    w = widget_module()
+    if w is None:
         print("(prediction skipped: no notebook front end here; the measurement below stands alone)")
         return
-    import ipywidgets as w
     from IPython.display import display
     if guess.kind == "ratio":
         entry = w.Text(placeholder="e.g. 2.5", description="your guess (×)", style={"description_width": "initial"},

@@ -10,7 +10,7 @@ def panel(lab, *, sizes: list | None = None, variants: list[str] | None = None, 
     Moving the size slider or toggling a variant re-runs the checked-and-timed lab and redraws the
     table, the bar chart and the roofline. Returns the widget (``.last_run`` holds the latest LabRun).
     """
-    from perflab.display import in_notebook
+    from perflab.display import widget_module
     from perflab.machine import env
     from perflab.runner import availability, last_run, run
     from perflab.quick import elements
@@ -21,11 +21,8 @@ def panel(lab, *, sizes: list | None = None, variants: list[str] | None = None, 
     sizes = sorted(sizes, key=elements)          # the slider runs small to large; the lab's default stays selected
     names = variants or lab.variant_names()
     runnable = [n for n in names if availability(lab.get_variant(n), env())[0]]
-    try:
-        import ipywidgets as w
-    except ImportError:
-        w = None
-    if w is None or not in_notebook():
+    w = widget_module()
+    if w is None:
         prev = last_run(lab.name, default, lab.DTYPES[0], runnable)
         if prev is not None:                # the same lab, size and variants already ran in this kernel
             print("(widgets unavailable here: the run above stands for the panel; not measured again)")
@@ -76,13 +73,10 @@ def calculator(fn, **params):
     ...            gbps=(100, 8000, 100, 4800), tflops=(1, 2000, 1, 989))
     ridge 206 FLOP/B
     """
-    from perflab.display import in_notebook
+    from perflab.display import widget_module
     values = {k: (v[3] if isinstance(v, tuple) else v[0]) for k, v in params.items()}
-    try:
-        import ipywidgets as w
-    except ImportError:
-        w = None
-    if w is None or not in_notebook():
+    w = widget_module()
+    if w is None:
         print(fn(**values))
         return None
     controls = {}

@@ -1,13 +1,13 @@
 """ch10.tma_matmul: the lab shape, the TMA kernel correct in the Triton interpreter (CPU) or compiled (sm_90) at
 sizes that leave partial tiles, TMA's rules refused with a fix, the sm_90 skip, a planted bug caught, and
-the kernel compiling for sm_90 offline with TMA copies and wgmma in its PTX."""
+the kernel compiling for sm_90 offline with TMA copies and wgmma in its PTX (every lab variant at the lab's two
+sizes: tests/test_contract.py)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
-from labtests import runnable
 from perflab.check import compare
 from perflab.runner import availability
 
@@ -60,15 +60,6 @@ def test_any_grid_covers_every_tile(programs, group_m):
     tile = Tile(16, 16, 16, 4) if DEVICE == "cpu" else Tile(64, 64, 32, 4)
     out = T.tma_matmul(**x, programs=programs, group_m=group_m, tile=tile)
     assert compare(out, T.reference(**x), "bfloat16").ok
-
-
-@pytest.mark.parametrize("name", ["stages_3", "torch_matmul", "tma_persistent"])
-def test_lab_variants_match_reference(name):
-    fn = pl.load("ch10.tma_matmul").get_variant(name)
-    if (why := runnable(fn)) is not None:
-        pytest.skip(why)
-    x = inputs(T.SIZES["cpu"][0], seed=21)
-    assert compare(fn(**x), T.reference(**x), "bfloat16").ok
 
 
 def test_tma_rules_are_errors_that_name_the_fix():

@@ -191,12 +191,7 @@ def parse_ncu_cases(text: str, n: int) -> "list[list] | None":
     if table is None:
         return per_case
     header, units, body = table
-    cols = [i for i, h in enumerate(header) if "Push/Pop_Range" in h]
-    if not cols:
-        if n > 1 and body:
-            return None
-        per_case[0] = [row for rec in body for row in _record_rows(header, units, rec)]
-        return per_case
+    cols = [i for i, h in enumerate(header) if "Push/Pop_Range" in h]      # none: no kernel is labelled
     labelled = 0
     for rec in body:
         found = [int(m) for c in cols if c < len(rec) for m in _CASE_ID.findall(rec[c])]

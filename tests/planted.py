@@ -53,10 +53,6 @@ def bugs_of(name: str) -> list:
     return [*PLANTED.get(name, []), *EXTRA.get(name, []), *GENERIC]
 
 
-def label(bug) -> str:
-    return bug if isinstance(bug, str) else bug.__name__
-
-
 def corrupted(fn, how: str):
     """A variant that runs ``fn`` and corrupts its answer ``how`` (a name in CORRUPTIONS)."""
     corrupt = CORRUPTIONS[how]

@@ -6,14 +6,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from perflab import results
+from perflab.measure import format_time
 from perflab.roofline import Ceiling
 
 MEMORY_GATE = 0.85      # a memory-bound lab's best variant should reach this fraction of its bandwidth
-
-
-def _fmt_time(s):
-    from perflab.measure import format_time
-    return format_time(s) if s else "—"
 
 
 def _compute_bound(r) -> bool:
@@ -82,7 +78,7 @@ def markdown(path: "str | Path") -> str:
                 continue
             frac = f"{r.ceiling_fraction:.0%}" if r.ceiling_fraction is not None else "—"
             speed = f"{r.speedup_vs_baseline:.2f}×" if r.speedup_vs_baseline else "—"
-            out.append(f"| {r.variant} | {_fmt_time(r.median_s)} | {_rate(r)} | {r.ceiling or '—'} | {frac} | {speed} |")
+            out.append(f"| {r.variant} | {format_time(r.median_s)} | {_rate(r)} | {r.ceiling or '—'} | {frac} | {speed} |")
         out.append("")
     return "\n".join(out + book_ratios(records))
 

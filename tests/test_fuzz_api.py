@@ -63,7 +63,7 @@ def test_bench(rep_ms, warmup_ms, nbytes):
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(FUZZ, max_examples=15)
 @given(size=anything, variants=st.one_of(st.none(), st.sampled_from(["two_ops", "o", "", "fused"]),
                                         st.lists(st.sampled_from(["two_ops", "x", 3]), max_size=2)),
        seed=st.one_of(st.integers(0, 5), st.text(max_size=2), st.floats()), dtype=st.sampled_from([None, "float32", "int8"]))
@@ -117,7 +117,7 @@ def test_calculators(fn):
             base[name] = 1 if "int" in str(p.annotation) else 1.0
     numeric = [n for n, v in base.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
 
-    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(FUZZ, max_examples=12)
     @given(st.data())
     def fuzz(data):
         name = data.draw(st.sampled_from(numeric))
@@ -172,7 +172,7 @@ def test_results_round_trip(n, median, tmp_path_factory):
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(FUZZ, max_examples=15)
 @given(argv=st.lists(st.sampled_from(["run", "list", "report", "ch00.scale_shift", "--size", "-5", "abc", "0",
                                       "(1, 2)", "--rep-ms", "nan", "--dtype", "int8", "--variant", "o",
                                       "--bogus", "nope.json", "ceilings", "--json"]), max_size=5))

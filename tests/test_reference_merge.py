@@ -1,8 +1,10 @@
 """Merging a run into the reference: whole labs replaced, run logged, pending list and sidecars updated."""
 import json
 
-from perflab import results
-from perflab.reference_merge import merge_run
+import pytest
+
+from perflab import reference_check, results
+from perflab.reference_merge import main, merge_run
 from perflab.results import Record
 
 
@@ -36,12 +38,6 @@ def test_merge_replaces_whole_labs_and_updates_pending(tmp_path):
 
 
 # ---- issue 16: checked before writing, pending list of the target, idempotent, several devices ----------
-
-import pytest
-
-from perflab import reference_check
-from perflab.reference_merge import main
-
 
 def _setup(tmp_path, existing=False):
     """An H100 run and the H100 reference it merges into (holding ch02.b if ``existing``): (folder, run, target)."""

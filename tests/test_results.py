@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,11 +43,6 @@ def test_unknown_fields_are_ignored_on_read():
 
 
 # ---- issue 16: atomic writes, locked merges, malformed files named ----------------------------------
-
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from perflab.measure import quantile
+
 
 @dataclass
 class Trace:
@@ -41,18 +43,12 @@ class Trace:
 
 
 def percentile(values, q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default): q in [0, 100].
+    """perflab's quantile (linear interpolation between closest ranks, numpy's default) with q in percent.
 
     >>> percentile([1, 2, 3, 4], 50), percentile([1, 2, 3, 4], 99)
     (2.5, 3.97)
     """
-    xs = sorted(values)
-    if not xs:
-        raise ValueError("percentile of no values")
-    pos = (len(xs) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return round(xs[lo] + (xs[hi] - xs[lo]) * (pos - lo), 12)
+    return round(quantile(values, q / 100), 12)
 
 
 @dataclass(frozen=True)

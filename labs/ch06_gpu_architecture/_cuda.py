@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from perflab.cuda import compile_kernel
+from perflab.cuda import compile_kernel, launch  # noqa: F401  (launch: the shared launcher on torch's stream)
 
 SAXPY = r"""
 // The first kernel: out[i] = a * x[i] + y[i], one element per thread.
@@ -94,12 +94,3 @@ def kernel(name: str):
     if name not in SOURCES:
         raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(SOURCES)}")
     return compile_kernel(SOURCES[name], name)
-
-
-def launch(kern, grid: tuple[int, ...], block: tuple[int, ...], args: tuple) -> None:
-    """Launch on torch's current stream (tensors -> pointers, ints -> long long, floats -> float).
-
-    The stream plumbing is perflab's (``perflab.cuda.launch``), shared rather than copied.
-    """
-    from perflab.cuda import launch as _launch
-    _launch(kern, grid, block, args)

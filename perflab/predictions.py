@@ -13,7 +13,6 @@ one printed line and reveal the measurement alone.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -34,7 +33,6 @@ class Prediction:
     choices: tuple = ()                     # choice: the options offered
     answer: Callable | None = None          # run -> the measured value (overrides `of`)
     value: object = None                    # the committed guess
-    committed_at: float | None = None
     _listeners: list = field(default_factory=list, repr=False, compare=False)
 
     # ---- the guess ---------------------------------------------------------------------------
@@ -44,7 +42,6 @@ class Prediction:
             raise ValueError(f"a guess ({self.text(self.value)}) is already committed for {self.question!r}; "
                              "predictions count once. Ask a new question with another pl.predict(...) text.")
         self.value = self.validate(value)
-        self.committed_at = time.time()
         for notify in list(self._listeners):
             notify()
         return self

@@ -49,11 +49,9 @@ class Kernel:
     def __init__(self, path: Path, kernel_name: str = "python3"):
         self.path, self.kernel_name = path, kernel_name
         self.km = self.kc = None
-        self.started_at = None
 
     async def start(self) -> "Kernel":
         from jupyter_client.manager import AsyncKernelManager
-        self.started_at = time.perf_counter()
         self.km = AsyncKernelManager(kernel_name=self.kernel_name)
         await self.km.start_kernel(cwd=str(self.path.parent))
         self.kc = self.km.client()

@@ -7,6 +7,7 @@ import perflab as pl
 import torch
 
 from perflab import quick
+from perflab.measure import format_time
 
 MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 # compare()'s default, the core notebook's modes: each compiles in about a second. max-autotune benchmarks
@@ -47,7 +48,7 @@ def compare(modes=None, rep_ms: float = 50) -> "Table":
     inp = inputs(e.tier)
     ref = mlp(**inp)
     eager = pl.bench(lambda: mlp(**inp), rep_ms=rep_ms, label="eager")
-    rows = [["eager", "—", _ms(eager.median), "1.00×", "—"]]
+    rows = [["eager", "—", format_time(eager.median), "1.00×", "—"]]
     for mode in modes:
         dynamo.reset()
         fn = torch.compile(mlp, mode=mode)
@@ -55,7 +56,7 @@ def compare(modes=None, rep_ms: float = 50) -> "Table":
             warnings.simplefilter("ignore", UserWarning)          # "dynamo_pgo force disabled" notices
             m = pl.bench(lambda: fn(**inp), rep_ms=rep_ms, label=mode)
         err = (fn(**inp) - ref).abs().max().item()
-        rows.append([mode, f"{m.first_call_s:,.2f} s", _ms(m.median), f"{eager.median / m.median:.2f}×",
+        rows.append([mode, f"{m.first_call_s:,.2f} s", format_time(m.median), f"{eager.median / m.median:.2f}×",
                      f"{err:.1e}"])
     dynamo.reset()
     notes = [f"{e.device}; x {tuple(inp['x'].shape)}, w1 {tuple(inp['w1'].shape)}, fp32; the first call "
@@ -97,8 +98,3 @@ def warm_up() -> float:
         s = pl.bench(lambda: fn(t), rep_ms=5, label="warm-up").first_call_s
     dynamo.reset()
     return s
-
-
-def _ms(s: float) -> str:
-    from perflab.measure import format_time
-    return format_time(s)

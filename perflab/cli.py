@@ -49,7 +49,7 @@ def _rep_ms(text: str) -> float:
                                          f"e.g. --rep-ms 100; got {text!r}") from None
 
 
-def _checked_run_args(name, size, dtype, variants, rep_ms=100):
+def _checked_run_args(name, size=None, dtype=None, variants=None):
     """Load the lab and validate every argument before any work (a UsageError names the bad one)."""
     from perflab import validate
     from perflab.lab import load
@@ -58,7 +58,6 @@ def _checked_run_args(name, size, dtype, variants, rep_ms=100):
         _usage(validate.size, lab, size)
     _usage(validate.dtype, lab, dtype)
     _usage(validate.variants, lab, variants)
-    _usage(validate.number, "rep_ms", rep_ms, positive=True)
     return lab
 
 
@@ -88,7 +87,7 @@ def _list(args) -> int:
 
 def _run(args) -> int:
     from perflab.runner import run
-    lab = _checked_run_args(args.lab, args.size, args.dtype, args.variant or None, args.rep_ms)
+    lab = _checked_run_args(args.lab, args.size, args.dtype, args.variant or None)
     result = run(lab, size=args.size, dtype=args.dtype, variants=args.variant or None, rep_ms=args.rep_ms)
     print(result)
     if args.out:
@@ -104,7 +103,7 @@ def _bench(args) -> int:
     from perflab.runner import run
     names = list_labs() if args.all or not args.labs else args.labs
     for name in names:
-        _checked_run_args(name, None, None, None, args.rep_ms)
+        _checked_run_args(name)
     c = ceilings(refresh=args.refresh)
     print(c)
     records, bad = [], 0

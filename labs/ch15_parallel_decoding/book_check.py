@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from perflab import results
+from perflab.calc import matmul_intensity
 from perflab.table import Table
 
 from labs.ch15_parallel_decoding import calculators as calc
@@ -32,7 +33,7 @@ def table(sweep=None, tp_res: dict | None = None) -> Table:
     medusa = [calc.alpha_for_speedup(s, 4, 0.0) for s in (2, 3)]
     verify = f"a 5-token target pass cost {r4['verify']:.2f}× a 1-token pass" if r4 else "—"
     fc = (768, 3072)
-    i1, i5 = (calc_intensity(m, *fc) for m in (1, 5))
+    i1, i5 = (matmul_intensity(m, fc[1], fc[0], 4) for m in (1, 5))   # fc = (k, n), fp32
     skews = {s: moe.simulate(capacity_factor=1.25, skew=s) for s in (0.0, 0.5)}
     rr = moe.simulate(capacity_factor=1.25, skew=0.5, reroute=True)
     tp_ours = "—"
@@ -76,8 +77,3 @@ def table(sweep=None, tp_res: dict | None = None) -> Table:
                  title="Book check · Chapter 15",
                  notes=["'ours' is this session's measurement or simulation; the H200 column comes from "
                         "data/reference/nvidia-h200.json ('—' where not recorded or not a single-GPU measurement)"])
-
-
-def calc_intensity(m: int, k: int, n: int, elem: int = 4) -> float:
-    from perflab.calc import matmul_intensity
-    return matmul_intensity(m, n, k, elem)

@@ -17,11 +17,8 @@ CHAINS = 32            # chains (elements) per thread: R in the CUDA source
 TILE = THREADS * CHAINS
 
 
-def make_inputs(size, device="cpu", dtype="float32", seed: int = 0) -> dict:
-    """As in ``fma_ilp``: exact arithmetic, so every variant must match exactly (chain a multiple of 8)."""
-    return fma_ilp.make_inputs(size, device, dtype, seed)
-
-
+# as in fma_ilp: exact arithmetic, so every variant must match exactly (chain a multiple of 8)
+make_inputs = fma_ilp.make_inputs
 reference = fma_ilp.reference
 bytes = fma_ilp.bytes
 flops = fma_ilp.flops

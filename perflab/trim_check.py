@@ -50,14 +50,8 @@ def runs(records: list) -> dict:
     for r in records:
         if r.median_s:
             by_size.setdefault((r.lab, r.dtype), {}).setdefault(repr(r.size), []).append(r)
-    out = {}
-    for key, sizes in by_size.items():
-        best = None
-        for group in sizes.values():            # dicts keep insertion order: a later size wins a tie
-            if best is None or len(group) >= len(best):
-                best = group
-        out[key] = best
-    return out
+    # dicts keep insertion order, and max keeps the first of equals: reversed, a later size wins a tie
+    return {key: max(reversed(list(sizes.values())), key=len) for key, sizes in by_size.items()}
 
 
 def _baseline(group: list) -> Record | None:

@@ -22,14 +22,8 @@ OPTIONS = pl.LabOptions(bandwidth="d2h_pinned")    # % ceiling is of the measure
 
 def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:
     """The request's KV paged on the device (16- and 128-token pools) and a pinned host buffer full of NaN."""
-    n_tokens, width = size
-    g = torch.Generator(device=device).manual_seed(seed)
-    dt = getattr(torch, dtype)
-    kv = torch.randn(n_tokens, width, generator=g, device=device, dtype=dt)
-    pool16, pages16 = paging.paged_pool(kv, paging.SMALL_PAGE, g)
-    pool128, pages128 = paging.paged_pool(kv, paging.LARGE_PAGE, g)
-    out = paging.host_buffer((n_tokens, width), dt).fill_(float("nan"))
-    return {"pool16": pool16, "pages16": pages16, "pool128": pool128, "pages128": pages128, "out": out}
+    out = paging.host_buffer(tuple(size), getattr(torch, dtype)).fill_(float("nan"))
+    return paging.two_pools(size, device, dtype, seed) | {"out": out}
 
 
 def reference(pool16, pages16, pool128, pages128, out) -> torch.Tensor:

@@ -41,14 +41,8 @@ BLOCK = 2048         # elements per Triton program
 
 def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:
     """The request's KV in a 16-token pool and in a 128-token pool, and an output buffer full of NaN."""
-    n_tokens, width = size
-    g = torch.Generator(device=device).manual_seed(seed)
-    dt = getattr(torch, dtype)
-    kv = torch.randn(n_tokens, width, generator=g, device=device, dtype=dt)
-    pool16, pages16 = paging.paged_pool(kv, paging.SMALL_PAGE, g)
-    pool128, pages128 = paging.paged_pool(kv, paging.LARGE_PAGE, g)
-    out = torch.full((n_tokens, width), float("nan"), device=device, dtype=dt)
-    return {"pool16": pool16, "pages16": pages16, "pool128": pool128, "pages128": pages128, "out": out}
+    out = torch.full(tuple(size), float("nan"), device=device, dtype=getattr(torch, dtype))
+    return paging.two_pools(size, device, dtype, seed) | {"out": out}
 
 
 def reference(pool16, pages16, pool128, pages128, out) -> torch.Tensor:

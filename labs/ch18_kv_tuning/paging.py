@@ -56,6 +56,16 @@ def paged_pool(kv: torch.Tensor, page_tokens: int, generator: torch.Generator,
     return pool, pages
 
 
+def two_pools(size, device: str, dtype: str, seed: int) -> dict:
+    """A random request KV of ``size`` (n_tokens, width) paged twice: into 16-token and 128-token pools."""
+    n_tokens, width = size
+    g = torch.Generator(device=device).manual_seed(seed)
+    kv = torch.randn(n_tokens, width, generator=g, device=device, dtype=getattr(torch, dtype))
+    pool16, pages16 = paged_pool(kv, SMALL_PAGE, g)
+    pool128, pages128 = paged_pool(kv, LARGE_PAGE, g)
+    return {"pool16": pool16, "pages16": pages16, "pool128": pool128, "pages128": pages128}
+
+
 def copy_pages(pool: torch.Tensor, pages: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """Gather with one copy per page: ``out[i*P : i*P+P] = pool[pages[i]]`` (the last page partial).
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -168,28 +169,23 @@ def test_launch_models_match_the_book():
     assert "33,792 threads" in models.persistent_grid(132, 256)
 
 
-class _Rec:
-    def __init__(self, variant, median_s, tflops=None, lab="ch10.stages", size=None):
-        self.variant, self.median_s, self.tflops, self.lab, self.correct, self.size = \
-            variant, median_s, tflops, lab, True, size
-
-
-class _Run:
-    def __init__(self, records, size):
-        self.records, self.size = records, size
+def _rec(variant, median_s, tflops=None):
+    """A correct ch10.stages record, as results.Record has it (only the fields the views read)."""
+    return SimpleNamespace(variant=variant, median_s=median_s, tflops=tflops, lab="ch10.stages", correct=True,
+                           size=None)
 
 
 def test_per_launch_cost_and_ratios_from_records():
-    run = _Run([_Rec("launch_per_task", 21e-3), _Rec("one_launch", 1e-3)], (1000, 4099))
+    run = SimpleNamespace(records=[_rec("launch_per_task", 21e-3), _rec("one_launch", 1e-3)], size=(1000, 4099))
     assert models.per_launch_us(run) == pytest.approx(20.0)
-    recs = {r.variant: r for r in [_Rec("stages_1", 2.0, 100), _Rec("stages_3", 1.0, 200),
-                                   _Rec("torch_matmul", 0.8, 250)]}
+    recs = {r.variant: r for r in [_rec("stages_1", 2.0, 100), _rec("stages_3", 1.0, 200),
+                                   _rec("torch_matmul", 0.8, 250)]}
     lines = views._ratio_lines(recs, "test")
     assert "best Triton (stages_3) 200 TFLOP/s = 80% of torch.matmul" in lines[0]
     assert "stages_3 2.00×" in lines[1]
     assert book_check.stage_speedup(recs) == "2.00× (stages_3)"
     assert book_check.stage_activity(recs) == "40% → 80% of torch.matmul"
-    assert book_check.launch_cost({"launch_per_task": _Rec("l", 21e-3), "one_launch": _Rec("o", 1e-3)}, 1000) \
+    assert book_check.launch_cost({"launch_per_task": _rec("l", 21e-3), "one_launch": _rec("o", 1e-3)}, 1000) \
         == "20.0 µs per launch → 20.0 ms per 1,000"
 
 

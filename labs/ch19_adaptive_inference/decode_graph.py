@@ -11,7 +11,8 @@ import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 
 from labs.ch19_adaptive_inference import engine
-from labs.ch19_adaptive_inference.decode_precision import bytes, flops  # noqa: F401  (same step, same counts)
+from labs.ch19_adaptive_inference.decode_precision import (  # noqa: F401  (same step: inputs, fp32 answer, counts)
+    bytes, flops, make_inputs, reference)
 
 TITLE = "One bf16 decode step at batch 1: eager launches vs one CUDA-graph replay"
 SIZES = {"gpu": [(768, 12, 127), (4096, 2, 127)], "cpu": [(128, 2, 31), (192, 3, 45)]}
@@ -22,14 +23,6 @@ OPTIONS = pl.LabOptions(gate_note=(
     "GPT-2 small decoding at batch 1: even replayed from a CUDA graph a step is a chain of small dependent "
     "kernels (a 768-wide GEMV is 1.2 MB of weights), each too short to reach the copy rate; the graph's gain "
     "over eager (several ×) is the launch cost removed."))
-
-
-def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:
-    return engine.make_inputs(size, device, dtype, seed)
-
-
-def reference(model, prompt, token) -> torch.Tensor:
-    return engine.decode_step("fp32", model, prompt, token)
 
 
 class GraphedStep:

@@ -68,17 +68,15 @@ def _bytes(b: float) -> str:
 
 @dataclass(frozen=True)
 class Rack:
-    """An NVLink rack's totals: NVLink per GPU (GB/s), over the rack (TB/s), HBM and usable HBM (GB)."""
+    """An NVLink rack's totals: NVLink per GPU (GB/s), over the rack (TB/s), and HBM (GB)."""
     nvlink_per_gpu_gbps: float
     rack_nvlink_tbps: float
     rack_hbm_gb: float
-    rack_usable_hbm_gb: float
 
 
-def nvl72(gpus=72, links_per_gpu=18, gb_s_per_link=100, hbm_gb=192, usable_gb=180) -> Rack:
+def nvl72(gpus=72, links_per_gpu=18, gb_s_per_link=100, hbm_gb=192) -> Rack:
     per_gpu = links_per_gpu * gb_s_per_link
-    return Rack(nvlink_per_gpu_gbps=per_gpu, rack_nvlink_tbps=gpus * per_gpu / 1e3, rack_hbm_gb=gpus * hbm_gb,
-                rack_usable_hbm_gb=gpus * usable_gb)
+    return Rack(nvlink_per_gpu_gbps=per_gpu, rack_nvlink_tbps=gpus * per_gpu / 1e3, rack_hbm_gb=gpus * hbm_gb)
 
 
 @calculator_inputs(positive="gpus links_per_gpu gb_s_per_link hbm_gb")

@@ -93,10 +93,6 @@ def test_register_rounding():
     assert occ.occupancy(256, 41, limits=lim).blocks == 5          # 48 regs/thread: 10 warps per partition
 
 
-def test_book_example_active_warps():
-    assert round(64 * 0.30) == 19                                    # L3590: 64 warps at 30% ≈ 19
-
-
 def test_occupancy_errors_name_the_value():
     with pytest.raises(ValueError, match="got 2048"):
         occ.occupancy(2048, 32, limits=occ.ARCH["sm_90"])

@@ -61,10 +61,12 @@ def test_controlled_draft_match_rate(pair):
 
 
 def test_k_sweep_check_line():
-    rows = [dict(k=2, speedup=1.5, predicted=1.6), dict(k=4, speedup=1.9, predicted=2.0)]
+    def row(k, speedup, predicted):             # only k, speedup and predicted matter to check()
+        return sd.SweepRow(k, True, 0.8, 2.0, 2.0, 1.0, 0.1, speedup, predicted, predicted)
+    rows = [row(2, 1.5, 1.6), row(4, 1.9, 2.0)]
     ok = sd.KSweep(0.8, 10, "cpu", 1.0, 0.1, rows)
     assert ok.check().startswith("✅") and "k=2" in ok.check()
-    bad = sd.KSweep(0.8, 10, "cpu", 1.0, 0.1, rows + [dict(k=8, speedup=1.0, predicted=2.0)])
+    bad = sd.KSweep(0.8, 10, "cpu", 1.0, 0.1, rows + [row(8, 1.0, 2.0)])
     assert bad.check().startswith("❌") and "k=8" in bad.check()
 
 
@@ -149,4 +151,4 @@ def test_whole_decodes_are_timed_with_at_least_five_samples(monkeypatch):
     monkeypatch.setattr(pl, "bench", spy, raising=False)
     sweep = sd.k_sweep(p=0.8, ks=(2,))
     assert modes["target greedy"] == modes["draft greedy"] == modes["spec k=2"] == "cpu"
-    assert sweep.rows[0]["equal"] and sweep.target_s > 0
+    assert sweep.rows[0].equal and sweep.target_s > 0

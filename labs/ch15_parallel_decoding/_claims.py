@@ -11,15 +11,15 @@ CLAIMS = [
     AtMost("ch15.speculative", "target_only", "ceiling_fraction", 0.2, tier="gpu",
            text="batch-1 eager decoding streams the weights at < 20% of the copy bandwidth (launch-bound)"),
     Holds("ch15.k_sweep", "every speculative output equals the target's greedy output, token for token",
-          lambda ks: all(r.get("equal", True) for r in ks.rows)),
+          lambda ks: all(r.equal for r in ks.rows)),
     Holds("ch15.k_sweep", "measured tokens per round match E(α̂, k) within 10% at every k",
-          lambda ks: max(abs(r["tokens_per_round"] / r["expected"] - 1) for r in ks.rows), at_most=0.10, unit="%"),
+          lambda ks: max(abs(r.tokens_per_round / r.expected - 1) for r in ks.rows), at_most=0.10, unit="%"),
     Holds("ch15.k_sweep", "tokens per round grow with the draft length k",
-          lambda ks: all(a["tokens_per_round"] < b["tokens_per_round"] for a, b in zip(ks.rows, ks.rows[1:]))),
+          lambda ks: all(a.tokens_per_round < b.tokens_per_round for a, b in zip(ks.rows, ks.rows[1:]))),
     Holds("ch15.k_sweep", "a 1-layer draft step costs ≤ 0.25 of a target step (c, measured)", lambda ks: ks.c,
           at_most=0.25, unit="", tier="gpu", why_not={"hopper": _HOST}),
     Holds("ch15.k_sweep", "the (k+1)-token verification pass costs about one step (≤ 1.2×) at every k",
-          lambda ks: max(r["verify"] for r in ks.rows), at_most=1.2, tier="gpu", why_not={"hopper": _HOST}),
+          lambda ks: max(r.verify for r in ks.rows), at_most=1.2, tier="gpu", why_not={"hopper": _HOST}),
 ]
 
 
@@ -63,4 +63,4 @@ CLAIMS += [
 ]
 
 CLAIMS.append(Holds("ch15.k_sweep", "on a CPU the (k+1)-token verification pass costs more than one step",
-                    lambda ks: max(r["verify"] for r in ks.rows), at_least=1.0, tier="cpu"))
+                    lambda ks: max(r.verify for r in ks.rows), at_least=1.0, tier="cpu"))

@@ -20,7 +20,7 @@ def _ref_speedup(lab: str, variant: str, what: str = "") -> str:
 
 
 def _sweep_at(sweep, k: int):
-    return next((r for r in (sweep.rows if sweep else []) if r["k"] == k), None)
+    return next((r for r in (sweep.rows if sweep else []) if r.k == k), None)
 
 
 def table(sweep=None, tp_res: dict | None = None) -> Table:
@@ -28,10 +28,10 @@ def table(sweep=None, tp_res: dict | None = None) -> Table:
     r4 = _sweep_at(sweep, 4)
     c = sweep.c if sweep else 0.1                       # without a sweep: a draft at 10% of a target step
     need = calc.alpha_for_speedup(3.5, 4, c)
-    spec_ours = (f"{r4['speedup']:.2f}× at k=4 (α={r4['alpha']:.2f}, c={c:.2f}; predicted {r4['predicted']:.2f}×)"
+    spec_ours = (f"{r4.speedup:.2f}× at k=4 (α={r4.alpha:.2f}, c={c:.2f}; predicted {r4.predicted:.2f}×)"
                  if r4 else "—")
     medusa = [calc.alpha_for_speedup(s, 4, 0.0) for s in (2, 3)]
-    verify = f"a 5-token target pass cost {r4['verify']:.2f}× a 1-token pass" if r4 else "—"
+    verify = f"a 5-token target pass cost {r4.verify:.2f}× a 1-token pass" if r4 else "—"
     fc = (768, 3072)
     i1, i5 = (matmul_intensity(m, fc[1], fc[0], 4) for m in (1, 5))   # fc = (k, n), fp32
     skews = {s: moe.simulate(capacity_factor=1.25, skew=s) for s in (0.0, 0.5)}

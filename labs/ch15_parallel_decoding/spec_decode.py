@@ -181,6 +181,21 @@ def _verify_ratio(target, context: int, k: int, rep_ms: float) -> float:
             / pl.bench(target_pass(target, 1, context), rep_ms=rep_ms).median)
 
 
+@dataclass(frozen=True)
+class SweepRow:
+    """One k of k_sweep(): what speculative decoding measured there and what the formulas predict."""
+    k: int
+    equal: bool                 # the output equals the target's plain greedy output, token for token
+    alpha: float                # α̂ measured at this k
+    tokens_per_round: float     # measured
+    expected: float             # E(α̂, k)
+    verify: float               # (k+1)-token target pass ÷ one-token step, measured
+    seconds: float              # speculative decoding (median)
+    speedup: float              # plain greedy time ÷ seconds
+    predicted: float            # E(α̂,k) / (k·c + 1)
+    predicted_verify: float     # E(α̂,k) / (k·c + verify)
+
+
 @dataclass
 class KSweep:
     """One acceptance probability p, several k: measured α, tokens per round, speedup and predictions."""
@@ -189,7 +204,7 @@ class KSweep:
     device: str
     target_s: float             # plain greedy decoding of new_tokens with the target (median)
     draft_s: float              # the same with the draft model
-    rows: list
+    rows: list                  # one SweepRow per k
     names: tuple = ("", "")
 
     @property
@@ -199,10 +214,10 @@ class KSweep:
 
     def table(self):
         from perflab.table import Table
-        rows = [[str(r["k"]), "✅" if r.get("equal", True) else "❌", f"{r['alpha']:.3f}",
-                 f"{r['tokens_per_round']:.2f}", f"{r['expected']:.2f}", f"{r['verify']:.2f}", f"{r['seconds'] * 1e3:,.1f}", f"{r['speedup']:.2f}×",
-                 f"{r['predicted']:.2f}×", f"{r['speedup'] / r['predicted'] - 1:+.0%}",
-                 f"{r['predicted_verify']:.2f}×"] for r in self.rows]
+        rows = [[str(r.k), "✅" if r.equal else "❌", f"{r.alpha:.3f}", f"{r.tokens_per_round:.2f}",
+                 f"{r.expected:.2f}", f"{r.verify:.2f}", f"{r.seconds * 1e3:,.1f}", f"{r.speedup:.2f}×",
+                 f"{r.predicted:.2f}×", f"{r.speedup / r.predicted - 1:+.0%}",
+                 f"{r.predicted_verify:.2f}×"] for r in self.rows]
         return Table(["k", "= greedy", "α measured", "tokens/round", "E(α,k)", "verify ÷ step", "ms", "speedup",
                       "predicted", "vs predicted", "pred. with verify"], rows,
                      title=f"Speculative decoding, k sweep · draft matches with p={self.p} · {self.new_tokens} new "
@@ -217,12 +232,12 @@ class KSweep:
 
     def check(self, tolerance: float = 0.2) -> str:
         """One line: is every measured speedup within ``tolerance`` of the prediction?"""
-        worst = max(self.rows, key=lambda r: abs(r["speedup"] / r["predicted"] - 1))
-        dev = worst["speedup"] / worst["predicted"] - 1
+        worst = max(self.rows, key=lambda r: abs(r.speedup / r.predicted - 1))
+        dev = worst.speedup / worst.predicted - 1
         mark = "✅" if abs(dev) <= tolerance else "❌"
-        line = (f"{mark} measured speedup within {abs(dev):.0%} of E(α̂,k)/(k·c+1) at every k (worst: k={worst['k']}, "
-                f"{worst['speedup']:.2f}× vs {worst['predicted']:.2f}×; tolerance {tolerance:.0%}) on {self.device}")
-        v = max(r.get("verify", 1.0) for r in self.rows)
+        line = (f"{mark} measured speedup within {abs(dev):.0%} of E(α̂,k)/(k·c+1) at every k (worst: k={worst.k}, "
+                f"{worst.speedup:.2f}× vs {worst.predicted:.2f}×; tolerance {tolerance:.0%}) on {self.device}")
+        v = max(r.verify for r in self.rows)
         if mark == "❌" and v > 1.2:
             line += (f"\n   the (k+1)-token target pass costs up to {v:.2f} one-token steps here, not the formula's 1: "
                      f"compare with the 'pred. with verify' column")
@@ -230,9 +245,9 @@ class KSweep:
 
     def figure(self):
         import plotly.graph_objects as go
-        ks = [r["k"] for r in self.rows]
-        fig = go.Figure([go.Scatter(x=ks, y=[r["speedup"] for r in self.rows], mode="lines+markers", name="measured"),
-                         go.Scatter(x=ks, y=[r["predicted"] for r in self.rows], mode="lines+markers",
+        ks = [r.k for r in self.rows]
+        fig = go.Figure([go.Scatter(x=ks, y=[r.speedup for r in self.rows], mode="lines+markers", name="measured"),
+                         go.Scatter(x=ks, y=[r.predicted for r in self.rows], mode="lines+markers",
                                     line=dict(dash="dash"), name="E(α̂,k)/(k·c+1)")])
         fig.update_layout(title=f"Speedup vs draft length k (p={self.p}, c={self.c:.2f}) on {self.device}",
                           xaxis_title="draft tokens per round k", yaxis_title="speedup over greedy", height=360)
@@ -267,9 +282,8 @@ def k_sweep(p: float = 0.8, ks: tuple | None = None, seed: int = 0, rep_ms: floa
                        mode="cpu").median
         v = _verify_ratio(target, PROMPT_LEN + n // 2, k, rep_ms=rep_ms / 10)
         c = draft_s / target_s
-        rows.append(dict(k=k, equal=out == greedy[:n], alpha=st.alpha, tokens_per_round=st.tokens_per_round,
-                         expected=calc.expected_tokens(st.alpha, k), verify=v, seconds=sec,
-                         speedup=target_s / sec, predicted=calc.speculative_speedup(st.alpha, k, c),
-                         predicted_verify=calc.speculative_speedup(st.alpha, k, c, v)))
+        rows.append(SweepRow(k, out == greedy[:n], st.alpha, st.tokens_per_round, calc.expected_tokens(st.alpha, k),
+                             v, sec, target_s / sec, calc.speculative_speedup(st.alpha, k, c),
+                             calc.speculative_speedup(st.alpha, k, c, v)))
     names = tuple(f"{m.config.n_layers}L×{m.config.d_model}" for m in (target, draft))
     return KSweep(p, n, e.device, target_s, draft_s, rows, names)

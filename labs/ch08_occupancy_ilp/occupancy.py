@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass, replace
 from perflab.validate import calculator_inputs
 
+from labs.ch06_gpu_architecture.occupancy import ARCHS
+
 WARP = 32
 
 
@@ -48,14 +50,9 @@ class SMLimits:
                 f"{self.smem / 1024:.0f} KiB of shared memory per SM")
 
 
-ARCH = {
-    "sm_75": SMLimits("sm_75", max_warps=32, max_blocks=16, smem=65536, smem_unit=256, smem_reserved=0),
-    "sm_80": SMLimits("sm_80", max_warps=64, max_blocks=32, smem=167936),
-    "sm_86": SMLimits("sm_86", max_warps=48, max_blocks=16, smem=102400),
-    "sm_89": SMLimits("sm_89", max_warps=48, max_blocks=24, smem=102400),
-    "sm_90": SMLimits("sm_90", max_warps=64, max_blocks=32, smem=233472),
-    "sm_100": SMLimits("sm_100", max_warps=64, max_blocks=32, smem=233472),
-}
+# the same per-architecture figures as chapter 6's occupancy calculator (one table for both chapters)
+ARCH = {k: SMLimits(k, max_warps=v.max_warps_per_sm, max_blocks=v.max_blocks_per_sm, smem=v.smem_per_sm,
+                    smem_unit=v.smem_unit, smem_reserved=v.smem_reserved_per_block) for k, v in ARCHS.items()}
 
 
 def device_limits() -> SMLimits:

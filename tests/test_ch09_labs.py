@@ -150,9 +150,8 @@ def test_every_kernel_path_matches_reference(name, dtype):
                 continue
             x = inputs["x"]
             y = torch.full_like(x, float("nan"))                        # an unwritten element cannot pass
-            extra = [inputs[k] for k in ("w", "b") if k in inputs]
+            args = [x] + [inputs[k] for k in ("w", "b") if k in inputs]     # layernorm: w and b; rmsnorm: w
             eps = [] if name == "softmax" else [mod.EPS]
-            args = [x] + extra if name in ("layernorm", "rmsnorm") else [x]
             kern[plan.grid(size[0])](*args, y, size[0], size[1], x.stride(0), *eps, BLOCK=plan.block,
                                      ONE_PASS=plan.one_pass, PERSISTENT=plan.programs > 0)
             check = compare(y, ref, dtype)

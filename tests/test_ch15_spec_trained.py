@@ -90,13 +90,6 @@ def test_text_encoding_round_trips_and_rejects_foreign_characters():
 
 # ---- the lab ---------------------------------------------------------------------------------------
 
-def test_variants_match_reference():
-    for size in LAB.SIZES["cpu"][:1] + [(7, 23)]:
-        for fn in LAB.variants:
-            row = check_variant(LAB, fn, size, "int64", seed=3)
-            assert row.status == "correct", (fn.__name__, size, row.why)
-
-
 def spec_without_verification(prompt, target, draft, k, new_tokens, greedy):
     """Emits the draft's own greedy guesses: right only where the draft agrees with the target everywhere."""
     return torch.tensor(sd.target_greedy(draft, prompt.tolist(), new_tokens))

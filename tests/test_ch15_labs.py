@@ -129,10 +129,10 @@ def test_shard_rejects_uneven_split(tiny):
 def test_torchrun_tp_equals_one_process():
     """The real launch: 2 processes with gloo (GPUs hidden on a 1-GPU machine, NCCL on ≥2)."""
     res = tp.launch(verbose=False)
-    assert res and res["world_size"] == 2 and len(res["runs"]) == 2
-    for r in res["runs"]:
-        assert r["tokens_equal"] and r["max_abs_diff"] < 1e-4, r
-        assert r["single_s"] > 0 and r["tp_s"] > 0 and r["allreduce_s"] > 0
+    assert res and res.world_size == 2 and [r.phase.split()[0] for r in res.runs] == ["prefill", "decode"]
+    for r in res.runs:
+        assert r.tokens_equal and r.max_abs_diff < 1e-4, r
+        assert r.single_s > 0 and r.tp_s > 0 and r.allreduce_s > 0
     assert "✅" in str(tp.table(res)) and "not measured" in str(tp.table(None))
 
 
@@ -152,3 +152,14 @@ def test_whole_decodes_are_timed_with_at_least_five_samples(monkeypatch):
     sweep = sd.k_sweep(p=0.8, ks=(2,))
     assert modes["target greedy"] == modes["draft greedy"] == modes["spec k=2"] == "cpu"
     assert sweep.rows[0].equal and sweep.target_s > 0
+
+
+def test_tp_claims_read_a_tprun_and_catch_wrong_tokens():
+    from labs.ch15_parallel_decoding._claims import CLAIMS
+    run = dict(max_abs_diff=1e-6, tokens_equal=True, single_s=2e-3, tp_s=4e-3, allreduce_s=1e-3, allreduce_bytes=1)
+    def tp_run(**change):
+        return tp.TPRun(2, "gloo", "CPU", {}, (tp.PhaseRun("prefill 1×8", **run),
+                                              tp.PhaseRun("decode B=2", **{**run, **change})))
+    same, slower = [c for c in CLAIMS if c.lab == "ch15.tp"]
+    assert same.measure(tp_run()) and not same.measure(tp_run(tokens_equal=False))
+    assert slower.measure(tp_run()) == 0.5 and tp_run().phase("decode").speedup == 0.5

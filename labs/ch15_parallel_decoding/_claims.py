@@ -36,11 +36,10 @@ def _moe(skew, cf, what):
 def _tp(phase, what):
     """From tp.launch()'s result: logits agree (max |Δ| ≤ 1e-4 and same argmax) or TP ÷ 1-process time."""
     def read(res):
-        runs = [r for r in (res or {}).get("runs", []) if r["phase"].startswith(phase)] if isinstance(res, dict) else []
-        if not runs:
+        r = res.phase(phase) if res is not None else None
+        if r is None:
             return None
-        r = runs[0]
-        return (r["max_abs_diff"] <= 1e-4 and r["tokens_equal"]) if what == "same" else r["single_s"] / r["tp_s"]
+        return (r.max_abs_diff <= 1e-4 and r.tokens_equal) if what == "same" else r.speedup
     return read
 
 

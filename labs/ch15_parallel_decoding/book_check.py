@@ -23,7 +23,7 @@ def _sweep_at(sweep, k: int):
     return next((r for r in (sweep.rows if sweep else []) if r.k == k), None)
 
 
-def table(sweep=None, tp_res: dict | None = None) -> Table:
+def table(sweep=None, tp_res=None) -> Table:
     """sweep: spec_decode.k_sweep() from this session; tp_res: tp.launch() (None where it did not run)."""
     r4 = _sweep_at(sweep, 4)
     c = sweep.c if sweep else 0.1                       # without a sweep: a draft at 10% of a target step
@@ -38,9 +38,8 @@ def table(sweep=None, tp_res: dict | None = None) -> Table:
     rr = moe.simulate(capacity_factor=1.25, skew=0.5, reroute=True)
     tp_ours = "—"
     if tp_res:
-        runs = {r["phase"].split()[0]: r for r in tp_res["runs"]}
-        tp_ours = "; ".join(f"{p} {r['single_s'] / r['tp_s']:.2f}× (all-reduce {r['allreduce_s'] / r['tp_s']:.0%})"
-                            for p, r in runs.items()) + f" [{tp_res['backend']}]"
+        tp_ours = "; ".join(f"{r.phase.split()[0]} {r.speedup:.2f}× (all-reduce {r.allreduce_s / r.tp_s:.0%})"
+                            for r in tp_res.runs) + f" [{tp_res.backend}]"
     rows = [
         ["EAGLE: up to 3.5× with 4-token drafts (L5858)", "3.5×", spec_ours, _ref_speedup("ch15.speculative", "spec_p95", " (p=0.95, k=4)"),
          "a paper number (EAGLE: a trained draft head on a real LLM), not a measurement the book made; with random "

@@ -138,35 +138,71 @@ def allreduce_bytes_per_forward(config: ModelConfig, tokens: int, dtype_bytes: i
 
 # ---- the real thing: torchrun ------------------------------------------------------------------------
 
-def launch(timeout_s: int = 300, verbose: bool = True) -> dict | None:
-    """Run tp_worker.py in 2 processes and return its JSON: NCCL on ≥2 GPUs; on 0 or 1 GPU, gloo with
+@dataclass(frozen=True)
+class PhaseRun:
+    """One phase (prefill or decode) of the TP run: TP's logits against one process's, then the slowest rank's
+    median time per forward for one process, for TP=2 and for the same all-reduces alone."""
+    phase: str
+    max_abs_diff: float
+    tokens_equal: bool
+    single_s: float
+    tp_s: float
+    allreduce_s: float
+    allreduce_bytes: int
+
+    @property
+    def speedup(self) -> float:
+        return self.single_s / self.tp_s
+
+
+@dataclass(frozen=True)
+class TPRun:
+    """What tp_worker.py measured (rank 0's JSON, read at the torchrun boundary by ``from_json``)."""
+    world_size: int
+    backend: str
+    device: str
+    config: dict                 # the full model's vocab_size, d_model, n_layers, n_heads
+    runs: tuple[PhaseRun, ...]
+    note: str = ""
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TPRun":
+        return cls(d["world_size"], d["backend"], d["device"], d["config"],
+                   tuple(PhaseRun(**{k: r[k] for k in PhaseRun.__dataclass_fields__}) for r in d["runs"]),
+                   d.get("note", ""))
+
+    def phase(self, prefix: str) -> "PhaseRun | None":
+        """The run whose phase name starts with ``prefix`` ('prefill' or 'decode'), None when absent."""
+        return next((r for r in self.runs if r.phase.startswith(prefix)), None)
+
+
+def launch(timeout_s: int = 300, verbose: bool = True) -> TPRun | None:
+    """Run tp_worker.py in 2 processes and return what it measured: NCCL on ≥2 GPUs; on 0 or 1 GPU, gloo with
     2 CPU processes (on a 1-GPU machine the GPUs are hidden from them). None if the launch failed."""
     from perflab.distributed import gpu_count, run_torchrun
     one_gpu = gpu_count() == 1
     if one_gpu:
         print("1 GPU: the 2 ranks run with gloo on CPU processes (the engine's CPU-sized model); measuring "
               "NCCL tensor parallelism needs a 2-GPU machine and is its own run")
-    return run_torchrun(WORKER, timeout_s=timeout_s, hide_gpus=one_gpu, verbose=verbose)
+    res = run_torchrun(WORKER, timeout_s=timeout_s, hide_gpus=one_gpu, verbose=verbose)
+    return TPRun.from_json(res) if res else None
 
 
-def table(res: dict | None):
+def table(res: TPRun | None):
     """Correctness (TP vs one process) and time per forward, with the all-reduce share."""
     from perflab.table import Table
     if not res:
         return Table(["tensor parallel"], [["not measured: the torchrun launch did not complete"]])
-    rows = []
-    for r in res["runs"]:
-        rows.append([r["phase"], f"{r['max_abs_diff']:.1e}", "✅" if r["tokens_equal"] else "❌",
-                     f"{r['single_s'] * 1e3:,.2f}", f"{r['tp_s'] * 1e3:,.2f}", f"{r['single_s'] / r['tp_s']:.2f}×",
-                     f"{r['allreduce_s'] * 1e3:,.2f}", f"{r['allreduce_s'] / r['tp_s']:.0%}",
-                     f"{r['allreduce_bytes'] / 2**20:,.2f}"])
-    cfg = res["config"]
+    rows = [[r.phase, f"{r.max_abs_diff:.1e}", "✅" if r.tokens_equal else "❌", f"{r.single_s * 1e3:,.2f}",
+             f"{r.tp_s * 1e3:,.2f}", f"{r.speedup:.2f}×", f"{r.allreduce_s * 1e3:,.2f}",
+             f"{r.allreduce_s / r.tp_s:.0%}", f"{r.allreduce_bytes / 2**20:,.2f}"] for r in res.runs]
+    cfg = res.config
     return Table(["phase", "max |Δ logits|", "same argmax", "1 process ms", "TP=2 ms", "speedup",
                   "all-reduces alone ms", "÷ TP ms", "MiB reduced"], rows,
-                 title=f"Tensor parallel engine forward, {res['world_size']} ranks · {res['backend']} on {res['device']} · "
+                 title=f"Tensor parallel engine forward, {res.world_size} ranks · {res.backend} on {res.device} · "
                        f"{cfg['n_layers']} layers, d={cfg['d_model']}, {cfg['n_heads']} heads",
                  notes=["2 all-reduces per block (after attention, after the MLP); 'all-reduces alone' times the same "
                         "number of all-reduces of the same size back to back; inside the forward each one is also a "
                         "barrier, so a rank that is late (slower, or descheduled) makes the other wait",
                         "slowest rank per iteration, median over iterations (fixed count on every rank: a collective "
-                        "waits for all ranks)", res.get("note", "")])
+                        "waits for all ranks)", res.note])

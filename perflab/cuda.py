@@ -80,3 +80,14 @@ def compile_kernel(source: str, name: str, options: tuple[str, ...] = ()):
     """The kernel ``name`` of a CUDA C ``source`` as a ``cupy.RawKernel``; NVRTC runs once per source
     and options in a process (for the device that is current)."""
     return _module(source, tuple(options)).get_function(name)
+
+
+def kernels(sources: dict[str, str]):
+    """A chapter's ``kernel(name)`` over its CUDA C ``sources`` (name -> source): the compiled
+    ``cupy.RawKernel`` of that name, NVRTC once per process and source; a name not in ``sources`` is refused."""
+    @functools.cache
+    def kernel(name: str):
+        if name not in sources:
+            raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(sources)}")
+        return compile_kernel(sources[name], name)
+    return kernel

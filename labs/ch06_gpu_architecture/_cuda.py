@@ -9,9 +9,7 @@ kernel uses). CuPy is imported inside functions only: importing this module need
 """
 from __future__ import annotations
 
-import functools
-
-from perflab.cuda import compile_kernel, launch  # noqa: F401  (launch: the shared launcher on torch's stream)
+from perflab.cuda import kernels, launch  # noqa: F401  (launch: the shared launcher on torch's stream)
 
 SAXPY = r"""
 // The first kernel: out[i] = a * x[i] + y[i], one element per thread.
@@ -88,9 +86,4 @@ extern "C" __global__ void twice_plus_one(const float* __restrict__ x, float* __
 SOURCES = {"saxpy": SAXPY, "twice_plus_one": TWICE, "heavy_free": HEAVY, "heavy_bounds_256_8": HEAVY, "heavy_bounds_256_16": HEAVY}
 
 
-@functools.cache
-def kernel(name: str):
-    """The compiled kernel ``name`` (a ``cupy.RawKernel``); NVRTC runs once per process and source."""
-    if name not in SOURCES:
-        raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(SOURCES)}")
-    return compile_kernel(SOURCES[name], name)
+kernel = kernels(SOURCES)     # kernel(name): the compiled cupy.RawKernel (NVRTC once per process)

@@ -9,9 +9,7 @@ only, so importing this module costs nothing on a machine without a GPU.
 """
 from __future__ import annotations
 
-import functools
-
-from perflab.cuda import compile_kernel, grid_stride_blocks, launch  # noqa: F401  (launch: the shared launcher)
+from perflab.cuda import grid_stride_blocks, kernels, launch  # noqa: F401  (launch: the shared launcher)
 
 COPY = r"""
 // One float per thread and step; a grid-stride loop covers any n with a grid sized to the GPU.
@@ -186,9 +184,4 @@ SOURCES = {
 }
 
 
-@functools.cache
-def kernel(name: str):
-    """The compiled kernel ``name`` (a ``cupy.RawKernel``); NVRTC runs once per process and name."""
-    if name not in SOURCES:
-        raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(SOURCES)}")
-    return compile_kernel(SOURCES[name], name)
+kernel = kernels(SOURCES)     # kernel(name): the compiled cupy.RawKernel (NVRTC once per process)

@@ -14,9 +14,7 @@ call would be. Check both files offline: ``nvcc -arch=sm_90 -cubin -Xptxas -v``.
 """
 from __future__ import annotations
 
-import functools
-
-from perflab.cuda import compile_kernel, launch  # noqa: F401  (launch: the shared launcher)
+from perflab.cuda import kernels, launch  # noqa: F401  (launch: the shared launcher)
 
 THREADS = 256            # threads per block in every kernel
 SPLIT = 8                # blocks per row in the split kernels = the cluster size (8 is the portable maximum)
@@ -150,9 +148,4 @@ SOURCES = {"row_normalize_block": SPLIT_SOURCE, "row_sumsq_partial": SPLIT_SOURC
            "row_normalize_cluster": CLUSTER_SOURCE}
 
 
-@functools.cache
-def kernel(name: str):
-    """The compiled kernel ``name`` (a ``cupy.RawKernel``); NVRTC runs once per process and source."""
-    if name not in SOURCES:
-        raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(SOURCES)}")
-    return compile_kernel(SOURCES[name], name)
+kernel = kernels(SOURCES)     # kernel(name): the compiled cupy.RawKernel (NVRTC once per process)

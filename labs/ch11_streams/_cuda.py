@@ -10,9 +10,7 @@ the rest of the GPU free, so whether two of them overlap shows whether their str
 """
 from __future__ import annotations
 
-import functools
-
-from perflab.cuda import compile_kernel, grid_stride_blocks, launch  # noqa: F401  (the shared launcher)
+from perflab.cuda import grid_stride_blocks, kernels, launch  # noqa: F401  (the shared launcher)
 
 KERNELS = r"""
 // y[i] = hash^iters(x[i]) with v = v * 1664525 + 1013904223 (mod 2^32); grid-stride over n.
@@ -43,12 +41,7 @@ SOURCES = {"hash_steps": KERNELS, "spin": KERNELS}
 THREADS = 256
 
 
-@functools.cache
-def kernel(name: str):
-    """The compiled kernel ``name`` (a ``cupy.RawKernel``); NVRTC runs once per process."""
-    if name not in SOURCES:
-        raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(SOURCES)}")
-    return compile_kernel(SOURCES[name], name)
+kernel = kernels(SOURCES)     # kernel(name): the compiled cupy.RawKernel (NVRTC once per process)
 
 
 def hash_ptr(src: int, dst: int, n: int, iters: int, device) -> None:

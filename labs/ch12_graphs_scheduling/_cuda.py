@@ -10,9 +10,7 @@ dependent multiply-adds, as in the Triton kernels.
 """
 from __future__ import annotations
 
-import functools
-
-from perflab.cuda import compile_kernel, launch  # noqa: F401  (launch: the shared launcher)
+from perflab.cuda import kernels, launch  # noqa: F401  (launch: the shared launcher)
 
 WORK = r"""
 // units x unit dependent multiply-adds; with a = 1 and dyadic x, b every step is exact in float32.
@@ -103,9 +101,4 @@ extern "C" __global__ void book_dynamic(const float* __restrict__ x, float* __re
 SOURCES = {"skew_static_warps": SKEW, "skew_dynamic_warps": SKEW, "book_static": BOOK, "book_dynamic": BOOK}
 
 
-@functools.cache
-def kernel(name: str):
-    """The compiled kernel ``name`` (a ``cupy.RawKernel``); NVRTC runs once per process and source."""
-    if name not in SOURCES:
-        raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(SOURCES)}")
-    return compile_kernel(SOURCES[name], name)
+kernel = kernels(SOURCES)     # kernel(name): the compiled cupy.RawKernel (NVRTC once per process)

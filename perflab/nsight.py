@@ -169,15 +169,6 @@ def _record_rows(header: list, units, rec: list) -> list:
     return rows
 
 
-def parse_ncu_csv(text: str) -> list:
-    """Parse ``ncu --csv --page raw`` output into (kernel, metric, value, unit) rows."""
-    table = _raw_table(text)
-    if table is None:
-        return []
-    header, units, body = table
-    return [row for rec in body for row in _record_rows(header, units, rec)]
-
-
 def parse_ncu_cases(text: str, n: int) -> "list[list] | None":
     """Split ``ncu --csv --page raw --nvtx`` rows by the ``perflab-case-<i>`` range each kernel ran in.
 

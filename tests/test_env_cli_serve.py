@@ -4,7 +4,7 @@ import pytest
 
 import perflab as pl
 from perflab import cli
-from perflab.nsight import ncu, parse_ncu_csv
+from perflab.nsight import ncu, parse_ncu_cases
 from perflab.serve import check_token, server_command, server_env
 
 
@@ -88,10 +88,10 @@ NCU_CSV = '''==PROF== Connected to process 123
 
 
 def test_ncu_csv_is_parsed():
-    rows = parse_ncu_csv(NCU_CSV)
+    rows = parse_ncu_cases(NCU_CSV, 1)[0]                    # one case: every kernel's rows
     assert ("copy_kernel", "gpu__time_duration.sum", 1234.0, "nsecond") in rows
     assert ("copy_kernel", "dram__bytes_read.sum", 268.44, "Mbyte") in rows
-    assert parse_ncu_csv("no csv here") == []
+    assert parse_ncu_cases("no csv here", 1) == [[]]
 
 
 def test_ncu_is_unavailable_with_a_reason_on_the_cpu_tier():

@@ -53,6 +53,18 @@ def _exception(lab: str, best) -> list[str]:
             "(add gate_note to the lab's OPTIONS).", ""]
 
 
+def _sources(runs: list, labs: set) -> list[str]:
+    """Which run each lab's records come from (the last run that measured a lab replaced its records)."""
+    latest = {lab.strip(): i for i, run in enumerate(runs) for lab in run.get("labs", "").split(",") if lab.strip()}
+    unlogged = len(labs - set(latest))
+    held = [sorted(lab for lab, i in latest.items() if i == k) for k in range(len(runs))]
+    lines = [f"- {run.get('date', '?')[:10]} · commit {run.get('commit', '?')} · {len(labs)} "
+             f"lab{'s' if len(labs) > 1 else ''} · {run.get('how', '')}" for run, labs in zip(runs, held) if labs]
+    if unlogged and lines:
+        lines.append(f"- {unlogged} more lab{'s' if unlogged > 1 else ''}: runs merged before the manifest logged runs")
+    return ["Where the records come from:", ""] + lines + [""] if lines else []
+
+
 def markdown(path: "str | Path") -> str:
     """The report for one results file (data/reference/<device>.json or a workbook's results.json)."""
     manifest, records = results.read(path)
@@ -63,6 +75,7 @@ def markdown(path: "str | Path") -> str:
     if c:
         peaks = ", ".join(f"{k} {v:,.0f}" for k, v in c.get("matmul_tflops", {}).items())
         out += [f"Ceilings: copy {c['copy_gbps']:,.0f} GB/s · matmul TFLOP/s: {peaks}", ""]
+    out += _sources(manifest.get("runs") or [], {r.lab for r in records})
     groups = defaultdict(list)
     for r in records:
         groups[(r.lab, json.dumps(r.size), r.dtype)].append(r)

@@ -65,3 +65,13 @@ def test_exception_line_with_and_without_a_note():
     assert report._exception("ch00.scale_shift", low)[0].startswith("> **Below the gate, no reason")
     ok = Record("ch09", "ch09.softmax", "triton_fused", [1, 1], "float32", True, ceiling="copy", ceiling_fraction=0.9)
     assert report._exception("ch09.softmax", ok) == []
+
+
+def test_sources_name_the_run_each_labs_records_come_from():
+    runs = [{"labs": "ch07.copy, ch07.t", "how": "first", "date": "2026-12-07", "commit": "aaa"},
+            {"labs": "ch07.t", "how": "second", "date": "2026-12-08", "commit": "bbb"}]
+    lines = report._sources(runs, {"ch07.copy", "ch07.t", "ch09.old"})
+    assert "- 2026-12-07 · commit aaa · 1 lab · first" in lines          # ch07.t was measured again later
+    assert "- 2026-12-08 · commit bbb · 1 lab · second" in lines
+    assert "- 1 more lab: runs merged before the manifest logged runs" in lines
+    assert report._sources([], {"ch07.copy"}) == []

@@ -9,7 +9,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
-from perflab.timer import BUSY_CORES, CpuWindow, bench
+from perflab.timer import bench
 from perflab.machine import env
 from perflab.paths import cache_dir, data_dir
 
@@ -19,6 +19,7 @@ _SIZES = {"gpu": dict(copy=1 << 28, link=1 << 28, matmul=8192),
           "cpu": dict(copy=1 << 20, link=0, matmul=1024)}   # cpu: 4 MiB buffers, the labs' cache-sized scale
 COPY_REPEATS = 5          # the copy ceiling is measured this many times; the median is kept
 COPY_SPREAD_TOL = 0.25    # (max - min) / median of those samples above which the ceiling is too noisy to cache
+BUSY_CORES = 0.5          # cores other processes used during a cpu-tier measurement that make it "busy"
 LOCK_TIMEOUT_S = 600      # a refresh waits this long for another process's refresh (then reads its cache)
 PROVISIONAL_S = 3600      # how long other processes reuse a noisy measurement (flagged) instead of re-measuring
 _SESSION: dict = {}       # device_key -> ceilings measured in this process but not cached (noisy or busy)
@@ -184,15 +185,29 @@ def stable_value(samples: list[float], tol: float = COPY_SPREAD_TOL) -> tuple[fl
     return med, ""
 
 
-class _OtherLoad(CpuWindow):
-    """Context manager: how many cores other processes kept busy while the block ran (0 where unknown),
-    read as the timer reads a busy machine."""
+class _OtherLoad:
+    """Context manager: how many cores other processes kept busy while the block ran (psutil)."""
 
     def __enter__(self):
+        import psutil
+        self._me = psutil.Process()
+        self._t0, self._sys0, self._own0 = time.monotonic(), _busy(psutil.cpu_times()), _own(self._me)
         return self
 
     def __exit__(self, *exc):
-        self.cores = self.others_cores() or 0.0
+        import psutil
+        wall = max(time.monotonic() - self._t0, 1e-6)
+        others = _busy(psutil.cpu_times()) - self._sys0 - (_own(self._me) - self._own0)
+        self.cores = max(0.0, others / wall)
+
+
+def _busy(t) -> float:
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+def _own(proc) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
 
 
 def measure(quick: bool = False) -> Ceilings:

@@ -224,23 +224,23 @@ def _interpreted_helpers(fn):
     import triton.language as tl
     from triton.runtime import interpreter as ti
     from triton.runtime.jit import JITFunction
-    with contextlib.suppress(ImportError):   # imported lazily by the interpreter; it asserts tl's functions are compiled
+X
         import triton.experimental.gluon  # noqa: F401
     spaces = [fn.__globals__] + [vars(m) for name, m in list(sys.modules.items())
-                                 if m is not None and (name == "triton.language" or name.startswith("triton.language."))]
+                                 if m is not None and name.split(".")[:2] == ["triton", "language"]]
     swapped = []
     for space in spaces:
         compiled = {k: v for k, v in space.items() if isinstance(v, JITFunction) and v.fn is not fn}
         space.update({k: ti.InterpretedFunction(v.fn) for k, v in compiled.items()})
-        swapped.append((space.update, compiled))
+        swapped.append((space, compiled))
     members = {k: v for k, v in vars(tl.tensor).items() if isinstance(v, JITFunction)}
     for k, v in members.items():
         setattr(tl.tensor, k, ti.InterpretedFunction(v.fn))
     try:
         yield
     finally:
-        for put_back, compiled in swapped:
-            put_back(compiled)
+        for space, compiled in swapped:
+            space.update(compiled)
         for k, v in members.items():
             setattr(tl.tensor, k, v)
 

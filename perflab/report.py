@@ -53,15 +53,19 @@ def _exception(lab: str, best) -> list[str]:
             "(add gate_note to the lab's OPTIONS).", ""]
 
 
+def _s(n: int) -> str:
+    return "s" if n > 1 else ""
+
+
 def _sources(runs: list, labs: set) -> list[str]:
     """Which run each lab's records come from (the last run that measured a lab replaced its records)."""
     latest = {lab.strip(): i for i, run in enumerate(runs) for lab in run.get("labs", "").split(",") if lab.strip()}
+    counts = [sum(1 for i in latest.values() if i == k) for k in range(len(runs))]
+    lines = [f"- {run.get('date', '?')[:10]} · commit {run.get('commit', '?')} · {n} lab{_s(n)} · "
+             f"{run.get('how', '')}" for run, n in zip(runs, counts) if n]
     unlogged = len(labs - set(latest))
-    held = [sorted(lab for lab, i in latest.items() if i == k) for k in range(len(runs))]
-    lines = [f"- {run.get('date', '?')[:10]} · commit {run.get('commit', '?')} · {len(labs)} "
-             f"lab{'s' if len(labs) > 1 else ''} · {run.get('how', '')}" for run, labs in zip(runs, held) if labs]
     if unlogged and lines:
-        lines.append(f"- {unlogged} more lab{'s' if unlogged > 1 else ''}: runs merged before the manifest logged runs")
+        lines.append(f"- {unlogged} more lab{_s(unlogged)}: runs merged before the manifest logged runs")
     return ["Where the records come from:", ""] + lines + [""] if lines else []
 
 
@@ -91,7 +95,8 @@ def markdown(path: "str | Path") -> str:
                 continue
             frac = f"{r.ceiling_fraction:.0%}" if r.ceiling_fraction is not None else "—"
             speed = f"{r.speedup_vs_baseline:.2f}×" if r.speedup_vs_baseline else "—"
-            out.append(f"| {r.variant} | {format_time(r.median_s)} | {_rate(r)} | {r.ceiling or '—'} | {frac} | {speed} |")
+            out.append(f"| {r.variant} | {format_time(r.median_s)} | {_rate(r)} | {r.ceiling or '—'} | {frac} "
+                       f"| {speed} |")
         out.append("")
     return "\n".join(out + book_ratios(records))
 

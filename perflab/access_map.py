@@ -224,7 +224,7 @@ def _interpreted_helpers(fn):
     import triton.language as tl
     from triton.runtime import interpreter as ti
     from triton.runtime.jit import JITFunction
-X
+    with contextlib.suppress(ImportError):   # the interpreter imports it lazily; it asserts tl's jit functions
         import triton.experimental.gluon  # noqa: F401
     spaces = [fn.__globals__] + [vars(m) for name, m in list(sys.modules.items())
                                  if m is not None and name.split(".")[:2] == ["triton", "language"]]

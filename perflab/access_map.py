@@ -224,7 +224,7 @@ def _interpreted_helpers(fn):
     import triton.language as tl
     from triton.runtime import interpreter as ti
     from triton.runtime.jit import JITFunction
-    with contextlib.suppress(ImportError):   # the interpreter imports it lazily; it asserts tl's jit functions
+    with contextlib.suppress(ImportError):   # imported lazily by the interpreter: import it while tl is compiled
         import triton.experimental.gluon  # noqa: F401
     spaces = [fn.__globals__] + [vars(m) for name, m in list(sys.modules.items())
                                  if m is not None and name.split(".")[:2] == ["triton", "language"]]

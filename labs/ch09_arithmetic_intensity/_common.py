@@ -86,6 +86,27 @@ def row_plan(cols: int, kernel: str = "l2norm", dtype="float32") -> RowPlan:
     return RowPlan(block, True, min(warps, max(1, block // 256)))
 
 
+def fused(variant: str, kernel: str, size, dtype: str, device: str, nflops: int, extra: int = 0) -> list[Kernel] | None:
+    """The one kernel of a row lab's ``torch_compile`` or ``triton_fused`` (None for any other variant): x read
+    once or twice plus ``extra`` bytes (weights), y written once.
+
+    inductor keeps a row on chip ("persistent reduction") only up to 1,024 columns on a GPU; wider rows, and
+    its C++ loops on a CPU, read the row twice: the book's two-pass kernel. Triton reads as its RowPlan says.
+
+    >>> [(k.name, k.bytes) for k in fused("torch_compile", "l2norm", (10, 100), "float32", "cpu", 0)]
+    [('fused (2 reads)', 12000)]
+    """
+    rows, cols = size
+    if variant == "torch_compile":
+        passes = 1 if device != "cpu" and cols <= 1024 else 2
+    elif variant == "triton_fused":
+        passes = 1 if row_plan(cols, kernel, dtype).one_pass else 2
+    else:
+        return None
+    n, b = rows * cols, nbytes(dtype)
+    return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b + extra, n * b, nflops)]
+
+
 def row_shape(x) -> tuple[int, int]:
     """(rows, cols) of a matrix whose rows are contiguous, as the row kernels need; a clear error otherwise."""
     if x.dim() != 2 or x.stride(1) != 1:

@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan, row_shape
+from labs.ch09_arithmetic_intensity._common import Kernel, compiled, fused, nbytes, row_inputs, row_plan, row_shape
 
 TITLE = "L2 row norm: y = x / sqrt(Σx² + ε) per row; eager chain vs library vs torch.compile vs one Triton kernel"
 # (rows, cols); 134 M elements (537 MB of float32) per GPU size; the last is wider than one program holds
@@ -135,12 +135,7 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
     if variant == "torch_normalize":
         return [Kernel("row norm", n * b, r * b, 2 * n + r), Kernel("clamp", r * b, r * b, r),
                 Kernel("x / norm", (n + r) * b, n * b, n)]
-    if variant == "torch_compile":
-        # inductor keeps a row on chip ("persistent reduction") only up to 1,024 columns on a GPU;
-        # wider rows, and its C++ loops on a CPU, read the row twice: the book's two-pass kernel
-        passes = 1 if device != "cpu" and cols <= 1024 else 2
-        return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b, n * b, flops(size))]
-    if variant == "triton_fused":
-        passes = 1 if row_plan(cols, "l2norm", dtype).one_pass else 2
-        return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b, n * b, flops(size))]
+    model = fused(variant, "l2norm", size, dtype, device, flops(size))
+    if model:
+        return model
     raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")

@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan, row_shape
+from labs.ch09_arithmetic_intensity._common import Kernel, compiled, fused, nbytes, row_inputs, row_plan, row_shape
 
 TITLE = "LayerNorm: y = (x − mean) / sqrt(var + ε) · w + b per row; eager chain vs F.layer_norm vs compile vs Triton"
 # (rows, cols): hidden sizes one past a power of two, and a row too wide for one program (looped)
@@ -160,8 +160,7 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
     if variant == "torch_layer_norm":
         # statistics, then normalise: two reads of x (one kernel or two, by alignment)
         return [Kernel("layer_norm (library: 2 reads)", 2 * n * b + wb, n * b, flops(size))]
-    passes = {"torch_compile": 1 if device != "cpu" and cols <= 1024 else 2,
-              "triton_fused": 1 if row_plan(cols, "layernorm", dtype).one_pass else 2}.get(variant)
-    if passes is None:
-        raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")
-    return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b + wb, n * b, flops(size))]
+    model = fused(variant, "layernorm", size, dtype, device, flops(size), extra=wb)
+    if model:
+        return model
+    raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")

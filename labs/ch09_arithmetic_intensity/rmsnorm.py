@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from labs.ch09_arithmetic_intensity._common import Kernel, nbytes, row_inputs, row_plan, row_shape
+from labs.ch09_arithmetic_intensity._common import Kernel, fused, nbytes, row_inputs, row_plan, row_shape
 
 TITLE = "RMSNorm: y = x · rsqrt(mean(x²) + ε) · w per row; six eager kernels or one fused kernel?"
 SIZES = {"gpu": [(32_771, 4_099), (65_537, 2_053)], "cpu": [(509, 1_021), (131, 2_053)]}
@@ -101,7 +101,5 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
                 Kernel("+ ε", r * b, r * b, r), Kernel("rsqrt", r * b, r * b, r),
                 Kernel("x · inv", (n + r) * b, n * b, n), Kernel("· w", (n + c) * b, n * b, n)]
     if variant == "triton_fused":
-        passes = 1 if row_plan(cols, "rmsnorm", dtype).one_pass else 2
-        return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b + c * b, n * b,
-                       flops(size))]
+        return fused(variant, "rmsnorm", size, dtype, device, flops(size), extra=c * b)
     raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")

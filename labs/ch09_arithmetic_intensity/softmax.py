@@ -6,7 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
-from labs.ch09_arithmetic_intensity._common import Kernel, compiled, nbytes, row_inputs, row_plan, row_shape
+from labs.ch09_arithmetic_intensity._common import Kernel, compiled, fused, nbytes, row_inputs, row_plan, row_shape
 
 TITLE = "Row softmax: y = exp(x − max) / Σ exp(x − max); eager chain vs torch.softmax vs torch.compile vs Triton"
 # (rows, cols): attention-like rows, short rows, and vocabulary-wide rows (looped: wider than one program)
@@ -127,7 +127,6 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
     """
     rows, cols = size
     b, n, r = nbytes(dtype), rows * cols, rows
-    one = 1 if device != "cpu" and cols <= 1024 else 2          # inductor: persistent up to 1,024 columns
     if variant == "eager_chain":
         return [Kernel("row max", n * b, r * b, n), Kernel("x − max", (n + r) * b, n * b, n),
                 Kernel("exp", n * b, n * b, n), Kernel("row sum", n * b, r * b, n),
@@ -136,9 +135,7 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
         # one kernel; it picks a register, shared-memory or looped version by width and alignment, so
         # the model counts the least it can move (one read) — the Nsight counters tell which it chose
         return [Kernel("softmax (library: ≥ 1 read)", n * b, n * b, flops(size))]
-    if variant == "torch_compile":
-        return [Kernel(f"fused ({one} read{'s' if one > 1 else ''})", one * n * b, n * b, flops(size))]
-    if variant == "triton_fused":
-        passes = 1 if row_plan(cols, "softmax", dtype).one_pass else 2
-        return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b, n * b, flops(size))]
+    model = fused(variant, "softmax", size, dtype, device, flops(size))
+    if model:
+        return model
     raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")

@@ -34,10 +34,12 @@ def _positive(**values):
             raise ValueError(f"{name} must be positive, got {v}")
 
 
-def kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, dtype_bytes: float) -> float:
-    """K and V of one token across all layers (kv_heads < heads with grouped-query attention)."""
+def kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, dtype_bytes: float = 2) -> float:
+    """K and V of one token across all layers (kv_heads < heads with grouped-query attention); whole bytes
+    come back as an int (chapter 18's calculators use this one too)."""
     _positive(layers=layers, kv_heads=kv_heads, head_dim=head_dim, dtype_bytes=dtype_bytes)
-    return 2 * layers * kv_heads * head_dim * dtype_bytes
+    out = 2 * layers * kv_heads * head_dim * dtype_bytes
+    return int(out) if float(out).is_integer() else out
 
 
 @calculator_inputs(positive="layers heads kv_heads head_dim dtype_bytes context batch")

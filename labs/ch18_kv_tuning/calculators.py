@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from perflab.validate import calculator_inputs
 
+from labs.ch15_parallel_decoding.calculators import kv_bytes_per_token
+
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
 
 # name -> (layers, kv_heads, head_dim)
@@ -24,15 +26,6 @@ PRESETS = {
     "40 layers × 16 heads × 64 (book L7898)": (40, 16, 64),
     "GPT-2 small (the course engine)": (12, 12, 64),
 }
-
-
-def kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, bytes_per_value: float = 2) -> float:
-    """K and V of one token across all layers: 2 × layers × kv_heads × head_dim × bytes."""
-    for name, v in (("layers", layers), ("kv_heads", kv_heads), ("head_dim", head_dim), ("bytes_per_value", bytes_per_value)):
-        if v <= 0:
-            raise ValueError(f"{name} must be positive, got {v}")
-    out = 2 * layers * kv_heads * head_dim * bytes_per_value
-    return int(out) if float(out).is_integer() else out
 
 
 def kv_bytes(tokens: int, layers: int, kv_heads: int, head_dim: int, bytes_per_value: float = 2) -> float:

@@ -86,23 +86,20 @@ def row_plan(cols: int, kernel: str = "l2norm", dtype="float32") -> RowPlan:
     return RowPlan(block, True, min(warps, max(1, block // 256)))
 
 
-def fused(variant: str, kernel: str, size, dtype: str, device: str, nflops: int, extra: int = 0) -> list[Kernel] | None:
-    """The one kernel of a row lab's ``torch_compile`` or ``triton_fused`` (None for any other variant): x read
-    once or twice plus ``extra`` bytes (weights), y written once.
-
-    inductor keeps a row on chip ("persistent reduction") only up to 1,024 columns on a GPU; wider rows, and
-    its C++ loops on a CPU, read the row twice: the book's two-pass kernel. Triton reads as its RowPlan says.
-
-    >>> [(k.name, k.bytes) for k in fused("torch_compile", "l2norm", (10, 100), "float32", "cpu", 0)]
-    [('fused (2 reads)', 12000)]
-    """
+def fused(variant: str, variants: list, kernel: str, size, dtype: str, device: str, nflops: int,
+          extra: int = 0) -> list[Kernel]:
+    """The one kernel of a row lab's ``torch_compile`` or ``triton_fused``: x read once or twice plus ``extra``
+    bytes (weights), y written once. inductor keeps a row on chip ("persistent reduction") only up to 1,024
+    columns on a GPU; wider rows, and its C++ loops on a CPU, read the row twice: the book's two-pass kernel.
+    Triton reads as its RowPlan says. A ValueError for a variant the lab does not have or the model lacks."""
     rows, cols = size
+    names = [v.__name__ for v in variants]
+    if variant not in names or variant not in ("torch_compile", "triton_fused"):
+        raise ValueError(f"no traffic model for variant {variant!r}; variants: {names}")
     if variant == "torch_compile":
         passes = 1 if device != "cpu" and cols <= 1024 else 2
-    elif variant == "triton_fused":
-        passes = 1 if row_plan(cols, kernel, dtype).one_pass else 2
     else:
-        return None
+        passes = 1 if row_plan(cols, kernel, dtype).one_pass else 2
     n, b = rows * cols, nbytes(dtype)
     return [Kernel(f"fused ({passes} read{'s' if passes > 1 else ''})", passes * n * b + extra, n * b, nflops)]
 

@@ -135,7 +135,4 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
     if variant == "torch_normalize":
         return [Kernel("row norm", n * b, r * b, 2 * n + r), Kernel("clamp", r * b, r * b, r),
                 Kernel("x / norm", (n + r) * b, n * b, n)]
-    model = fused(variant, "l2norm", size, dtype, device, flops(size))
-    if model:
-        return model
-    raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")
+    return fused(variant, variants, "l2norm", size, dtype, device, flops(size))

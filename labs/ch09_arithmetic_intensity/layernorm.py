@@ -160,7 +160,4 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
     if variant == "torch_layer_norm":
         # statistics, then normalise: two reads of x (one kernel or two, by alignment)
         return [Kernel("layer_norm (library: 2 reads)", 2 * n * b + wb, n * b, flops(size))]
-    model = fused(variant, "layernorm", size, dtype, device, flops(size), extra=wb)
-    if model:
-        return model
-    raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")
+    return fused(variant, variants, "layernorm", size, dtype, device, flops(size), extra=wb)

@@ -100,6 +100,4 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
         return [Kernel("x·x", n * b, n * b, n), Kernel("row mean", n * b, r * b, n),
                 Kernel("+ ε", r * b, r * b, r), Kernel("rsqrt", r * b, r * b, r),
                 Kernel("x · inv", (n + r) * b, n * b, n), Kernel("· w", (n + c) * b, n * b, n)]
-    if variant == "triton_fused":
-        return fused(variant, "rmsnorm", size, dtype, device, flops(size), extra=c * b)
-    raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")
+    return fused(variant, variants, "rmsnorm", size, dtype, device, flops(size), extra=c * b)

@@ -135,7 +135,4 @@ def kernels(variant: str, size, dtype="float32", device: str = "cuda") -> list[K
         # one kernel; it picks a register, shared-memory or looped version by width and alignment, so
         # the model counts the least it can move (one read) — the Nsight counters tell which it chose
         return [Kernel("softmax (library: ≥ 1 read)", n * b, n * b, flops(size))]
-    model = fused(variant, "softmax", size, dtype, device, flops(size))
-    if model:
-        return model
-    raise ValueError(f"no traffic model for variant {variant!r}; variants: {[v.__name__ for v in variants]}")
+    return fused(variant, variants, "softmax", size, dtype, device, flops(size))

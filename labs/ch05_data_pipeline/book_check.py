@@ -1,16 +1,10 @@
 """Chapter 5's book check: the book's numbers (bandwidth, stall speedup, GDS, 3FS) against arithmetic and our runs."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 from labs.ch05_data_pipeline import calculators as calc
 from labs.ch05_data_pipeline.loader import Stall
-
-
-def _ratio(records, lab, before, after) -> float | None:
-    by = {(r.lab, r.variant): r for r in records if r.median_s}
-    b, a = by.get((lab, before)), by.get((lab, after))
-    return b.median_s / a.median_s if a and b else None
 
 
 def claims(measured_stall: Stall | None = None) -> list:
@@ -52,20 +46,12 @@ def claims(measured_stall: Stall | None = None) -> list:
 
 def table(*runs, measured_stall: Stall | None = None) -> Table:
     """The claims, with our arithmetic or measurement, and the H200 reference ratio where a lab measures it."""
-    mine = [rec for run in runs for rec in run.records]
-    ref = results.reference()
-    device = runs[0].device if runs else "this device"
-    rows = []
-    for claim, book, ours, lab, why in claims(measured_stall):
+    device, rows = book.device_of(*runs), []
+    for claim, said, ours, lab, why in claims(measured_stall):
         if isinstance(lab, tuple):
-            r = _ratio(mine, *lab)
-            h = _ratio(ref, *lab)
-            ours = f"{r:.2f}× on {device}" if r else "—"
-            href = f"{h:.2f}×" if h else "—"
-        else:
-            href = lab or "same arithmetic"
-        rows.append([claim, book, ours, href, why])
-    return Table(["book claim", "book", "ours", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 5 numbers",
-                 notes=["most of this chapter's numbers are arithmetic on bandwidths: 'ours' recomputes them",
-                        "[ext] = outside knowledge, not from the book"])
+            mine = book.ratio(book.records_of(*runs), *lab)
+            ours, lab = f"{mine:.2f}× on {device}" if mine else "—", book.times(book.ratio(results.reference(), *lab))
+        rows.append([claim, said, ours, lab or "same arithmetic", why])
+    return book.table(rows, "Book check · Chapter 5 numbers", "ours",
+                      notes=["most of this chapter's numbers are arithmetic on bandwidths: 'ours' recomputes them",
+                             "[ext] = outside knowledge, not from the book"])

@@ -1,7 +1,7 @@
 """Chapter 7's book check: the book's before/after ratios (Tables 7-1, 7-2, 7-4, bank conflicts) vs ours."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book
 from perflab.book import Ratio
 from perflab.table import Table
 
@@ -25,13 +25,7 @@ RATIOS = [Ratio(*claim) for claim in [
 
 def table(*runs) -> Table:
     """The claims with the ratio from this session's runs (LabRun objects) and from the H200 reference."""
-    mine = [rec for run in runs for rec in run.records]
-    ref = results.reference()
-    device = runs[0].device if runs else "this device"
-    fmt = lambda v: "—" if v is None else f"{v:.2f}×"  # noqa: E731
-    rows = [[r.claim, fmt(r.book), fmt(r.ours(mine)), fmt(r.ours(ref)), r.why] for r in RATIOS]
-    return Table(["book claim", "book", f"yours ({device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 7 speedups",
-                 notes=["'—' under yours: the variants did not both run and time on this tier (CUDA C needs a GPU)",
-                        "the book's absolute times do not fit its sizes (a 4 MB copy cannot take 1.3 ms on "
-                        "8 TB/s HBM); compare ratios and % of the measured ceiling instead"])
+    return book.table(RATIOS, "Book check · Chapter 7 speedups", f"yours ({book.device_of(*runs)})", runs=runs, notes=[
+        "'—' under yours: the variants did not both run and time on this tier (CUDA C needs a GPU)",
+        "the book's absolute times do not fit its sizes (a 4 MB copy cannot take 1.3 ms on 8 TB/s HBM); compare "
+        "ratios and % of the measured ceiling instead"])

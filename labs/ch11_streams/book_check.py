@@ -2,19 +2,11 @@
 by a measurement in this notebook, beside the H200 reference where the claim rests on a lab."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book
+from perflab.book import Ratio
 from perflab.table import Table
 
 from labs.ch11_streams import simulators as sim
-
-
-def _lab_ratio(records, lab, before, after):
-    by = {r.variant: r for r in records if r.lab == lab and r.median_s}
-    return by[before].median_s / by[after].median_s if before in by and after in by else None
-
-
-def _x(v):
-    return "—" if v is None else f"{v:.2f}×"
 
 
 def _probe(table, case):
@@ -37,9 +29,6 @@ def table(overlap_run=None, alloc_run=None, streams_table=None, alloc_table=None
 
     overlap_run / alloc_run: LabRuns of ch11.overlap and ch11.alloc_loop; streams_table / alloc_table:
     the sync_points tables; backend: allocator.backend_switch()'s Table (or its cpu-tier line)."""
-    mine = [r for run in (overlap_run, alloc_run) if run is not None for r in run.records]
-    ref = results.reference()
-    device = (overlap_run or alloc_run).device if (overlap_run or alloc_run) else "this device"
     backend_text = "—"
     if backend is not None and hasattr(backend, "rows"):
         backend_text = "; ".join(f"{r[0].split('=')[0]} → {r[1]}" for r in backend.rows)
@@ -47,16 +36,12 @@ def table(overlap_run=None, alloc_run=None, streams_table=None, alloc_table=None
         backend_text = "cpu tier: " + ("name present in this torch's c10" if "present" in backend else "not found")
     bound = sim.serial_makespan((1, 1, 1), 8) / sim.pipelined_makespan((1, 1, 1), 8)
     rows = [
-        ["Three-way overlap of H2D, compute and D2H on separate streams (L4644)", "no number",
-         _x(_lab_ratio(mine, "ch11.overlap", "serial", "stage_events")),
-         _x(_lab_ratio(ref, "ch11.overlap", "serial", "stage_events")),
-         f"not in the book: three equal stages overlap at most 3×; with 8 chunks the fill and drain leave "
-         f"{bound:.2f}× (simulator), less the per-chunk overheads"],
-        ["Events instead of cudaDeviceSynchronize between streams (L4587)", "no number",
-         _x(_lab_ratio(mine, "ch11.overlap", "sync_each_stage", "stage_events")),
-         _x(_lab_ratio(ref, "ch11.overlap", "sync_each_stage", "stage_events")),
-         "the same three stage streams; a device-wide sync after every operation serializes them and adds "
-         "a host round trip per operation"],
+        Ratio("Three-way overlap of H2D, compute and D2H on separate streams (L4644)", None, "ch11.overlap",
+              "serial", "stage_events", f"not in the book: three equal stages overlap at most 3×; with 8 chunks the "
+              f"fill and drain leave {bound:.2f}× (simulator), less the per-chunk overheads", said="no number"),
+        Ratio("Events instead of cudaDeviceSynchronize between streams (L4587)", None, "ch11.overlap",
+              "sync_each_stage", "stage_events", "the same three stage streams; a device-wide sync after every "
+              "operation serializes them and adds a host round trip per operation", said="no number"),
         ["Work on the legacy default stream waits for, and blocks, other streams (L4581)", "blocks",
          "—" if streams_table is None or isinstance(streams_table, str) else
          "blocking side stream: " + _probe(streams_table, "blocking stream, then the legacy default stream")
@@ -70,11 +55,10 @@ def table(overlap_run=None, alloc_run=None, streams_table=None, alloc_table=None
         ["cudaMallocAsync only enqueues the allocation in its stream; other streams go on (L4599)", "no stall",
          _probe(alloc_table, "cudaMallocAsync + cudaFreeAsync on the second stream"), "—",
          "stream-ordered: allocation and free are operations of the stream, like a copy or a kernel"],
-        ["A stream-ordered allocator keeps streams fed in a loop of variable-size buffers (L4603)", "no number",
-         _x(_lab_ratio(mine, "ch11.alloc_loop", "cuda_malloc", "cupy_async_pool")),
-         _x(_lab_ratio(ref, "ch11.alloc_loop", "cuda_malloc", "cupy_async_pool")),
-         "cudaMalloc/cudaFree per piece vs cudaMallocAsync; torch's caching allocator gets the same effect by "
-         "keeping blocks (see ch11.alloc_loop)"],
+        Ratio("A stream-ordered allocator keeps streams fed in a loop of variable-size buffers (L4603)", None,
+              "ch11.alloc_loop", "cuda_malloc", "cupy_async_pool", "cudaMalloc/cudaFree per piece vs cudaMallocAsync; "
+              "torch's caching allocator gets the same effect by keeping blocks (see ch11.alloc_loop)",
+              said="no number"),
         ["PYTORCH_ALLOC_CONF=backend:cudaMallocAsync selects the stream-ordered allocator (L4595)", "works",
          backend_text, "—",
          "PyTorch reads PYTORCH_ALLOC_CONF since 2.9; older releases read only PYTORCH_CUDA_ALLOC_CONF "
@@ -83,9 +67,9 @@ def table(overlap_run=None, alloc_run=None, streams_table=None, alloc_table=None
          "needs sm_90 and cudaLaunchKernelEx with the programmatic-serialization attribute (a CUDA C++ "
          "extension); Chapter 12's launch-overhead labs are the measurable neighbour"],
     ]
-    return Table(["book claim", "book", f"yours ({device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 11 (the chapter gives claims, not numbers)",
-                 notes=["ratios are slower / faster; '—' under yours: not run on this tier (needs a GPU, or "
-                        "CuPy for the probes)",
-                        "the probes are not labs, so the H200 reference file holds none of them: read the "
-                        "executed H200 notebook"])
+    return book.table(rows, "Book check · Chapter 11 (the chapter gives claims, not numbers)",
+                      f"yours ({book.device_of(overlap_run, alloc_run)})", runs=(overlap_run, alloc_run),
+                      notes=["ratios are slower / faster; '—' under yours: not run on this tier (needs a GPU, or "
+                             "CuPy for the probes)",
+                             "the probes are not labs, so the H200 reference file holds none of them: read the "
+                             "executed H200 notebook"])

@@ -3,37 +3,26 @@ from __future__ import annotations
 
 import math
 
-from perflab import results
+from perflab import book
 from perflab.table import Table
 
 from labs.ch18_kv_tuning import calculators as calc
 
 
-def _ratio(records, lab, before="per_page_16", after="collated_128", size=None) -> float | None:
-    by = {r.variant: r for r in records if r.lab == lab and r.median_s and (size is None or r.size == size)}
-    b, a = by.get(before), by.get(after)
-    return b.median_s / a.median_s if a and b else None
-
-
-def _ref_ratio(lab) -> float | None:
-    from perflab import load
-    size = list(load(lab).SIZES["gpu"][0])
-    return _ratio(results.reference(lab), lab, size=size)
-
-
-def _x(v):
-    return "—" if v is None else f"{v:.1f}×"
+def _collation(records, lab) -> str:
+    """How many times faster 128-token pages are than 16-token ones, from one lab's records."""
+    return book.times(book.ratio(records, lab, "per_page_16", "collated_128"), 1)
 
 
 def rows_transfer(transfer=None, to_host=None, sweeps=()) -> list:
-    mine = [rec for run in (transfer, to_host) if run is not None for rec in run.records]
+    mine = book.records_of(transfer, to_host)
     alpha, fixed = calc.book_transfer_fit()
     fits = "; ".join(f"{s.direction} α = {s.fit.alpha_s * 1e6:.1f} µs" for s in sweeps if s is not None and s.fit)
-    d2d, d2h = _ratio(mine, "ch18.kv_transfer"), _ratio(mine, "ch18.kv_to_host")
-    ref_d2d, ref_d2h = _ref_ratio("ch18.kv_transfer"), _ref_ratio("ch18.kv_to_host")
+    ref = book.reference_at_gpu_size("ch18.kv_transfer") + book.reference_at_gpu_size("ch18.kv_to_host")
     return [
         ["7,500-token KV: 470 small transfers 20 ms → 128-token pages 8 ms (L7941, L7996)", "2.5×",
-         f"D2D {_x(d2d)}, D2H {_x(d2h)}", f"D2D {_x(ref_d2d)}, D2H {_x(ref_d2h)}",
+         f"D2D {_collation(mine, 'ch18.kv_transfer')}, D2H {_collation(mine, 'ch18.kv_to_host')}",
+         f"D2D {_collation(ref, 'ch18.kv_transfer')}, D2H {_collation(ref, 'ch18.kv_to_host')}",
          "same direction, our own link: the book's copies are RDMA writes between hosts, ours stay on one GPU "
          "(HBM) or cross PCIe to pinned host memory; the gain is α·(pages saved) over the total, so it is "
          "largest where each page is small next to the per-copy overhead"],
@@ -93,9 +82,7 @@ def rows_quant(study=None) -> list:
 
 def table(transfer=None, to_host=None, sweeps=(), study=None) -> Table:
     """The claims beside this session's runs (LabRuns, page sweeps, the quantization study) and the H200 reference."""
-    device = next((r.device for r in (transfer, to_host) if r is not None), "this device")
     rows = rows_transfer(transfer, to_host, sweeps) + rows_sizes() + rows_quant(study)
-    return Table(["book claim", "book", f"yours ({device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 18",
-                 notes=["'—' under yours: that lab did not time on this tier (device-to-host needs a GPU)",
-                        "'(arithmetic)': the same on every device; the formula is the book's own (L7295, L7896)"])
+    return book.table(rows, "Book check · Chapter 18", f"yours ({book.device_of(transfer, to_host)})",
+                      notes=["'—' under yours: that lab did not time on this tier (device-to-host needs a GPU)",
+                             "'(arithmetic)': the same on every device; the formula is the book's own (L7295, L7896)"])

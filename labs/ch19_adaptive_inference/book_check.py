@@ -5,7 +5,8 @@
 """
 from __future__ import annotations
 
-from perflab import results
+from perflab import book
+from perflab.book import Ratio
 from perflab.table import Table
 
 
@@ -19,25 +20,9 @@ def _time(s: float) -> str:
     return f"{s * 1e3:,.0f} ms" if s < 10 else f"{s:,.0f} s"
 
 
-def _ratio(records, lab, before, after) -> float | None:
-    by = {r.variant: r for r in records if r.lab == lab and r.median_s}
-    b, a = by.get(before), by.get(after)
-    return b.median_s / a.median_s if a and b else None
-
-
-def _gpu_default(lab: str) -> list:
-    import perflab as pl
-    return list(pl.load(lab).SIZES["gpu"][0])
-
-
 def table(precision=None, gemv=None, memory=None, batching_records=None) -> Table:
     """precision / gemv: LabRuns of ch19.decode_precision and ch19.w8_gemv; memory: ``ladder.memory()``
     (bytes of weights per rung); batching_records: the timeout sweep (``batching.run``)."""
-    mine = [r for run in (precision, gemv) if run is not None for r in run.records]
-    ref = [r for r in results.reference() if r.lab in ("ch19.decode_precision", "ch19.w8_gemv")
-           and r.size == _gpu_default(r.lab)]
-    fmt = lambda v: "—" if v is None else f"{v:.2f}×"  # noqa: E731
-    device = (precision or gemv).device if (precision or gemv) else "this device"
     rows = []
     mem = (f"{memory.fp8 / memory.bf16:.2f}× with 8-bit weights; 1.00× with 16-bit weights"
            if memory else "—")
@@ -47,14 +32,13 @@ def table(precision=None, gemv=None, memory=None, batching_records=None) -> Tabl
                  "only fits W8A8 (our fp8 rung). Our models keep the embedding tables in bf16, so a little above 0.5×"])
     fp8_why = ("1-byte weights halve the bytes, so up to 2×; activation quantization kernels and the parts left "
                "in bf16 (attention, LayerNorms, embeddings) take some back. fp8 needs sm_89+ to run")
-    for lab, b, a, what, why in [
-            ("ch19.decode_precision", "bf16", "fp8", "decode step, batch 1", fp8_why),
-            ("ch19.w8_gemv", "bf16_weights", "fp8_scaled_mm", "one decode GEMV", fp8_why),
-            ("ch19.w8_gemv", "bf16_weights", "int8_triton", "same GEMV, int8 W8A16",
-             "not in the book: the same halving of bytes without fp8 hardware (int8 widened in registers, any GPU); "
-             "Triton is interpreted on the cpu tier, so only a GPU times it")]:
-        rows.append([f"L8384 · FP8 on memory-bound work: ~1.5× ({what})", "1.5×", fmt(_ratio(mine, lab, b, a)),
-                     fmt(_ratio(ref, lab, b, a)), why])
+    rows += [Ratio(f"L8384 · FP8 on memory-bound work: ~1.5× ({what})", 1.5, lab, b, a, why, said="1.5×")
+             for lab, b, a, what, why in [
+                 ("ch19.decode_precision", "bf16", "fp8", "decode step, batch 1", fp8_why),
+                 ("ch19.w8_gemv", "bf16_weights", "fp8_scaled_mm", "one decode GEMV", fp8_why),
+                 ("ch19.w8_gemv", "bf16_weights", "int8_triton", "same GEMV, int8 W8A16",
+                  "not in the book: the same halving of bytes without fp8 hardware (int8 widened in registers, any "
+                  "GPU); Triton is interpreted on the cpu tier, so only a GPU times it")]]
     rows.append(["L8382 · INT4 instead of INT8 KV: 50% less memory", "50%",
                  f"{kv_saving(64):.1%} (fp16 scale per 64 values); {kv_saving(32):.1%} per 32", "same arithmetic",
                  "each group of values carries a scale (and often a zero point), which does not shrink with the bits"])
@@ -74,8 +58,9 @@ def table(precision=None, gemv=None, memory=None, batching_records=None) -> Tabl
                      f"{best[load90].timeout * 1e3:g} ms at the highest", "—",
                      "the right timeout grows with load (about batch/λ); where batches are slow the 'peak' timeout "
                      "is longer than the book's 5–10 ms. A batcher that waits for the GPU to be free adapts by itself"])
-    return Table(["book claim", "book", f"yours ({device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 19 (and Chapter 16's batching timeouts)",
-                 notes=["'—' under yours: that variant cannot run on this tier (fp8 needs sm_89+, Triton is "
-                        "interpreted on the cpu tier)", "the batching rows come from the simulator fed with this "
-                        "device's measured batch cost; run the notebook on a GPU for GPU-sized numbers"])
+    ref = book.reference_at_gpu_size("ch19.decode_precision") + book.reference_at_gpu_size("ch19.w8_gemv")
+    return book.table(rows, "Book check · Chapter 19 (and Chapter 16's batching timeouts)",
+                      f"yours ({book.device_of(precision, gemv)})", runs=(precision, gemv), reference_records=ref,
+                      notes=["'—' under yours: that variant cannot run on this tier (fp8 needs sm_89+, Triton is "
+                             "interpreted on the cpu tier)", "the batching rows come from the simulator fed with this "
+                             "device's measured batch cost; run the notebook on a GPU for GPU-sized numbers"])

@@ -2,19 +2,15 @@
 the H200 reference run."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 
 MULTI = ("stages_2", "stages_3", "stages_4")
 GROUPED = ("grouped_4", "grouped_8", "grouped_16")
 
 
-def _by(records, lab: str, size=None) -> dict:
-    out = {}
-    for r in records:
-        if r.lab == lab and r.median_s and r.correct and (size is None or r.size == size):
-            out[r.variant] = r
-    return out
+def _by(records, lab: str) -> dict:
+    return {r.variant: r for r in records if r.lab == lab and r.median_s and r.correct}
 
 
 def _best(recs: dict, names) -> "results.Record | None":
@@ -52,12 +48,11 @@ def launch_cost(recs: dict, tasks: int) -> str | None:
 
 def table(stages=None, order=None, tasks=None, sms: int | None = None) -> Table:
     """The claims with this session's numbers (LabRun objects; None for labs not run) and the H200 reference."""
-    ref = results.reference()
     man = results.reference_manifest()
     mine = lambda run: _by(run.records, run.lab.name) if run is not None else {}  # noqa: E731
-    gpu = lambda lab: _by(ref, lab, list(_gpu_size(lab)))                        # noqa: E731
+    gpu = lambda lab: _by(book.reference_at_gpu_size(lab), lab)                  # noqa: E731
     n_tasks = tasks.size[0] if tasks is not None else None
-    ref_tasks = _gpu_size("ch10.persistent")[0]
+    ref_tasks = book.gpu_size("ch10.persistent")[0]
     fmt = lambda v: v or "—"                                                      # noqa: E731
     rows = [
         ["L4241 · double buffering vs the naive tiled GEMM", "2×", fmt(stage_speedup(mine(stages))),
@@ -78,13 +73,6 @@ def table(stages=None, order=None, tasks=None, sms: int | None = None) -> Table:
          f"{man['sms'] * 256:,} ({man['sms']} SMs)" if man.get("sms") else "—",
          "an H100/H200 SXM has 132 SMs; read yours from the driver, never type it in"],
     ]
-    device = stages.device if stages is not None else "this device"
-    return Table(["book claim", "book", f"yours ({device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 10",
-                 notes=["'—' under yours: the variants did not both run and time on this tier (Triton is "
-                        "interpreted on a CPU, CUDA C needs a GPU)"])
-
-
-def _gpu_size(lab: str):
-    import perflab as pl
-    return pl.load(lab).SIZES["gpu"][0]
+    return book.table(rows, "Book check · Chapter 10", f"yours ({book.device_of(stages)})",
+                      notes=["'—' under yours: the variants did not both run and time on this tier (Triton is "
+                             "interpreted on a CPU, CUDA C needs a GPU)"])

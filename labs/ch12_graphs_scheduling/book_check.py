@@ -1,24 +1,10 @@
 """Chapter 12's book check: the graph latency cut (L4975), the queue speedups (L4814, L4972), batching (L4749)."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book
 from perflab.table import Table
 
 from labs.ch12_graphs_scheduling import simulators as sim
-
-
-def _medians(records, lab: str, size=None) -> dict:
-    out = {}
-    for r in records:
-        if r.lab == lab and r.median_s and (size is None or r.size == size):
-            out[r.variant] = r.median_s
-    return out
-
-
-def _gpu_size(lab: str):
-    import perflab as pl
-    s = pl.load(lab).SIZES["gpu"][0]
-    return list(s) if isinstance(s, tuple) else s
 
 
 def _claims(m: dict) -> list:
@@ -41,11 +27,9 @@ def table(*runs) -> Table:
     mine = {}
     for run in runs:
         mine[run.lab.name] = {r.name: r.measurement.median for r in run.rows if r.measurement}
-    ref_records = results.reference()
-    ref = {lab: _medians(ref_records, lab, _gpu_size(lab)) for lab in
+    ref = {lab: {r.variant: r.median_s for r in book.reference_at_gpu_size(lab) if r.median_s} for lab in
            ("ch12.launch_bound", "ch12.skewed_queue", "ch12.atomic_batch", "ch12.book_queue")}
     levels = sim.book_levels()
-    device = runs[0].device if runs else "this device"
     claims = [
         ("L4975 · a CUDA graph cuts a fixed pipeline's latency by 20–30 %", "20–30 %",
          "our step is 160 tiny kernels, all launch overhead, so the cut is far larger; the calculator shows "
@@ -64,11 +48,11 @@ def table(*runs) -> Table:
     ]
     ours, h200 = _claims(mine), _claims(ref)
     rows = [[claim, book, o or "—", h or "—", why] for (claim, book, why), o, h in zip(claims, ours, h200)]
-    return Table(["book claim", "book", f"yours ({device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 12",
-                 notes=["'—' under yours: those variants need a GPU (CUDA graphs, CUDA C) or ran in the Triton "
-                        "interpreter (checked, not timed) on this tier",
-                        "the book's absolute times (200 ms for 2^20 items) do not fit a modern GPU; compare ratios"])
+    return book.table(rows, "Book check · Chapter 12", f"yours ({book.device_of(*runs)})",
+                      notes=["'—' under yours: those variants need a GPU (CUDA graphs, CUDA C) or ran in the Triton "
+                             "interpreter (checked, not timed) on this tier",
+                             "the book's absolute times (200 ms for 2^20 items) do not fit a modern GPU; compare "
+                             "ratios"])
 
 
 def levels() -> Table:

@@ -14,10 +14,6 @@ from labtests import sizes_of
 SIZES = sizes_of("ch01.train_loop")
 
 
-def test_chapter_has_exactly_its_lab():
-    assert sorted(n for n in pl.list_labs() if n.startswith("ch01.")) == ["ch01.train_loop"]
-
-
 def test_fresh_seeds_give_fresh_data():
     a, b = tl.make_inputs(SIZES[1], "cpu", seed=1), tl.make_inputs(SIZES[1], "cpu", seed=2)
     assert not torch.equal(a["raw"], b["raw"]) and not torch.equal(a["init"][0], b["init"][0])

@@ -26,12 +26,9 @@ def model_for(device="cpu", dtype: str | None = None):
     """Random weights (seed 0), built on first use and kept: the weights are read-only inputs, and
     drawing GPT-2's 163M of them takes about a second. "cuda", "cuda:0" and torch.device("cuda") share one.
     ``dtype`` None: the engine's default for the device (bfloat16 on a GPU, float32 on a CPU)."""
-    from labs.inference.model import default_dtype
+    from labs.inference.model import default_dtype, device_key
     dtype = str(default_dtype(device)).removeprefix("torch.") if dtype is None else dtype
-    d = torch.device(device)
-    if d.type == "cuda" and d.index is None:
-        d = torch.device("cuda", torch.cuda.current_device())
-    return _model(str(d), dtype)
+    return _model(device_key(device), dtype)
 
 
 @functools.lru_cache(maxsize=4)

@@ -18,7 +18,6 @@ KV cache are fresh for every call of ``make_inputs``.
 from __future__ import annotations
 
 import functools
-import math
 import weakref
 from dataclasses import replace
 
@@ -27,7 +26,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from labs.ch19_adaptive_inference.quant import convert
 from labs.inference.kv_cache import KVCache
-from labs.inference.model import ModelConfig, Transformer, build_model
+from labs.inference.model import ModelConfig, Transformer, build_model, device_key, init_weights
 
 HEAD_DIM = 64
 
@@ -53,15 +52,7 @@ def build(config: ModelConfig, device, seed: int = 0, draw_on_device: bool | Non
     g = torch.Generator(device=device).manual_seed(seed)
     with torch.device(device):
         model = Transformer(config)
-    for name, p in model.named_parameters():          # the engine's recipe (labs/inference/model.py)
-        if p.dim() >= 2:
-            resid = name.endswith(("proj.weight", "out.weight"))
-            p.normal_(0.0, 0.02 / math.sqrt(2 * config.n_layers) if resid else 0.02, generator=g)
-        elif "ln" in name and name.endswith("weight"):
-            p.fill_(1.0)
-        else:
-            p.zero_()
-    return model.eval()
+    return init_weights(model, lambda p, std: p.normal_(0.0, std, generator=g)).eval()
 
 
 class Bundle:
@@ -92,14 +83,6 @@ def bundle_of(model) -> Bundle:
     if b is None:
         raise ValueError("this model was not made by the chapter's make_inputs; pass the inputs it returned")
     return b
-
-
-def device_key(device) -> str:
-    """'cuda' and 'cuda:0' name the same GPU: one key for the bundle cache."""
-    d = torch.device(device)
-    if d.type == "cuda" and d.index is None:
-        d = torch.device("cuda", torch.cuda.current_device())
-    return str(d)
 
 
 def make_inputs(size, device="cpu", dtype="bfloat16", seed: int = 0) -> dict:

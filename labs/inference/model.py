@@ -157,12 +157,27 @@ def build_model(config: ModelConfig, device="cpu", dtype: torch.dtype | None = t
     gen = torch.Generator().manual_seed(seed)
     with torch.device("cpu"):
         model = Transformer(config)
+    init_weights(model, lambda p, std: p.copy_(torch.randn(p.shape, generator=gen) * std))
+    return model.to(device=device, dtype=default_dtype(device) if dtype is None else dtype).eval()
+
+
+def init_weights(model: Transformer, draw) -> Transformer:
+    """The engine's initialization, in place, parameter by parameter in a fixed order: ``draw(p, std)`` fills
+    each weight matrix from N(0, std²); biases zero; LayerNorm weights one."""
     for name, p in model.named_parameters():
         if p.dim() >= 2:
-            std = 0.02 / math.sqrt(2 * config.n_layers) if name.endswith(("proj.weight", "out.weight")) else 0.02
-            p.copy_(torch.randn(p.shape, generator=gen) * std)
+            resid = name.endswith(("proj.weight", "out.weight"))
+            draw(p, 0.02 / math.sqrt(2 * model.config.n_layers) if resid else 0.02)
         elif "ln" in name and name.endswith("weight"):
             p.fill_(1.0)
         else:
             p.zero_()
-    return model.to(device=device, dtype=default_dtype(device) if dtype is None else dtype).eval()
+    return model
+
+
+def device_key(device) -> str:
+    """'cuda', 'cuda:0' and torch.device("cuda") name the same GPU: one key for a per-device model cache."""
+    d = torch.device(device)
+    if d.type == "cuda" and d.index is None:
+        d = torch.device("cuda", torch.cuda.current_device())
+    return str(d)

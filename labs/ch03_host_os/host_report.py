@@ -14,6 +14,8 @@ from pathlib import Path
 
 from perflab.table import Table
 
+from labs._shown import shows_table
+
 
 def _read(path: str) -> str | None:
     try:
@@ -107,6 +109,7 @@ def _fresh_fill(nbytes: int, advice: int | None) -> None:
     m.close()
 
 
+@shows_table
 @dataclass(frozen=True)
 class FirstTouch:
     """Writes of ``nbytes`` timed per case (perflab Measurements labelled by case; the reused buffer last),
@@ -137,12 +140,6 @@ class FirstTouch:
         return Table([f"write {self.nbytes / 2**20:g} MiB", "ms", "p20–p80 ms", "GB/s", "vs reused"], rows,
                      title=f"First touch: page faults vs pages already mapped · measured on {self.device}",
                      notes=notes)
-
-    def _repr_html_(self):
-        return self.table()._repr_html_()
-
-    def __repr__(self):
-        return str(self.table())
 
 
 def first_touch(nbytes: int = 32 * 1024 * 1024, rep_ms: float = 60) -> FirstTouch:

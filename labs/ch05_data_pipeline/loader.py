@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from labs._shown import shows_table
 from labs.ch05_data_pipeline import transforms
 
 
@@ -177,6 +178,7 @@ class Stall:
     speedup: float
 
 
+@shows_table
 @dataclass(frozen=True)
 class LoaderSweep:
     """What :func:`run_sweep` measured: the pipeline, one LoaderPoint per config (in sweep order) and the
@@ -241,12 +243,6 @@ class LoaderSweep:
                 notes.append(f"diagnosis, {name.replace(', step=0 ms', '')}: halving the step from {step:g} to "
                              f"{step / 2:g} ms made each step {r:.2f}× faster → {verdict}")
         return notes
-
-    def _repr_html_(self):
-        return self.table()._repr_html_()
-
-    def __repr__(self):
-        return str(self.table())
 
 
 def run_sweep(sweep: list | None = None, p: Pipeline = Pipeline(), rep_ms: float = 150) -> LoaderSweep:

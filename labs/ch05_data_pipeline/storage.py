@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from labs._shown import shows_table
+
 RECORD_BYTES = 3_083            # one record: a small image-sized blob, deliberately not a power of two
 SMALL_READ, LARGE_READ = 4 << 10, 1 << 20      # 4 KiB and 1 MiB requests (the book's two sizes, L2038)
 
@@ -197,6 +199,7 @@ class ReadPoint:
     measurement: object = None
 
 
+@shows_table
 @dataclass(frozen=True)
 class StorageReads:
     """What :func:`time_reads` measured: the dataset's shape and filesystem, and a ReadPoint per reader and
@@ -241,12 +244,6 @@ class StorageReads:
             notes.append("tmpfs lives in RAM: there is no disk below it, so cold = warm here")
         return Table(["reader", "cache", "check", "files", "read calls", "median", "MB/s", "vs first"], rows,
                      title=f"Read {self.records:,} records · measured on {self.device}", notes=notes)
-
-    def _repr_html_(self):
-        return self.table()._repr_html_()
-
-    def __repr__(self):
-        return str(self.table())
 
 
 def time_reads(ds: SyntheticDataset, readers: list | None = None, modes=("warm", "cold"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from labs._shown import shows_table
+
 # (lab, variant, size, kernel name): small sizes, one kernel launch each
 CASES = [
     ("ch08.fma_ilp", "cuda_ilp1", (2_097_169, 256), "fma_ilp1"),
@@ -25,6 +27,7 @@ METRICS = {
 }
 
 
+@shows_table
 @dataclass(frozen=True)
 class CounterView:
     """What Nsight Compute read per case: ``values["lab.variant"]`` = {ncu metric: value},
@@ -61,12 +64,6 @@ class CounterView:
         metric = METRICS["warp-instr / scheduler / cycle"]
         vals = [v[metric] for v in self.values.values() if v.get(metric) is not None]
         return max(vals) if vals else None
-
-    def _repr_html_(self):
-        return self.table()._repr_html_()
-
-    def __repr__(self):
-        return str(self.table())
 
 
 def view(cases=CASES, metrics: dict = METRICS, timeout_s: float = 240) -> CounterView:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 
 from labs.ch08_occupancy_ilp import sweep
@@ -40,30 +40,21 @@ def _warps(maps, ilp) -> str:
     return ", ".join(parts) or "—"
 
 
-def _records(runs, lab):
-    return {r.variant: r for run in runs if run is not None and run.lab.name == lab for r in run.records}
-
-
-def _ratio(recs, before, after) -> float | None:
-    b, a = recs.get(before), recs.get(after)
-    return b.median_s / a.median_s if a and b and a.median_s and b.median_s else None
-
-
 def _fmt(v, spec="{:.2f}×"):
     return "—" if v is None else spec.format(v)
 
 
-def _ilp_text(recs) -> str:
+def _ilp_text(records) -> str:
     steps = [("cuda_ilp1", "cuda_ilp2"), ("cuda_ilp2", "cuda_ilp4"), ("cuda_ilp4", "cuda_ilp8")]
-    vals = [_ratio(recs, a, b) for a, b in steps]
+    vals = [book.ratio(records, "ch08.fma_ilp", a, b) for a, b in steps]
     if all(v is None for v in vals):
         return "—"
     return ", ".join(f"{b[-1]}/{a[-1]}: {_fmt(v)}" for (a, b), v in zip(steps, vals))
 
 
-def _issue_rate(recs, sms, clock_ghz) -> float | None:
+def _issue_rate(records, sms, clock_ghz) -> float | None:
     """FFMA warp-instructions per scheduler per cycle implied by the best FMA TFLOP/s."""
-    best = max((r.tflops for r in recs.values() if r.tflops), default=None)
+    best = max((r.tflops for r in records if r.lab == "ch08.fma_ilp" and r.tflops), default=None)
     if not best or not sms or not clock_ghz:
         return None
     return best * 1e12 / (sms * 4 * 32 * 2 * clock_ghz * 1e9)
@@ -82,14 +73,12 @@ def table(runs: list, maps: list, ncu_issue: float | None = None) -> Table:
     """The claims beside this session's runs (LabRuns of ch08 labs), heat maps and optional ncu issue rate."""
     from perflab.machine import env
     e = env()
-    ref_runs = [_RefRun(lab) for lab in ("ch08.fma_ilp", "ch08.divergence")]
+    mine, ref = book.records_of(*runs), results.reference("ch08.fma_ilp") + results.reference("ch08.divergence")
     ref_maps = [sweep.reference(lab) for lab in sweep.GRIDS]
     mine_maps = [m for m in maps if m is not None and m.source.startswith("measured")]
-    fma, ref_fma = _records(runs, "ch08.fma_ilp"), _records(ref_runs, "ch08.fma_ilp")
-    div, ref_div = _records(runs, "ch08.divergence"), _records(ref_runs, "ch08.divergence")
     man = results.reference_manifest()
-    mine_issue = _issue_rate(fma, e.sms, sm_clock_ghz() if e.tier == "gpu" else None)
-    ref_issue = _issue_rate(ref_fma, man.get("sms"), (man.get("sm_clock_mhz") or 0) / 1e3)
+    mine_issue = _issue_rate(mine, e.sms, sm_clock_ghz() if e.tier == "gpu" else None)
+    ref_issue = _issue_rate(ref, man.get("sms"), (man.get("sm_clock_mhz") or 0) / 1e3)
     issue_parts = ([f"{mine_issue:.2f} (timing)"] if mine_issue else []) + ([f"{ncu_issue:.2f} (ncu)"] if ncu_issue else [])
     issue_text = ", ".join(issue_parts) or "—"
     stream_mine = next((m for m in mine_maps if "stream" in m.lab), None)
@@ -99,31 +88,19 @@ def table(runs: list, maps: list, ncu_issue: float | None = None) -> Table:
          _warps(mine_maps, 1), _warps(ref_maps, 1), WHY["warps"]],
         ["2-way ILP: ~32 warps (50%) (L3813)", "32 warps", _warps(mine_maps, 2), _warps(ref_maps, 2), WHY["warps"]],
         ["4-way ILP: ~16 warps (25%) (L3813)", "16 warps", _warps(mine_maps, 4), _warps(ref_maps, 4), WHY["warps"]],
-        ["ideal ILP is 2–4 independent operations per thread (L3819)", "2–4", _ilp_text(fma), _ilp_text(ref_fma),
+        ["ideal ILP is 2–4 independent operations per thread (L3819)", "2–4", _ilp_text(mine), _ilp_text(ref),
          WHY["ilp"]],
         ["10%→50% occupancy: big gain; 50%→100%: small (L3697–L3699)", "qualitative",
          _stream_row(stream_mine), _stream_row(stream_ref), WHY["occupancy"]],
         ["dual issue: IPC per warp scheduler 1.0 → 1.8 (L3795, L3833)", "1.8", issue_text,
          _fmt(ref_issue, "{:.2f} (timing)"), WHY["dual"]],
         ["a divergent region keeps only part of the warp busy (L3751)", "~50% useful",
-         _fmt(_ratio(div, "cuda_divergent", "cuda_sorted"), "divergent takes {:.2f}× the sorted time"),
-         _fmt(_ratio(ref_div, "cuda_divergent", "cuda_sorted"), "divergent takes {:.2f}× the sorted time"),
+         *(_fmt(book.ratio(recs, "ch08.divergence", "cuda_divergent", "cuda_sorted"),
+                "divergent takes {:.2f}× the sorted time") for recs in (mine, ref)),
          WHY["divergence"]],
     ]
-    return Table(["book claim", "book", f"yours ({e.device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 8 occupancy, ILP and divergence",
-                 notes=["warps rows: fewest resident warps per SM reaching 80% of the best cell of each heat map",
-                        "issue rate (timing) = best FMA TFLOP/s ÷ (SMs × 4 schedulers × 32 lanes × 2 FLOP × max SM "
-                        "clock), the clock read through NVML: here, and in the reference manifest ('—' until a run "
-                        "records it)",
-                        "'—' under yours: the CUDA C kernels need a GPU with CuPy"])
-
-
-class _RefRun:
-    """The reference records of one lab, shaped like a LabRun for the helpers above."""
-
-    def __init__(self, lab: str):
-        class _Lab:
-            name = lab
-        self.lab = _Lab()
-        self.records = results.reference(lab)
+    return book.table(rows, "Book check · Chapter 8 occupancy, ILP and divergence", f"yours ({e.device})", notes=[
+        "warps rows: fewest resident warps per SM reaching 80% of the best cell of each heat map",
+        "issue rate (timing) = best FMA TFLOP/s ÷ (SMs × 4 schedulers × 32 lanes × 2 FLOP × max SM clock), the clock "
+        "read through NVML: here, and in the reference manifest ('—' until a run records it)",
+        "'—' under yours: the CUDA C kernels need a GPU with CuPy"])

@@ -17,7 +17,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from perflab.cuda import compile_kernel
+from perflab.cuda import compile_kernel, launch  # noqa: F401  (launch: the shared launcher on torch's stream)
 
 STREAM = r"""
 // y = a*x + b. A grid-stride loop in which each thread first issues ILP independent loads (lanes of a
@@ -228,12 +228,6 @@ def max_active_blocks(name: str, threads: int, shared_mem: int = 0) -> int:
     import cupy
     return cupy.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(kernel(name).kernel.ptr, threads,
                                                                        shared_mem)
-
-
-def launch(kern, grid, block, args, shared_mem: int = 0) -> None:
-    """Launch on torch's current stream (perflab.cuda.launch: tensors -> pointers, ints -> long long)."""
-    from perflab.cuda import launch as _launch
-    _launch(kern, grid, block, args, shared_mem)
 
 
 def sm_count(device) -> int:

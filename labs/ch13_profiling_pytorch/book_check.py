@@ -7,7 +7,7 @@ import shlex
 import shutil
 import subprocess
 
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 
 # the command as printed (L5150–L5163), joined onto one line
@@ -86,10 +86,8 @@ def fsdp_args() -> str:
 
 
 def _graph_gain(records) -> str:
-    by = {r.variant: r for r in records if r.median_s}
-    if "compiled" in by and "cuda_graph" in by:
-        return f"{1 - by['cuda_graph'].median_s / by['compiled'].median_s:.0%} less time than compiled"
-    return "—"
+    ratio = book.ratio(records, "ch13.train_step", "cuda_graph", "compiled")
+    return "—" if ratio is None else f"{1 - ratio:.0%} less time than compiled"
 
 
 def table(run=None, nesting: str = "—") -> Table:
@@ -118,6 +116,6 @@ def table(run=None, nesting: str = "—") -> Table:
         ["L4975 · CUDA graphs: 20–30% gain (ch12)", "20–30%", here, _graph_gain(ref),
          "a launch-bound step (tiny model, many small kernels) gains more; a GEMM-bound one gains less"],
     ]
-    return Table(["book claim", "book", "ours (this device)", "H200 reference", "why"], rows,
-                 "Chapter 13 · book check", ["H200 column: data/reference/nvidia-h200.json where recorded",
-                  "fixed ncu command: " + FIXED_NCU])
+    return book.table(rows, "Chapter 13 · book check", "ours (this device)",
+                      notes=["H200 column: data/reference/nvidia-h200.json where recorded",
+                             "fixed ncu command: " + FIXED_NCU])

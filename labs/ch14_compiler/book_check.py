@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 import perflab as pl
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 
 from labs.ch14_compiler import breaks, modes, ptx, shapes, triton_matmul
@@ -31,10 +31,8 @@ def _ptx_rows():
 
 
 def _speedup_ref() -> str:
-    ref = {r.variant: r for r in results.reference("ch14.graph_breaks") if r.median_s}
-    if "compiled_broken" in ref and "compiled_fixed" in ref:
-        return f"fixed {ref['compiled_broken'].median_s / ref['compiled_fixed'].median_s:.2f}× faster than broken"
-    return "— (no H200 record yet)"
+    ratio = book.ratio(results.reference("ch14.graph_breaks"), "ch14.graph_breaks", "compiled_broken", "compiled_fixed")
+    return "— (no H200 record yet)" if ratio is None else f"fixed {ratio:.2f}× faster than broken"
 
 
 def table(breaks_run=None) -> Table:
@@ -79,5 +77,4 @@ def table(breaks_run=None) -> Table:
          "cpu: no CUDA graphs, same as default" if pl.env().tier == "cpu" else "see the modes table",
          "the reference run's modes table", "CUDA graphs need a GPU; they pay off when a step is many small launches"],
     ]
-    return Table(["book claim", "book", f"ours ({pl.env().device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 14 compiler and Triton")
+    return book.table(rows, "Book check · Chapter 14 compiler and Triton", f"ours ({pl.env().device})")

@@ -1,7 +1,7 @@
 """Chapter 15's book check: the book's decoding, MoE and parallelism claims against our measurements."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book
 from perflab.calc import matmul_intensity
 from perflab.table import Table
 
@@ -11,11 +11,7 @@ from labs.ch15_parallel_decoding import moe
 
 def _ref_speedup(lab: str, variant: str, what: str = "") -> str:
     """The H200 reference speedup of one variant at the lab's default GPU size ('—' if not recorded)."""
-    from perflab import load
-    size = load(lab).SIZES["gpu"][0]
-    size = list(size) if isinstance(size, tuple) else size
-    rec = next((r for r in results.reference(lab) if r.variant == variant and r.size == size
-                and r.speedup_vs_baseline), None)
+    rec = next((r for r in book.reference_at_gpu_size(lab) if r.variant == variant and r.speedup_vs_baseline), None)
     return "—" if rec is None else f"{rec.speedup_vs_baseline:.2f}×{what}"
 
 
@@ -72,7 +68,7 @@ def table(sweep=None, tp_res=None) -> Table:
          f"{calc.pipeline_bubble(4, 16):.0%}", "—", "decode has one token per sequence per step, so few micro-batches "
          "are in flight and most stages wait"],
     ]
-    return Table(["book claim", "book", "ours", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 15",
-                 notes=["'ours' is this session's measurement or simulation; the H200 column comes from "
-                        "data/reference/nvidia-h200.json ('—' where not recorded or not a single-GPU measurement)"])
+    return book.table(rows, "Book check · Chapter 15", "ours",
+                      notes=["'ours' is this session's measurement or simulation; the H200 column comes from "
+                             "data/reference/nvidia-h200.json ('—' where not recorded or not a single-GPU "
+                             "measurement)"])

@@ -104,6 +104,7 @@ def test_tier_and_missing_data_give_a_dash():
     (lambda: Scales("ch09.l2norm", "a", "cubic-ish"), "log-log slope"),
     (lambda: Faster("ch09.l2norm", "a", than="b", why_not={"tpu": "x"}), "device classes"),
     (lambda: Holds("ch17.sim", "", None), "measure=callable"),
+    (lambda: claims.cell("eager", "pays back after", match="contains"), "startswith"),
 ])
 def test_bad_declarations_say_how_to_fix(make, says):
     with pytest.raises(ValueError, match=says):

@@ -6,30 +6,18 @@ AoS → SoA 2.58× / 2.93×, SoA 99% / 101% of copy. Matmul: coalescing 3.84×, 
 naive kernel, the book says 11×), cuBLAS fp32 4.5× over the tile, TF32 2.0× more. Transpose: padded tile 4.0× /
 4.5× over naive, 1.04× / 1.33× over the unpadded tile. ncu (H100): 32 vs 16 sectors per request, 1.03e6 vs 55
 bank conflicts."""
-from perflab.claims import About, AtLeast, AtMost, Faster, Holds
-
-
-def counter(table, variant: str, column: str) -> "float | None":
-    """A number from pl.ncu_compare's table (None when ncu or the row is unavailable)."""
-    if column not in table.columns:
-        return None
-    col = table.columns.index(column)
-    row = next((r for r in table.rows if str(r[0]).endswith(variant)), None)
-    try:
-        return float(str(row[col]).replace(",", "")) if row else None
-    except ValueError:
-        return None
+from perflab.claims import About, AtLeast, AtMost, Faster, Holds, cell
 
 
 def sectors_gap(table) -> "bool | None":
-    s, c = counter(table, "copy_ladder.strided_32", "sectors/request"), counter(table, "copy_ladder.coalesced",
-                                                                               "sectors/request")
+    s = cell("copy_ladder.strided_32", "sectors/request", "endswith")(table)
+    c = cell("copy_ladder.coalesced", "sectors/request", "endswith")(table)
     return None if s is None or c is None else (s >= 24 and c <= 16)
 
 
 def padding_removes_conflicts(table) -> "bool | None":
-    a, b = counter(table, "cuda_smem_32", "bank conflicts (ld)"), counter(table, "cuda_smem_32_padded",
-                                                                          "bank conflicts (ld)")
+    a = cell("cuda_smem_32", "bank conflicts (ld)", "endswith")(table)
+    b = cell("cuda_smem_32_padded", "bank conflicts (ld)", "endswith")(table)
     return None if a is None or b is None else b <= 0.01 * a
 
 

@@ -2,25 +2,7 @@
 
 Lab claims read ``pl.run`` records; ``ch12.first_calls`` and ``ch12.launch_counts`` are the tables
 ``graphs.first_calls()`` and ``graphs.launch_counts()`` return (``values={...}`` in ``claims.show``)."""
-from perflab.claims import About, AtMost, Faster, Holds
-
-
-def _cell(variant, column):
-    """A number from a graphs table row (None where the table has no such row or the cell is '—')."""
-    def read(t):
-        head = getattr(t, "columns", None) or getattr(t, "headers", None) or []
-        for row in getattr(t, "rows", []):
-            if row[0] == variant and column in head:
-                v = row[list(head).index(column)]
-                if isinstance(v, (int, float)):
-                    return float(v)
-                try:
-                    return float(str(v).split()[0].replace(",", ""))
-                except ValueError:
-                    return None
-        return None
-    return read
-
+from perflab.claims import About, AtMost, Faster, Holds, cell
 
 CLAIMS = [
     Faster("ch12.launch_bound", "cuda_graph", than="eager", by=3.0, tier="gpu",
@@ -30,12 +12,12 @@ CLAIMS = [
     AtMost("ch12.launch_bound", "eager", "ceiling_fraction", 0.05, tier="gpu",
            text="a launch-bound step is far below every hardware limit (< 5% of the ceiling)"),
     Holds("ch12.first_calls", "the graph's capture pays for itself within 100 steps",
-          _cell("cuda_graph", "pays back after"), at_most=100, unit=" steps", tier="gpu"),
-    Holds("ch12.first_calls", "the compile needs ≥ 1,000 steps to pay back", _cell("compiled", "pays back after"),
+          cell("cuda_graph", "pays back after"), at_most=100, unit=" steps", tier="gpu"),
+    Holds("ch12.first_calls", "the compile needs ≥ 1,000 steps to pay back", cell("compiled", "pays back after"),
           at_least=1000, unit=" steps", tier="gpu"),
-    Holds("ch12.launch_counts", "an eager step launches 160 kernels from the host", _cell("eager", "kernel launches"),
+    Holds("ch12.launch_counts", "an eager step launches 160 kernels from the host", cell("eager", "kernel launches"),
           about=160, within=0.01, unit="", tier="gpu"),
-    Holds("ch12.launch_counts", "a graph step is one cudaGraphLaunch", _cell("cuda_graph", "graph launches"),
+    Holds("ch12.launch_counts", "a graph step is one cudaGraphLaunch", cell("cuda_graph", "graph launches"),
           about=1, within=0.01, unit="", tier="gpu"),
     About("ch12.skewed_queue", "dynamic_queue", "static_split", 4.27, within=0.2, tier="gpu",
           text="the dynamic queue beats the static split by about the simulator's 4.27× (±20%)"),

@@ -5,7 +5,7 @@ the notebook computes (``values={...}`` in ``claims.show``): ``ch17.calibration`
 ``ch17.compare`` (goodput.compare), ``ch17.little`` (SimResult.little()), ``ch17.tpot_sweep`` /
 ``ch17.link_sweep`` (goodput.sweep rows), ``ch17.routing`` / ``ch17.overload`` (scenarios tables) and
 ``ch17.handoff`` (handoff.measure). The book's worked example is exact arithmetic (``model=``)."""
-from perflab.claims import AtLeast, Faster, Holds
+from perflab.claims import AtLeast, Faster, Holds, cell, ratio
 
 from labs.ch17_disaggregation.handoff import Handoff
 
@@ -39,16 +39,6 @@ def _end(rows, first):
     return r.disagg / r.coloc if r.coloc else None
 
 
-def _cell(row_name, column):
-    def read(t):
-        cols = list(getattr(t, "columns", []))
-        for row in getattr(t, "rows", []):
-            if row[0] == row_name and column in cols:
-                return float(str(row[cols.index(column)]).rstrip("%")) / (100 if "%" in str(row[cols.index(column)]) else 1)
-        return None
-    return read
-
-
 def _all_exact(res):
     rows = res.rows if isinstance(res, Handoff) else None
     return all(r.bit_exact and r.tokens_equal for r in rows) if rows else None
@@ -78,13 +68,12 @@ CLAIMS = [
     Holds("ch17.link_sweep", "on the slowest KV link colocated GPUs win", lambda r: _end(r, True), at_most=1.0),
     Holds("ch17.link_sweep", "on the fastest KV link the best split wins", lambda r: _end(r, False), at_least=1.0),
     Holds("ch17.routing", "the KV-aware router gets ≥ 1.5× the prefix hits of round robin",
-          lambda t: (_cell("KV-aware cost", "prefix hits")(t) or 0) / _cell("round robin", "prefix hits")(t)
-          if _cell("round robin", "prefix hits")(t) else None, at_least=1.5),
+          ratio(cell("KV-aware cost", "prefix hits"), cell("round robin", "prefix hits")), at_least=1.5),
     Holds("ch17.overload", "a priority queue keeps ≥ 90% of high-priority requests within the TTFT SLO at 1.5× load",
-          _cell("priority queue", "high: within TTFT SLO"), at_least=0.9, unit="%"),
+          cell("priority queue", "high: within TTFT SLO"), at_least=0.9, unit="%"),
     Holds("ch17.overload", "early rejection serves more of the admitted low-priority requests in time than the "
-          "priority queue alone", lambda t: (_cell("priority + early rejection", "low: within TTFT SLO")(t) or 0) >
-          (_cell("priority queue", "low: within TTFT SLO")(t) or 1)),
+          "priority queue alone", lambda t: (cell("priority + early rejection", "low: within TTFT SLO")(t) or 0) >
+          (cell("priority queue", "low: within TTFT SLO")(t) or 1)),
     Holds("ch17.handoff", "the decode worker receives the prefill worker's KV bit for bit and decodes the same tokens",
           _all_exact),
     Faster("ch17.kv_relayout", "one_copy", than="per_head_copies", by=5.0, tier="gpu",

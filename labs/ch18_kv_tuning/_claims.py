@@ -2,7 +2,7 @@
 
 Lab claims read ``pl.run`` records; ``ch18.kv_quant`` is the Study ``quant_study.run()`` returns
 (``values={"ch18.kv_quant": study}`` in ``claims.show``)."""
-from perflab.claims import About, AtLeast, Faster, Holds
+from perflab.claims import About, AtLeast, Faster, Holds, ratio
 
 
 def _row(label, what):
@@ -16,10 +16,7 @@ def _row(label, what):
 
 
 def _ratio(a, b, case):
-    def read(study):
-        x, y = _row(a, case)(study), _row(b, case)(study)
-        return x / y if x is not None and y else None
-    return read
+    return ratio(_row(a, case), _row(b, case))
 
 
 CLAIMS = [

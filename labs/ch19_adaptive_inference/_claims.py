@@ -3,7 +3,7 @@
 Lab claims read ``pl.run`` records; ``ch19.warmup`` is the table ``warmup.table()`` returns and
 ``ch19.batching`` the records ``batching.run()`` returns (``values={...}`` in ``claims.show``);
 ``ch19.quant`` and ``ch19.exits`` are deterministic arithmetic (``model=``)."""
-from perflab.claims import AtMost, Faster, Holds
+from perflab.claims import AtMost, Faster, Holds, cell
 
 
 def _int8_error():
@@ -21,18 +21,7 @@ def _gpt2_head_share():
 
 def _break_even(prefix):
     """Tokens until a warm-up pays back, from warmup.table()'s 'break-even vs eager' column."""
-    def read(t):
-        cols = list(getattr(t, "columns", []))
-        if "break-even vs eager" not in cols:
-            return None
-        for row in getattr(t, "rows", []):
-            if str(row[0]).startswith(prefix):
-                try:
-                    return float(str(row[cols.index("break-even vs eager")]).split()[0].replace(",", ""))
-                except ValueError:
-                    return None
-        return None
-    return read
+    return cell(prefix, "break-even vs eager", "startswith")
 
 
 def _best_timeout(load_end):

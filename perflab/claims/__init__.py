@@ -12,13 +12,15 @@ for that class of device) or — (not measured there, or not claimed for that ti
     Holds("ch17.sim", "disaggregation cuts p99 TTFT", lambda v: v.colocated / v.disagg, at_least=1.5,
           model=lambda: sim.run())                            # a value from an experiment or a model
 
-``show("ch09")`` renders the chapter's claims on this process's runs and on every committed reference
+A Holds claim reads its value with a function; ``cell(row, column)`` reads one number of a table and
+``ratio(top, bottom)`` divides two readings. ``show("ch09")`` renders the chapter's claims on this process's runs and on every committed reference
 device (data/reference/*.json); ``problems(path)`` lists the claims a results file contradicts.
 """
 from perflab.claims.kinds import (DEVICE_CLASSES, LAWS, METRICS, About, AtLeast, AtMost, Claim, Faster,
                                   Holds, Scales, Verdict, device_class, fit_slope)
 from perflab.claims.checking import all_claims, chapter_claims, evaluate, problems, reference_files, show
+from perflab.claims.readers import cell, ratio
 
 __all__ = ["Claim", "Faster", "About", "AtLeast", "AtMost", "Scales", "Holds", "Verdict", "device_class",
            "fit_slope", "DEVICE_CLASSES", "LAWS", "METRICS", "chapter_claims", "all_claims", "reference_files",
-           "evaluate", "problems", "show"]
+           "evaluate", "problems", "show", "cell", "ratio"]

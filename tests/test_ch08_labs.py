@@ -279,11 +279,10 @@ def test_counter_view_is_data():
     cases = profile.CASES[:2]
     v = profile.CounterView(cases, profile.METRICS, "Pretend GPU",
                             {"ch08.fma_ilp.cuda_ilp1": {issue: 0.31}, "ch08.fma_ilp.cuda_ilp8": {issue: 0.96}})
-    assert v.max_issue() == 0.96
     assert [r[:3] for r in v.table().rows] == [["fma_ilp.cuda_ilp1", "fma_ilp1", "0.31"],
                                                ["fma_ilp.cuda_ilp8", "fma_ilp8", "0.96"]]
     off = profile.CounterView(cases, profile.METRICS, "Pretend GPU", unavailable="no ncu")
-    assert off.max_issue() is None and "unavailable: no ncu" in str(off)
+    assert "unavailable: no ncu" in str(off)
 
 
 def test_gpu_paths_on_a_pretend_gpu(pretend_gpu):

@@ -59,12 +59,6 @@ class CounterView:
                             "stall 'wait': cycles a warp waits on a fixed-latency dependency (the previous FMA) "
                             "per issue"])
 
-    def max_issue(self) -> float | None:
-        """The highest warp-instructions per scheduler per cycle (None without counters)."""
-        metric = METRICS["warp-instr / scheduler / cycle"]
-        vals = [v[metric] for v in self.values.values() if v.get(metric) is not None]
-        return max(vals) if vals else None
-
 
 def view(cases=CASES, metrics: dict = METRICS, timeout_s: float = 240) -> CounterView:
     """Profile every case in one ncu process: a CounterView (one row per case, one column per metric), or

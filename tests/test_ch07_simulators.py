@@ -1,16 +1,10 @@
-"""Chapter 7 simulators: the book's sector, bank-conflict and tile-reuse numbers, and the doctests."""
+"""Chapter 7 simulators: the book's sector, bank-conflict and tile-reuse numbers (their doctests: make test's
+`pytest --doctest-modules labs`)."""
 from __future__ import annotations
-
-import doctest
 
 import pytest
 
 from labs.ch07_memory_access import simulators as sim
-
-
-def test_doctests():
-    result = doctest.testmod(sim)
-    assert result.attempted > 10 and result.failed == 0
 
 
 @pytest.mark.parametrize("pattern, kwargs, sectors", [

@@ -1,15 +1,10 @@
 """Chapter 1's book check: the 100-trillion-parameter arithmetic and the goodput examples, recomputed."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 
 from labs.ch01_goodput import calculators as calc
-
-
-def _goodput_of(records, variant: str) -> float | None:
-    by = {r.variant: r.median_s for r in records if r.median_s}
-    return by["compute_only"] / by[variant] if "compute_only" in by and variant in by else None
 
 
 def table(run=None) -> Table:
@@ -18,8 +13,8 @@ def table(run=None) -> Table:
     c6 = calc.training_flops(n, d)
     w = n * calc.BYTES["bf16"]
     fmt = lambda v: "—" if v is None else f"{v:.0%}"  # noqa: E731
-    mine = _goodput_of(run.records, "stalled") if run is not None else None
-    ref = _goodput_of(results.reference("ch01.train_loop"), "stalled")
+    mine, ref = (book.ratio(records, "ch01.train_loop", "compute_only", "stalled")
+                 for records in (book.records_of(run), results.reference("ch01.train_loop")))
     rows = [
         ["L245 · training FLOPs, 100T params × 29T tokens", "1.2e29", f"{c6:.2e} (6·N·D)", "arithmetic",
          f"the usual dense estimate is 6 FLOP per parameter per token; the book's figure implies "
@@ -38,6 +33,5 @@ def table(run=None) -> Table:
          f"{fmt(1 - ref)} lost" if ref else "—", "our stalled loop (ch01.train_loop): stall time / wall time. "
          "A busy device can still be doing useless work; only useful-time accounting shows it"],
     ]
-    return Table(["book claim", "book", "ours", "H200 reference", "why"], rows, title="Book check · Chapter 1",
-                 notes=["TB = 1e12 B, TiB = 2^40 B, GB = 1e9 B",
-                        "'—' under H200: no reference recorded for ch01.train_loop yet"])
+    return book.table(rows, "Book check · Chapter 1", "ours", notes=["TB = 1e12 B, TiB = 2^40 B, GB = 1e9 B",
+                      "'—' under H200: no reference recorded for ch01.train_loop yet"])

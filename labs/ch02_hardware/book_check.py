@@ -1,7 +1,7 @@
 """Chapter 2's book check: numbers the digest flags, recomputed or measured (here and on the H200 reference)."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 
 from labs.ch02_hardware import calculators as calc
@@ -27,13 +27,12 @@ def table(mine=None, sweep_runs=()) -> Table:
     """mine: this device's Ceilings; sweep_runs: the LabRuns of the working-set sweep."""
     import perflab as pl
     ref = pl.reference_ceilings()
-    fmt = lambda v: "—" if v is None else f"{v:.2f}×"  # noqa: E731
     my_recs = [rec for r in sweep_runs for rec in r.records]
     cliff_mine, cliff_ref = l2_cliff(my_recs), l2_cliff(results.reference("ch02.cache_ladder"))
     cl = lambda c: "—" if c is None else f"fast up to {c[0] / 2**20:,.0f} MiB; HBM {c[1]:,.0f} GB/s"  # noqa: E731
     r = calc.nvl72()
     rows = [
-        ["L525 · FP8 ≈ 2× FP16 on tensor cores", "2×", fmt(_ratio(mine)), fmt(_ratio(ref)),
+        ["L525 · FP8 ≈ 2× FP16 on tensor cores", "2×", book.times(_ratio(mine)), book.times(_ratio(ref)),
          "measured cuBLAS matmuls (pl.ceilings); the datasheet ratio is exactly 2, real matmuls land a little below"],
         ["L511 · Hopper L2 = 50 MB (Blackwell 126 MB, >2.5×)", "50 MB",
          cl(cliff_mine), cl(cliff_ref), "the sweep's last size before the read rate drops toward HBM; "
@@ -46,6 +45,6 @@ def table(mine=None, sweep_runs=()) -> Table:
         ["L615 · NVL72 bisection bandwidth", "~130 TB/s", f"{r.rack_nvlink_tbps:.1f} TB/s", "—",
          "72 × 1.8 TB/s; agrees"],
     ]
-    return Table(["book claim", "book", "ours", "H200 reference", "why"], rows, title="Book check · Chapter 2",
-                 notes=["'—' under H200 for arithmetic rows: nothing to measure on one H200",
-                        "cliff rows need the GPU sweep; on a CPU the sweep shows CPU caches instead"])
+    return book.table(rows, "Book check · Chapter 2", "ours",
+                      notes=["'—' under H200 for arithmetic rows: nothing to measure on one H200",
+                             "cliff rows need the GPU sweep; on a CPU the sweep shows CPU caches instead"])

@@ -1,6 +1,7 @@
 """Chapter 3's book check: pinned vs pageable copies (L1119), pin_memory in a loader (L1129), NUMA (L1033)."""
 from __future__ import annotations
 
+from perflab import book
 from perflab.table import Table
 
 from labs.ch03_host_os import feeding, host_report, models
@@ -15,11 +16,10 @@ def _pinned_ratio(c) -> float | None:
 def table(sweep=None) -> Table:
     import perflab as pl
     mine, ref = pl.ceilings(), pl.reference_ceilings()
-    x = lambda v: "—" if v is None else f"{v:.1f}×"  # noqa: E731
     gain = feeding.pin_gain(sweep) if sweep is not None else None
     rows = [
-        ["pinned H2D copies are 2–3× faster than pageable (L1119)", "2–3×", x(_pinned_ratio(mine)),
-         x(_pinned_ratio(ref)),
+        ["pinned H2D copies are 2–3× faster than pageable (L1119)", "2–3×", book.times(_pinned_ratio(mine), 1),
+         book.times(_pinned_ratio(ref), 1),
          "the ratio depends on the host's memcpy speed into the driver's bounce buffer and on the link: on a "
          "PCIe Gen5 H200 host the pinned copy is near the link rate and the pageable one far below it"],
         ["pin_memory=True speeds up a training loop 10–20% (L1129)", "10–20%",
@@ -31,7 +31,6 @@ def table(sweep=None) -> Table:
          "—", f"arithmetic: 139/80 = {models.numa_penalty():.2f}×, i.e. 74 % more latency per miss; measuring it "
          "needs a host with ≥2 NUMA nodes (numactl --membind)"],
     ]
-    return Table(["book claim", "book", f"yours ({mine.device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 3",
-                 notes=["'—' under yours: the cpu tier has no host-to-device link to measure; the copy rates "
-                        "come from pl.ceilings() on a GPU"])
+    return book.table(rows, "Book check · Chapter 3", f"yours ({mine.device})",
+                      notes=["'—' under yours: the cpu tier has no host-to-device link to measure; the copy rates "
+                             "come from pl.ceilings() on a GPU"])

@@ -1,6 +1,7 @@
 """Chapter 4's book check: Table 4-1's ~30 %, the 25 MB / 25 MiB bucket default, 4× fewer all-reduces."""
 from __future__ import annotations
 
+from perflab import book
 from perflab.table import Table
 
 from labs.ch04_distributed import launch
@@ -29,7 +30,6 @@ def default_bucket_bytes() -> int:
 def table(res: DistBench | None) -> Table:
     ref = launch.reference()
     pct = lambda v: "—" if v is None else f"{v:.0%}"  # noqa: E731
-    x = lambda v: "—" if v is None else f"{v:.1f}×"  # noqa: E731
     b = default_bucket_bytes()
     dev = f"{res.backend}, {res.device}" if res else "not measured here"
     rows = [
@@ -41,11 +41,11 @@ def table(res: DistBench | None) -> Table:
          f"{b:,} B = {b / (1 << 20):g} MiB", "same code",
          "torch multiplies bucket_cap_mb by 1024·1024, so the default is 25 MiB (26.2 MB); the first bucket "
          "is capped at 1 MiB so communication starts early"],
-        ["4 micro-batches → all-reduce 4× less often (L1724)", "4×", x(_accum_ratio(res)), x(_accum_ratio(ref)),
+        ["4 micro-batches → all-reduce 4× less often (L1724)", "4×", book.times(_accum_ratio(res), 1),
+         book.times(_accum_ratio(ref), 1),
          "counted by a communication hook: no_sync() skips the all-reduce on k−1 of k backward passes"],
     ]
-    return Table(["book claim", "book", f"yours ({dev})", "H200×2 reference", "why"], rows,
-                 title="Book check · Chapter 4",
-                 notes=["on the cpu tier gloo runs on the same 2 cores as the compute, so overlap has little "
-                        "room; NCCL on 2 GPUs uses separate copy/communication resources",
-                        launch.reference_note()])
+    return book.table(rows, "Book check · Chapter 4", f"yours ({dev})", reference="H200×2 reference",
+                      notes=["on the cpu tier gloo runs on the same 2 cores as the compute, so overlap has little "
+                             "room; NCCL on 2 GPUs uses separate copy/communication resources",
+                             launch.reference_note()])

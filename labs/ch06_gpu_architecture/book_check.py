@@ -2,7 +2,7 @@
 claims, against this device (read from the driver or measured) and the H200 (sm_90)."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 
 from labs.ch06_gpu_architecture import models, occupancy
@@ -14,10 +14,9 @@ def _kib(v) -> str:
     return f"{v / KIB:,.0f} KiB"
 
 
-def _ratio(records, slow: str, fast: str) -> str:
-    by = {r.variant: r for r in records if r.median_s}
-    a, b = by.get(slow), by.get(fast)
-    return f"{a.median_s / b.median_s:.2f}× the time of {fast}" if a and b else "—"
+def _slower(records) -> str:
+    ratio = book.ratio(records, "ch06.block_sweep", "cuda_33", "cuda_64")
+    return "—" if ratio is None else f"{ratio:.2f}× the time of cuda_64"
 
 
 def _bounds(kernels) -> str:
@@ -51,7 +50,6 @@ def table(env, ceilings, reference_ceilings=None, sweep=None, kernels=None, live
              if c and c.matmul_tflops.get("float32") else "—")
     memory = (lambda c, l2: f"copy {c.copy_gbps:,.0f} GB/s; L2 {l2}" if c else "—")   # noqa: E731
     ref_l2 = results.reference_manifest().get("l2_mb")
-    sweep_ref = results.reference("ch06.block_sweep")
     offline = {k.name: k for k in occupancy.EXAMPLES}.values()
     rows = [
         ["Table 6-3 · threads per SM (L2617–L2621)", "2,048 (64 warps)", mine["threads"],
@@ -75,7 +73,7 @@ def table(env, ceilings, reference_ceilings=None, sweep=None, kernels=None, live
         ["N = 1,000,000 at 256 threads → 3,907 blocks (L2695–L2697)", "3,907",
          f"{models.grid_blocks(1_000_000, 256):,}", f"{models.grid_blocks(1_000_000, 256):,}", "ceil(n / threads) ✓"],
         ["33-thread blocks waste a warp slot (L2589)", "no number",
-         _ratio(sweep.records, "cuda_33", "cuda_64") if sweep else "—", _ratio(sweep_ref, "cuda_33", "cuda_64"),
+         _slower(book.records_of(sweep)), _slower(results.reference("ch06.block_sweep")),
          "33 threads hold 2 warps with 33 of 64 lanes busy, and 32 blocks per SM cap them at 52% of thread slots"],
         ["Roofline ridge: 80 TFLOP/s FP32 ÷ 8 TB/s = 10 FLOP/B (L2929)", "10 FLOP/B", ridge(ceilings),
          ridge(reference_ceilings), "the book's Blackwell figures; the H200's fp32 ridge is close, its bf16 ridge far higher"],
@@ -89,5 +87,5 @@ def table(env, ceilings, reference_ceilings=None, sweep=None, kernels=None, live
     if env.tier == "gpu" and any(v != "driver" for k, v in origin.items() if k != "preset"):
         notes.append("some limits came from torch or the table, not the driver: " +
                      ", ".join(f"{k} ({v})" for k, v in origin.items() if v != "driver"))
-    return Table(["book claim", "book", f"yours ({env.device})", "H200 (sm_90)", "why"], rows,
-                 title="Book check · Chapter 6 limits, launch bounds and roofline", notes=notes)
+    return book.table(rows, "Book check · Chapter 6 limits, launch bounds and roofline", f"yours ({env.device})",
+                      reference="H200 (sm_90)", notes=notes)

@@ -3,7 +3,7 @@ precision and sparsity ratios (L4028, L4109, L4113, L4115, L4125) against measur
 from __future__ import annotations
 
 import perflab as pl
-from perflab import results
+from perflab import book, results
 from perflab.book import Ratio
 from perflab.table import Table
 
@@ -122,7 +122,6 @@ def table(l2_run=None, ladder_run=None) -> Table:
          f"each staged element feeds 32 multiply-adds; fp32 tile intensity {intensity.tiled_intensity(32, 4):g} FLOP/B",
          "a count", "1,024 = 32 × 32 is the number of outputs a tile computes, not the uses of one element"],
     ]
-    return Table(["book claim", "book", f"ours ({here_c.device})", "H200 reference", "why"], rows,
-                 title="Book check · Chapter 9 intensities and precision ratios",
-                 notes=["H200 reference ratios come from data/reference/nvidia-h200.json: the ladder's records "
-                        "where present, else the ceilings measured in that run"])
+    return book.table(rows, "Book check · Chapter 9 intensities and precision ratios", f"ours ({here_c.device})",
+                      notes=["H200 reference ratios come from data/reference/nvidia-h200.json: the ladder's records "
+                             "where present, else the ceilings measured in that run"])

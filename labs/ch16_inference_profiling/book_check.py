@@ -2,7 +2,7 @@
 caching (L6734, L6746), KV fragmentation (L6558–L6560): the book's claim, ours, the H200 reference, why."""
 from __future__ import annotations
 
-from perflab import results
+from perflab import book, results
 from perflab.table import Table
 
 from labs.ch16_inference_profiling.simulators import attention_ops, chunk_ops
@@ -54,6 +54,5 @@ def table(*, sweep=None, batching=None, chunked=None, prefix_run=None, prefix_to
          "wastes most, an exact-size reservation still leaves holes and not-yet-written tails; 16-token "
          "pages waste under one block per sequence"],
     ]
-    return Table(["book claim", "book", "ours (this device)", "H200 reference", "why"], rows,
-                 "Chapter 16 · book check",
-                 ["H200 column: data/reference/nvidia-h200.json where recorded (pl.run labs only)"])
+    return book.table(rows, "Chapter 16 · book check", "ours (this device)",
+                      notes=["H200 column: data/reference/nvidia-h200.json where recorded (pl.run labs only)"])

@@ -90,7 +90,18 @@ class Ratio:
 def table(rows, title: str, ours: str, *, runs=(), reference_records=None, reference: str = "H200 reference",
           notes=()) -> Table:
     """A chapter's book-check table. rows: ``[claim, book, ours, reference, why]`` lists, or Ratio rows filled
-    in from the records of ``runs`` and of ``reference_records`` (default: the whole reference run)."""
+    in from the records of ``runs`` and of ``reference_records`` (default: the whole reference run).
+
+    >>> from perflab.results import Record
+    >>> run = type("Run", (), {"device": "Pretend GPU", "records": [Record("ch99", "ch99.lab", v, 8, "float32", ok, s)
+    ...        for v, ok, s in (("slow", True, 3.0), ("fast", True, 1.0), ("broken", False, None))]})()
+    >>> rows = [Ratio("fast", 2.5, "ch99.lab", "slow", "fast", "why"), Ratio("wrong", None, "ch99.lab", "slow",
+    ...         "broken", "why", said="no number"), ["a count", "4", "4", "same", "agrees"]]
+    >>> t = table(rows, "Book check", f"yours ({device_of(None, run)})", runs=[run], reference_records=[])
+    >>> t.columns[2], t.rows
+    ('yours (Pretend GPU)', [['fast', '2.50×', '3.00×', '—', 'why'], ['wrong', 'no number', '—', '—', 'why'], \
+['a count', '4', '4', 'same', 'agrees']])
+    """
     mine = records_of(*runs)
     if reference_records is None and any(isinstance(row, Ratio) for row in rows):
         reference_records = results.reference()

@@ -33,10 +33,9 @@ def _l2norm_rows(run):
     size = run.size if run else l2norm.SIZES["gpu"][0]
     eager = sum(k.bytes for k in l2norm.kernels("eager_chain", size))
     fused = sum(k.bytes for k in l2norm.kernels("triton_fused", size))
-    ref = {r.variant: r for r in results.reference("ch09.l2norm") if r.median_s and r.dtype == "float32"}
-    ref_txt = "—"
-    if "eager_chain" in ref and "triton_fused" in ref:
-        ref_txt = f"Triton {ref['eager_chain'].median_s / ref['triton_fused'].median_s:.2f}× faster than eager"
+    ref = book.ratio([r for r in results.reference("ch09.l2norm") if r.dtype == "float32"], "ch09.l2norm",
+                     "eager_chain", "triton_fused")
+    ref_txt = "—" if ref is None else f"Triton {ref:.2f}× faster than eager"
     here = "—"
     if run:
         t = {r.name: r.measurement.median for r in run.rows if r.measurement}

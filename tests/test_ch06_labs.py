@@ -24,9 +24,8 @@ def test_gpu_sizes_fit_the_budget():
 
 def test_inputs_are_fresh_random_data():
     lab = pl.load("ch06.first_kernel")
-    one, same, other = (lab.make_inputs(1_003, "cpu", "float32", s) for s in (1, 1, 2))
-    for key in ("x", "y"):
-        assert one[key].std() > 0.5 and torch.equal(one[key], same[key]) and not torch.equal(one[key], other[key])
+    one, other = (lab.make_inputs(1_003, "cpu", "float32", s) for s in (1, 2))    # tensor seeding: test_contract
+    assert one["x"].std() > 0.5 and one["y"].std() > 0.5
     assert 0.5 <= one["a"] < 1.5 and one["a"] != other["a"]
     um = pl.load("ch06.unified_memory").make_inputs(1_003, "cpu", "float32", 3)
     assert um["x"] is None and um["x_host"].device.type == "cpu" and um["x_host"].std() > 0.5

@@ -69,9 +69,8 @@ def test_variant_matches_reference(name, variant, size, dtype):
     assert check.ok, f"{name}.{variant} at {size}, {dtype}: {check.reason}"
 
 
-def test_inputs_are_seeded_and_heads_differ():
-    one, same, other = (P.make_inputs((1, 3, 77, 64, 1), "cpu", "float32", s) for s in (1, 1, 2))
-    assert torch.equal(one["q"], same["q"]) and not torch.equal(one["q"], other["q"])
+def test_each_head_has_its_own_scale():
+    one = P.make_inputs((1, 3, 77, 64, 1), "cpu", "float32", 1)     # seeding: tests/test_contract.py
     assert one["k"].std(dim=(2, 3)).std() > 0.05                  # each head has its own scale
 
 

@@ -21,6 +21,8 @@ import torch
 import perflab as pl
 from perflab.table import Table
 
+from labs.shows_table import shows_table
+
 _NEEDS_GPU = "needs a CUDA GPU: "
 
 
@@ -52,6 +54,7 @@ class RaceCase:
         return self.wrong / self.total
 
 
+@shows_table
 @dataclass(frozen=True)
 class ReuseRace:
     """What :func:`reuse_race` measured: one RaceCase per fix (none, record_stream, wait_stream)."""
@@ -71,12 +74,6 @@ class ReuseRace:
                      notes=["buf is allocated on the main stream and read by a kernel queued on a side stream behind "
                             f"a {self.spin_ms:g} ms busy-wait; the host frees it and the main stream overwrites a new "
                             "buffer of the same size"])
-
-    def _repr_html_(self):
-        return self.table()._repr_html_()
-
-    def __repr__(self):
-        return str(self.table())
 
 
 def reuse_race(size: int = 16_777_259, iters: int = 64, spin_ms: float = 2.0) -> ReuseRace | str:
@@ -121,6 +118,7 @@ def reuse_race(size: int = 16_777_259, iters: int = 64, spin_ms: float = 2.0) ->
     return ReuseRace(size, spin_ms, pl.env().device, tuple(cases))
 
 
+@shows_table
 @dataclass(frozen=True)
 class StreamPools:
     """Bytes an allocator keeps after one ``mb`` MB buffer was allocated and freed on each of ``streams``
@@ -150,12 +148,6 @@ class StreamPools:
                      notes=["torch keeps each stream's freed blocks for that stream; the driver's pool may give a "
                             "block freed on one stream to another once the free has completed (opportunistic "
                             "reuse, a pool attribute on by default)"])
-
-    def _repr_html_(self):
-        return self.table()._repr_html_()
-
-    def __repr__(self):
-        return str(self.table())
 
 
 def per_stream_pools(mb: int = 64, streams: int = 4) -> StreamPools | str:

@@ -22,6 +22,8 @@ import perflab as pl
 from perflab.measure import format_time
 from perflab.table import Table
 
+from labs.shows_table import shows_table
+
 
 def _reason(what: str) -> str | None:
     e = pl.env()
@@ -64,6 +66,7 @@ class PairCase:
     p80_s: float
 
 
+@shows_table
 @dataclass(frozen=True)
 class PairProbe:
     """Two ``spin_ms`` busy-wait kernels timed per case, the first case the baseline; ``table()`` draws it."""
@@ -85,12 +88,6 @@ class PairProbe:
         return Table(["case", "pair takes", "p20–p80", "vs the first row", "streams"], rows,
                      title=f"{self.title} · two {self.spin_ms:g} ms busy-wait kernels · measured on {self.device}",
                      notes=list(self.notes))
-
-    def _repr_html_(self):
-        return self.table()._repr_html_()
-
-    def __repr__(self):
-        return str(self.table())
 
 
 def _probe(cases, spin_ms, title, notes) -> PairProbe:

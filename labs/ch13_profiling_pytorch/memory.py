@@ -8,6 +8,7 @@ import perflab as pl  # noqa: F401  (first: sets TRITON_INTERPRET on machines wi
 import torch
 
 from labs.ch13_profiling_pytorch import model as M
+from labs.shows_table import shows_table
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def measure(size, checkpoint: bool, seed: int = 0, layers: int = 4) -> MemoryUse
     return MemoryUse(checkpoint, nbytes, peak, params)
 
 
+@shows_table
 @dataclass(frozen=True)
 class Checkpointing:
     """One forward + backward measured plain and with every block checkpointed (MemoryUse each), at
@@ -96,12 +98,6 @@ class Checkpointing:
                          "peak counter, so the saved-bytes column is this tier's estimate")
         return Table(["forward keeps", "saved for backward", "CUDA peak above weights", "saved vs plain"], rows,
                      f"Activation memory of one forward + backward · {self.device}", notes)
-
-    def _repr_html_(self):
-        return self.table()._repr_html_()
-
-    def __repr__(self):
-        return str(self.table())
 
 
 def compare(size, layers: int = 4) -> Checkpointing:

@@ -44,11 +44,8 @@ def table(breaks_run=None) -> Table:
     ours_ptx, off_ptx = _ptx_rows()
     static, _ = shapes.compiles("dynamic=False")
     dyn, calls = shapes.compiles("mark_dynamic")
-    here = "—"
-    if breaks_run:
-        t = {r.name: r.measurement.median for r in breaks_run.rows if r.measurement}
-        if "compiled_broken" in t and "compiled_fixed" in t:
-            here = f"; fixed {t['compiled_broken'] / t['compiled_fixed']:.2f}× faster than broken ({breaks_run.device})"
+    fixed = book.ratio(book.records_of(breaks_run), "ch14.graph_breaks", "compiled_broken", "compiled_fixed")
+    here = f"; fixed {fixed:.2f}× faster than broken ({breaks_run.device})" if fixed else "—"
     m = modes.LAST
     mode_txt = ("; ".join(f"{k}: compile {m[k][1]}, steady {m[k][2]}" for k in ("default", "max-autotune") if k in m)
                 or "run the modes cell first")

@@ -7,7 +7,7 @@ from labs.inference.cuda_graph import GraphDecoder
 from labs.inference.generate import generate
 from labs.inference.model import ModelConfig, build_model
 from labs.inference.scheduler import EngineConfig, EngineStats, serve
-from labs.inference.workload import Request, make_workload, shared_document, skewed
+from labs.inference.workload import Request, make_workload, skewed
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -64,8 +64,9 @@ def test_tight_pool_waits_for_blocks(model, workload):
 
 
 def test_prefix_cache_reuses_the_document(model):
-    reqs = shared_document(5, 53, 7, model.config.vocab_size, seed=3)
-    reqs = [Request(r.id, r.prompt, 3, 0.0 if r.id == 0 else 1e-9) for r in reqs]
+    doc, *questions = make_workload(6, vocab_size=model.config.vocab_size, prompt_len=("fixed", 53),
+                                    output_len=("fixed", 3), seed=3)         # one document, five questions
+    reqs = [Request(i, doc.prompt + q.prompt[:7], 3, 0.0 if i == 0 else 1e-9) for i, q in enumerate(questions)]
     want = plain(model, reqs)
     stats = EngineStats()
     traces = serve(model, reqs, EngineConfig(max_batch=5, block_size=8, prefix_cache=True), stats=stats)

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from labs.inference.metrics import Trace, percentile, summarize
-from labs.inference.workload import make_workload, sample_length, shared_document
+from labs.inference.workload import make_workload, sample_length
 
 
 def test_trace_metrics_by_hand():
@@ -70,9 +70,3 @@ def test_length_distributions():
     assert 0.2 < sum(x == 100 for x in xs) / len(xs) < 0.3
     with pytest.raises(ValueError, match="unknown"):
         sample_length(("zipf", 1), rng)
-
-
-def test_shared_document_prompts_share_the_prefix():
-    reqs = shared_document(4, 30, 5, 100, seed=1)
-    assert all(r.prompt[:30] == reqs[0].prompt[:30] and len(r.prompt) == 35 for r in reqs)
-    assert len({r.prompt[30:] for r in reqs}) == 4

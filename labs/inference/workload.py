@@ -39,17 +39,14 @@ def sample_length(dist: tuple, rng: random.Random) -> int:
 
 
 def make_workload(n: int, *, vocab_size: int, prompt_len: tuple, output_len: tuple,
-                  rate_rps: float | None = None, shared_prefix: list[int] | None = None,
-                  seed: int = 0) -> list[Request]:
-    """n requests. ``shared_prefix``: tokens every prompt starts with (a system prompt or a document);
-    prompt_len then counts the tokens after it."""
+                  rate_rps: float | None = None, seed: int = 0) -> list[Request]:
+    """n requests, their prompts random tokens below vocab_size."""
     rng = random.Random(seed)
     t, out = 0.0, []
     for i in range(n):
         if rate_rps:
             t += rng.expovariate(rate_rps)
-        body = [rng.randrange(vocab_size) for _ in range(sample_length(prompt_len, rng))]
-        prompt = tuple((shared_prefix or []) + body)
+        prompt = tuple(rng.randrange(vocab_size) for _ in range(sample_length(prompt_len, rng)))
         out.append(Request(i, prompt, sample_length(output_len, rng), t if rate_rps else 0.0))
     return out
 
@@ -67,12 +64,3 @@ def skewed(n: int, vocab_size: int, long_len: int, seed: int = 0, rate_rps: floa
     base = make_workload(n, vocab_size=vocab_size, prompt_len=("uniform", 8, 40), output_len=("fixed", 1),
                          rate_rps=rate_rps, seed=seed)
     return [Request(r.id, r.prompt, out, r.arrival_s) for r, out in zip(base, outputs)]
-
-
-def shared_document(n_questions: int, doc_len: int, question_len: int, vocab_size: int,
-                    seed: int = 0) -> list[Request]:
-    """n questions about one document: every prompt = the same doc_len tokens + its own question."""
-    rng = random.Random(seed + 7919)
-    doc = [rng.randrange(vocab_size) for _ in range(doc_len)]
-    return make_workload(n_questions, vocab_size=vocab_size, prompt_len=("fixed", question_len),
-                         output_len=("fixed", 1), shared_prefix=doc, seed=seed)

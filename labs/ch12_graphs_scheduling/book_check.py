@@ -24,10 +24,9 @@ def _claims(m: dict) -> list:
 
 def table(*runs) -> Table:
     """The claims, with our numbers from this session's runs (LabRun objects) and from the H200 reference."""
-    mine = {}
-    for run in runs:
-        mine[run.lab.name] = {r.name: r.measurement.median for r in run.rows if r.measurement}
-    ref = {lab: {r.variant: r.median_s for r in book.reference_at_gpu_size(lab) if r.median_s} for lab in
+    medians = lambda records: {r.variant: r.median_s for r in records if r.median_s}  # noqa: E731
+    mine = {run.lab.name: medians(run.records) for run in runs}
+    ref = {lab: medians(book.reference_at_gpu_size(lab)) for lab in
            ("ch12.launch_bound", "ch12.skewed_queue", "ch12.atomic_batch", "ch12.book_queue")}
     levels = sim.book_levels()
     claims = [

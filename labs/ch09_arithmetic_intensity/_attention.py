@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import os
 
-import perflab as pl  # noqa: F401  (first: sets TRITON_INTERPRET on machines without a GPU)
+import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 
 # the SDPA backends a variant can force, by the name torch.nn.attention.SDPBackend gives them
@@ -71,6 +71,19 @@ def sdpa(q, k, v, causal: bool, backend: str) -> torch.Tensor:
     chosen = getattr(SDPBackend, BACKENDS[backend])
     with sdpa_kernel([chosen]):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def sdpa_variant(backend: str, note: str, needs=(), causal: bool | None = None):
+    """The lab variant ``sdpa_<backend>`` (:func:`sdpa` with that backend forced). ``causal=None``: the lab passes
+    causal as an input (prefill); otherwise it is fixed (decode: the new token sees every cached key)."""
+    if causal is None:
+        def fn(q, k, v, causal):
+            return sdpa(q, k, v, causal, backend)
+    else:
+        def fn(q, k, v):
+            return sdpa(q, k, v, causal, backend)
+    fn.__name__ = fn.__qualname__ = f"sdpa_{backend}"
+    return pl.variant(backend="torch", needs=needs, note=note)(fn)
 
 
 def nbytes(dtype: str) -> int:

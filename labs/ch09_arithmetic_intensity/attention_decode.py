@@ -46,24 +46,12 @@ def eager(q, k, v):
     return A.eager(q, k, v, causal=False)
 
 
-@pl.variant(backend="torch", note="SDPA forced to its math backend")
-def sdpa_math(q, k, v):
-    return A.sdpa(q, k, v, False, "math")
-
-
-@pl.variant(backend="torch", needs="cuda", note="SDPA forced to memory-efficient attention")
-def sdpa_efficient(q, k, v):
-    return A.sdpa(q, k, v, False, "efficient")
-
-
-@pl.variant(backend="torch", needs=("cuda", "sm_80"), note="SDPA forced to FlashAttention-2 (bf16/fp16)")
-def sdpa_flash(q, k, v):
-    return A.sdpa(q, k, v, False, "flash")
-
-
-@pl.variant(backend="torch", needs=("cuda", "sm_80"), note="SDPA forced to cuDNN's fused attention (bf16/fp16)")
-def sdpa_cudnn(q, k, v):
-    return A.sdpa(q, k, v, False, "cudnn")
+sdpa_math = A.sdpa_variant("math", "SDPA forced to its math backend", causal=False)
+sdpa_efficient = A.sdpa_variant("efficient", "SDPA forced to memory-efficient attention", needs="cuda", causal=False)
+sdpa_flash = A.sdpa_variant("flash", "SDPA forced to FlashAttention-2 (bf16/fp16)", needs=("cuda", "sm_80"),
+                            causal=False)
+sdpa_cudnn = A.sdpa_variant("cudnn", "SDPA forced to cuDNN's fused attention (bf16/fp16)", needs=("cuda", "sm_80"),
+                            causal=False)
 
 
 @pl.variant(backend="triton", note="split-KV: each (sequence, head) cut into chunks read in parallel, then merged")

@@ -62,24 +62,12 @@ def eager(q, k, v, causal):
     return A.eager(q, k, v, causal)
 
 
-@pl.variant(backend="torch", note="SDPA forced to its math backend: the eager recipe inside one call")
-def sdpa_math(q, k, v, causal):
-    return A.sdpa(q, k, v, causal, "math")
-
-
-@pl.variant(backend="torch", needs="cuda", note="SDPA forced to memory-efficient attention (tiled, no S × S matrix)")
-def sdpa_efficient(q, k, v, causal):
-    return A.sdpa(q, k, v, causal, "efficient")
-
-
-@pl.variant(backend="torch", needs=("cuda", "sm_80"), note="SDPA forced to FlashAttention-2 (sm_80+, bf16/fp16 only)")
-def sdpa_flash(q, k, v, causal):
-    return A.sdpa(q, k, v, causal, "flash")
-
-
-@pl.variant(backend="torch", needs=("cuda", "sm_80"), note="SDPA forced to cuDNN's fused attention (bf16/fp16)")
-def sdpa_cudnn(q, k, v, causal):
-    return A.sdpa(q, k, v, causal, "cudnn")
+sdpa_math = A.sdpa_variant("math", "SDPA forced to its math backend: the eager recipe inside one call")
+sdpa_efficient = A.sdpa_variant("efficient", "SDPA forced to memory-efficient attention (tiled, no S × S matrix)",
+                                needs="cuda")
+sdpa_flash = A.sdpa_variant("flash", "SDPA forced to FlashAttention-2 (sm_80+, bf16/fp16 only)",
+                            needs=("cuda", "sm_80"))
+sdpa_cudnn = A.sdpa_variant("cudnn", "SDPA forced to cuDNN's fused attention (bf16/fp16)", needs=("cuda", "sm_80"))
 
 
 # ---- our own FlashAttention-style forward ---------------------------------------------------------

@@ -37,6 +37,11 @@ def ratio(records, lab: str, before: str, after: str, size=None) -> float | None
     return None
 
 
+def speedup(records, variant: str) -> float | None:
+    """A variant's recorded speedup over its lab's baseline (the first record that has one), or None."""
+    return next((r.speedup_vs_baseline for r in records if r.variant == variant and r.speedup_vs_baseline), None)
+
+
 def records_of(*runs) -> list:
     """The records of the runs (LabRun objects) that ran; None stands for a run that did not."""
     return [rec for run in runs if run is not None for rec in run.records]

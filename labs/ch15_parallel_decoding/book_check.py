@@ -11,8 +11,8 @@ from labs.ch15_parallel_decoding import moe
 
 def _ref_speedup(lab: str, variant: str, what: str = "") -> str:
     """The H200 reference speedup of one variant at the lab's default GPU size ('—' if not recorded)."""
-    rec = next((r for r in book.reference_at_gpu_size(lab) if r.variant == variant and r.speedup_vs_baseline), None)
-    return "—" if rec is None else f"{rec.speedup_vs_baseline:.2f}×{what}"
+    gain = book.speedup(book.reference_at_gpu_size(lab), variant)
+    return "—" if gain is None else f"{gain:.2f}×{what}"
 
 
 def _sweep_at(sweep, k: int):

@@ -8,13 +8,6 @@ from perflab.table import Table
 from labs.ch16_inference_profiling.simulators import attention_ops, chunk_ops
 
 
-def _speedup(records, variant) -> str:
-    for r in records:
-        if r.variant == variant and r.speedup_vs_baseline:
-            return f"{r.speedup_vs_baseline:.1f}×"
-    return "—"
-
-
 def table(*, sweep=None, batching=None, chunked=None, prefix_run=None, prefix_tokens=None,
           allocator=None) -> Table:
     """Each argument is a result from the notebook (None: not run here)."""
@@ -26,13 +19,13 @@ def table(*, sweep=None, batching=None, chunked=None, prefix_run=None, prefix_to
         computed = {r.computed for r in chunked}
         chunk_here = (f"{len(chunked)} budgets, prompt tokens computed: {'same' if len(computed) == 1 else computed}; "
                       f"max gap {chunked[0].max_gap * 1e3:.0f} → {min(r.max_gap for r in chunked) * 1e3:.0f} ms")
-    pre = _speedup(prefix_run.records, "prefix_cache") if prefix_run else "—"
+    pre = book.times(book.speedup(book.records_of(prefix_run), "prefix_cache"), 1)
     tok = (f"{prefix_tokens.recompute:,} → {prefix_tokens.prefix_cache:,} prompt tokens computed "
            f"({prefix_tokens.recompute / prefix_tokens.prefix_cache:.1f}×)") if prefix_tokens else "—"
     frag = "—"
     if allocator:
         frag = ", ".join(f"{k} {v:.0%}" for k, v in allocator.items())
-    ref_prefix = _speedup(results.reference("ch16.prefix_caching"), "prefix_cache")
+    ref_prefix = book.times(book.speedup(results.reference("ch16.prefix_caching"), "prefix_cache"), 1)
     rows = [
         ["L6334 · batching 4–8 requests gives 2–3× the throughput of 1–2", "2–3×", b8 + "; " + cont, "—",
          "on a GPU a small model's decode step is bound by launches and weight reads, so a bigger batch "

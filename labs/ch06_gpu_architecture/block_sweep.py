@@ -4,10 +4,9 @@ from __future__ import annotations
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 
 from labs.ch06_gpu_architecture import first_kernel
+from labs.ch06_gpu_architecture.first_kernel import DTYPES, SIZES, bytes, flops, make_inputs, reference  # noqa: F401
 
 TITLE = "Block-size sweep: CUDA saxpy with 32, 33, 64, 96, 128, 256, 512, 1024 threads per block"
-SIZES = first_kernel.SIZES
-DTYPES = first_kernel.DTYPES
 OPTIONS = pl.LabOptions(
     # why the best variant is under the 85% memory gate on the H200 (shown by perflab report)
     gate_note=(
@@ -16,11 +15,6 @@ OPTIONS = pl.LabOptions(
         'sweep (ch06.triton_sweep) reaches 99% with 4,096 elements per program.'),
 )
 THREADS = (32, 33, 64, 96, 128, 256, 512, 1024)     # the digest's sweep: 33 and 96 are the odd ones out
-
-make_inputs = first_kernel.make_inputs
-reference = first_kernel.reference
-bytes = first_kernel.bytes
-flops = first_kernel.flops
 
 
 def _variant(threads: int):

@@ -4,17 +4,11 @@ from __future__ import annotations
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 
 from labs.ch06_gpu_architecture import first_kernel
+from labs.ch06_gpu_architecture.first_kernel import DTYPES, SIZES, bytes, flops, make_inputs, reference  # noqa: F401
 
 TITLE = "Triton sweep: saxpy with BLOCK elements per program and num_warps warps per program"
-SIZES = first_kernel.SIZES
-DTYPES = first_kernel.DTYPES
 # (BLOCK, num_warps): elements per thread = BLOCK / (32 * num_warps)
 SETTINGS = ((32, 1), (128, 4), (1024, 1), (1024, 4), (4096, 4), (4096, 16))
-
-make_inputs = first_kernel.make_inputs
-reference = first_kernel.reference
-bytes = first_kernel.bytes
-flops = first_kernel.flops
 
 
 def _variant(block: int, num_warps: int):

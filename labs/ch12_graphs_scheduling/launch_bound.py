@@ -94,11 +94,26 @@ def one_thread():
 
 # ---- the captured graph ----------------------------------------------------------------------
 
+def capture(run, warmup: int = 1) -> tuple:
+    """The documented recipe: ``warmup`` calls of ``run()`` on a side stream (lazy initialisation and compiling
+    happen off the capture), then one call captured. Returns (torch.cuda.CUDAGraph, the call's static output)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = run()                                          # recorded, not run
+    return graph, out
+
+
 class GraphedStep:
     """``step`` captured once in a CUDA graph, for one shape of x and one pair of weights.
 
-    The documented recipe: warm up on a side stream, then capture into a static input and output.
-    The weights w and b are read from their addresses (as a model's weights would be); each call
+    The documented recipe (``capture``): warm up on a side stream, then capture into a static input and
+    output. The weights w and b are read from their addresses (as a model's weights would be); each call
     copies x into the static input and replays. The output lives in the graph's memory pool and is
     overwritten by the next replay: clone it to keep it.
     """
@@ -106,14 +121,7 @@ class GraphedStep:
     def __init__(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor):
         self.w, self.b = w, b                                # hold them: the graph reads their memory
         self.static_x = x.clone()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            step(self.static_x, w, b)                        # warm-up (lazy initialisation) off the capture
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.static_y = step(self.static_x, w, b)
+        self.graph, self.static_y = capture(lambda: step(self.static_x, w, b))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         self.static_x.copy_(x)

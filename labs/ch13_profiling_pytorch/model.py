@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from labs.ch12_graphs_scheduling.launch_bound import capture   # chapter 12's CUDA-graph recipe
+
 
 @dataclass(frozen=True)
 class Config:
@@ -151,23 +153,15 @@ class GraphedStep:
         self.x = torch.zeros(c.batch, c.seq, dtype=torch.long, device=device)
         self.y = torch.zeros_like(self.x)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=c.lr, fused=True, capturable=True)
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                self.opt.zero_grad(set_to_none=True)
-                with autocast(device, True):
-                    loss = loss_fn(fwd, self.x, self.y)
-                loss.backward()
-                self.opt.step()
-        torch.cuda.current_stream().wait_stream(side)
-        self.opt.zero_grad(set_to_none=True)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+
+        def train():
+            self.opt.zero_grad(set_to_none=True)    # grads freed: the captured backward allocates them in its pool
             with autocast(device, True):
-                self.loss = loss_fn(fwd, self.x, self.y)
-            self.loss.backward()
+                loss = loss_fn(fwd, self.x, self.y)
+            loss.backward()
             self.opt.step()
+            return loss
+        self.graph, self.loss = capture(train, warmup=3)
 
     def reset(self, state: dict) -> None:
         with torch.no_grad():

@@ -8,8 +8,8 @@ The first call of each variant is timed apart (``first_call_s``): the graph's in
 from __future__ import annotations
 
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
-import torch
 
+from labs.ch12_graphs_scheduling.launch_bound import capture   # chapter 12's recipe: side-stream warm-up, capture
 from labs.ch19_adaptive_inference import engine
 from labs.ch19_adaptive_inference.decode_precision import (  # noqa: F401  (same step: inputs, fp32 answer, counts)
     bytes, flops, make_inputs, reference)
@@ -31,15 +31,7 @@ class GraphedStep:
     def __init__(self, model, prompt, token):
         self.inner = engine.state(model, prompt, "bf16", static=True)   # fixed shapes: the full cache slab
         self.token = token.clone()                                      # the graph reads this buffer
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):                                  # warm up off the default stream
-            for _ in range(2):
-                self.inner.step(self.token)
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.logits = self.inner.step(self.token)                   # captured, not run
+        self.graph, self.logits = capture(lambda: self.inner.step(self.token), warmup=2)   # 2 warm-up steps
         self.graph.replay()                                             # the first real step
 
     def __call__(self, token):

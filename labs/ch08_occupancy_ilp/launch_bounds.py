@@ -6,6 +6,8 @@ import torch
 import triton
 
 from labs.ch08_occupancy_ilp import _cuda, _triton, fma_ilp
+# as in fma_ilp: exact arithmetic, so every variant must match exactly (chain a multiple of 8)
+from labs.ch08_occupancy_ilp.fma_ilp import bytes, flops, make_inputs, reference  # noqa: F401
 
 TITLE = "32 FMA chains per thread, 256-thread blocks: no cap vs __launch_bounds__ vs -maxrregcount (float32)"
 SIZES = {"gpu": [(16_777_259, 1024), (4_194_319, 1024), (16_777_259, 256)],
@@ -15,13 +17,6 @@ DTYPES = ["float32"]
 THREADS = 256
 CHAINS = 32            # chains (elements) per thread: R in the CUDA source
 TILE = THREADS * CHAINS
-
-
-# as in fma_ilp: exact arithmetic, so every variant must match exactly (chain a multiple of 8)
-make_inputs = fma_ilp.make_inputs
-reference = fma_ilp.reference
-bytes = fma_ilp.bytes
-flops = fma_ilp.flops
 
 
 def _cuda_regs(flavour: str, x, a, b, chain):

@@ -1,11 +1,7 @@
-"""The chapter's view of the engine (labs.inference): cached random-weight models and the configs it uses."""
+"""The configs of the chapter's engine models (labs.inference; cached_model builds each once per process)."""
 from __future__ import annotations
 
-import functools
-
-import torch
-
-from labs.inference.model import ModelConfig, build_model
+from labs.inference.model import ModelConfig
 
 
 def draft_config(target: ModelConfig) -> ModelConfig:
@@ -24,9 +20,3 @@ def spec_target_config(tier: str) -> ModelConfig:
     if tier == "gpu":
         return ModelConfig.gpt2()
     return ModelConfig(vocab_size=512, d_model=192, n_layers=6, n_heads=6, max_seq_len=512)
-
-
-@functools.lru_cache(maxsize=6)
-def model(config: ModelConfig, device: str, dtype: str = "float32", seed: int = 0):
-    """The engine's Transformer with random weights, built once per process (GPT-2 takes ~1 s to draw)."""
-    return build_model(config, device, getattr(torch, dtype), seed)

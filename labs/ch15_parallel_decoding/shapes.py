@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 import perflab as pl
-from labs.ch15_parallel_decoding import _engine
 from labs.inference.kv_cache import KVCache
-from labs.inference.model import ModelConfig
+from labs.inference.model import ModelConfig, cached_model
 
 # (label, batch, new tokens per sequence, tokens already in the cache)
 PHASES = {"gpu": [("decode B=1", 1, 1, 255), ("decode B=8", 8, 1, 255), ("decode B=32", 32, 1, 255),
@@ -60,7 +59,7 @@ def capture(config: ModelConfig, batch: int, new_tokens: int, context: int, devi
     A forward hook on every ``nn.Linear`` records (its name, the rows it multiplied, its weight's shape);
     layers with the same role and shape are merged with a count (one per block).
     """
-    model = _engine.model(config, str(device))
+    model = cached_model(config, str(device))
     cache = KVCache.empty(config, batch, context + new_tokens, device)
     cache.set_lengths([context] * batch)
     tokens = torch.randint(0, config.vocab_size, (batch, new_tokens), device=device)

@@ -25,6 +25,7 @@ import torch
 from labs.ch15_parallel_decoding import calculators as calc
 from labs.inference.generate import generate
 from labs.inference.kv_cache import KVCache
+from labs.inference.model import cached_model
 
 
 @dataclass
@@ -150,8 +151,8 @@ def setup(tier: str, device: str, seed: int = 0, extra: int = 8):
     """(target, draft model, prompt, the target's greedy continuation of NEW_TOKENS + extra tokens)."""
     from labs.ch15_parallel_decoding import _engine
     tcfg = _engine.spec_target_config(tier)
-    target = _engine.model(tcfg, device)
-    draft = _engine.model(_engine.draft_config(tcfg), device)
+    target = cached_model(tcfg, device)
+    draft = cached_model(_engine.draft_config(tcfg), device)
     g = torch.Generator().manual_seed(seed)
     prompt = torch.randint(0, tcfg.vocab_size, (PROMPT_LEN,), generator=g).tolist()
     greedy = target_greedy(target, prompt, NEW_TOKENS[tier] + extra)

@@ -1,11 +1,9 @@
 """Shared by the chapter's labs: one model per (tier, device, dtype), built once per process."""
 from __future__ import annotations
 
-import functools
-
 import torch
 
-from labs.inference.model import ModelConfig, build_model
+from labs.inference.model import ModelConfig, cached_model
 
 
 def tier_of(device) -> str:
@@ -28,12 +26,8 @@ def model_for(device="cpu", dtype: str | None = None):
     ``dtype`` None: the engine's default for the device (bfloat16 on a GPU, float32 on a CPU)."""
     from labs.inference.model import default_dtype, device_key
     dtype = str(default_dtype(device)).removeprefix("torch.") if dtype is None else dtype
-    return _model(device_key(device), dtype)
-
-
-@functools.lru_cache(maxsize=4)
-def _model(device: str, dtype: str):
-    return build_model(config_for(device), torch.device(device), getattr(torch, dtype), seed=0)
+    key = device_key(device)
+    return cached_model(config_for(key), key, dtype)
 
 
 def random_tokens(shape, vocab: int, seed: int) -> torch.Tensor:

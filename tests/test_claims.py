@@ -57,6 +57,8 @@ def test_a_failure_names_the_reason_for_its_device_class():
     c = Faster("ch09.l2norm", "eager", than="fused", why_not={"small_gpu": "T4: the L2 is 4 MB"})
     assert claims.evaluate(c, RUN, {}, T4).reason == "T4: the L2 is 4 MB"
     assert "CPU tier" in claims.evaluate(c, RUN, {}, CPU).reason
+    on_gpus = Faster("ch09.l2norm", "eager", than="fused", why_not={"gpu": "launch-bound"})
+    assert claims.evaluate(on_gpus, RUN, {}, HOPPER).reason == "launch-bound"
 
 
 def test_about_right_and_wrong():

@@ -17,7 +17,5 @@ CLAIMS = [
            text="the background checkpoint writer gains nothing at this size (all_fixes is not ≥ 10% faster "
                 "than fast_loader_no_sync)",
            why_not={"gpu": "the checkpoint write is long compared with a step on this device, so hiding it "
-                           "pays here: the lesson's 'gains nothing' is size-dependent",
-                    "hopper": "the checkpoint write is long compared with a step on this device, so hiding "
-                              "it pays here: the lesson's 'gains nothing' is size-dependent"}),
+                           "pays here: the lesson's 'gains nothing' is size-dependent"}),
 ]

@@ -12,7 +12,7 @@ CLAIMS = [
     About("ch14.graph_breaks", "compiled_fixed", "eager", 1.15, within=0.5, tier="gpu", size=[1_023, 509, 1_021],
           text="at the small default size the fixed compiled block gains little or nothing over eager (0.6–1.7×): "
                "the host's launch speed, not the fused math, decides which is ahead",
-          why_not={"hopper": _SMALL, "gpu": _SMALL}),
+          why_not={"gpu": _SMALL}),
     Faster("ch14.triton_matmul", "triton_autotuned", than="torch_matmul", by=0.6, tier="gpu",
            text="the 20-line autotuned Triton matmul reaches ≥ 60% of cuBLAS's speed in fp16"),
 ]

@@ -64,7 +64,7 @@ class Claim:
     """Common fields: where it holds (tier), why it may fail per device class, and optional words."""
     lab: str
     tier: str = field(default="any", kw_only=True)
-    why_not: dict = field(default_factory=dict, kw_only=True)   # device class -> likely reason
+    why_not: dict = field(default_factory=dict, kw_only=True)   # device class -> likely reason ("gpu": Hopper too)
     text: str = field(default="", kw_only=True)                 # the claim in words (default: generated)
 
     def __post_init__(self):
@@ -105,7 +105,8 @@ class Claim:
         if self._holds(value):
             return Verdict("✅", shown)
         cls = device_class(manifest)
-        return Verdict("❌", shown, self.why_not.get(cls) or DEFAULT_WHY[cls])
+        why = self.why_not.get(cls) or self.why_not.get("gpu" if cls == "hopper" else cls) or DEFAULT_WHY[cls]
+        return Verdict("❌", shown, why)
 
     def _measure(self, data) -> "tuple[float, str] | None":
         raise NotImplementedError

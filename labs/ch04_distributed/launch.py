@@ -85,7 +85,6 @@ def allreduce_table(res: DistBench | None) -> Table:
 
 def _step_rows(rows_mine, rows_ref, key, label):
     ref = {getattr(r, key): r for r in rows_ref}
-    base = rows_mine[0].median_s if rows_mine else None
     out = []
     for r in rows_mine or rows_ref:
         rr = ref.get(getattr(r, key))
@@ -94,12 +93,12 @@ def _step_rows(rows_mine, rows_ref, key, label):
                     f"{mine.p20_s * 1e3:.2f}–{mine.p80_s * 1e3:.2f}" if mine else "—",
                     *([f"{r.allreduces_per_step:.1f}"] if hasattr(r, "allreduces_per_step") else []),
                     _ms(rr and rr.median_s)])
-    return out, base
+    return out
 
 
 def ddp_table(res: DistBench | None) -> Table:
     """Table 4-1, measured: compute only, all-reduce after backward, DDP overlapped."""
-    rows, _ = _step_rows(_rows(res, "ddp"), _rows(reference(), "ddp"), "mode", str)
+    rows = _step_rows(_rows(res, "ddp"), _rows(reference(), "ddp"), "mode", str)
     src = res or reference()
     params, grad_bytes = (src.params, src.grad_bytes) if src else (0, 0)
     return Table(["step", "time ms", "p20–p80 ms", "H200×2 ms"], rows,
@@ -111,7 +110,7 @@ def ddp_table(res: DistBench | None) -> Table:
 
 def bucket_table(res: DistBench | None) -> Table:
     mine, ref = _rows(res, "buckets"), _rows(reference(), "buckets")
-    rows, _ = _step_rows(mine, ref, "bucket_cap_mb", lambda c: f"bucket_cap_mb={c:g}")
+    rows = _step_rows(mine, ref, "bucket_cap_mb", lambda c: f"bucket_cap_mb={c:g}")
     return Table(["DDP", "time ms", "p20–p80 ms", "all-reduces/step", "H200×2 ms"], rows,
                  title="DDP step vs bucket size",
                  notes=["all-reduces/step counted by a DDP communication hook (one call per bucket)",
@@ -121,9 +120,9 @@ def bucket_table(res: DistBench | None) -> Table:
 def accum_table(res: DistBench | None) -> Table:
     mine, ref = _rows(res, "accum"), _rows(reference(), "accum")
     k = (mine or ref)[0].micro_batches if mine or ref else 4
-    rows, _ = _step_rows(mine, ref, "no_sync",
-                         lambda ns: f"{k} micro-batches, " + ("no_sync on the first {0}".format(k - 1) if ns
-                                                              else "sync every backward"))
+    rows = _step_rows(mine, ref, "no_sync",
+                      lambda ns: f"{k} micro-batches, " + ("no_sync on the first {0}".format(k - 1) if ns
+                                                           else "sync every backward"))
     return Table(["optimizer step", "time ms", "p20–p80 ms", "all-reduces/step", "H200×2 ms"], rows,
                  title="Gradient accumulation with and without no_sync()",
                  notes=["same work per optimizer step; no_sync skips the all-reduce on the first k−1 backward "

@@ -111,11 +111,6 @@ class DistBench:
         return asdict(self)
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _timed(fn, iters, device, warmup=2, counter=None) -> Timing:
     """Run fn the same number of times on every rank; per-iteration time = slowest rank."""
     reset = (lambda: setattr(counter, "calls", 0)) if counter is not None else None   # steady-state steps only

@@ -68,7 +68,6 @@ class TmaCompiled:
     wgmma: int
     setmaxnreg: int
     mbarrier_waits: int
-    ptx_chars: int
     ptx_sha1: str
 
 
@@ -104,7 +103,7 @@ def compile_offline(arch: int = 90) -> list[TmaCompiled]:
         ptx = ck.asm["ptx"]
         rows.append(TmaCompiled(warp_specialize=ws, shared=int(ck.metadata.shared),
                                 num_warps=int(ck.metadata.num_warps),
-                                **{k: len(re.findall(p, ptx)) for k, p in PTX_COUNTS.items()}, ptx_chars=len(ptx),
+                                **{k: len(re.findall(p, ptx)) for k, p in PTX_COUNTS.items()},
                                 ptx_sha1=hashlib.sha1(ptx.encode()).hexdigest()[:12]))
     return rows
 

@@ -21,7 +21,7 @@ import torch
 import perflab as pl
 from perflab.table import Table
 
-from labs.shows_table import shows_table
+from labs._shown import shows_table
 
 _NEEDS_GPU = "needs a CUDA GPU: "
 

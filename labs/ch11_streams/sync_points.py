@@ -22,7 +22,7 @@ import perflab as pl
 from perflab.measure import format_time
 from perflab.table import Table
 
-from labs.shows_table import shows_table
+from labs._shown import shows_table
 
 
 def _reason(what: str) -> str | None:

@@ -8,7 +8,7 @@ import perflab as pl  # noqa: F401  (first: sets TRITON_INTERPRET on machines wi
 import torch
 
 from labs.ch13_profiling_pytorch import model as M
-from labs.shows_table import shows_table
+from labs._shown import shows_table
 
 
 @dataclass(frozen=True)

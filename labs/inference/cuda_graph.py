@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from labs.ch12_graphs_scheduling.launch_bound import capture
 from labs.inference.kv_cache import KVCache
 
 
@@ -46,15 +47,7 @@ class GraphDecoder:
 
     @torch.no_grad()
     def _capture(self) -> None:
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):                      # warm-up: cuBLAS handles, allocator pools
-            for _ in range(3):
-                self._step()
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.out = self._step()                        # recorded, not run
+        self.graph, self.out = capture(self._step, warmup=3)     # warm-up: cuBLAS handles, allocator pools
         self.cache.lengths.zero_()
 
     @torch.no_grad()

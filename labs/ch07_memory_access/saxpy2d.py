@@ -14,9 +14,10 @@ OPTIONS = pl.LabOptions(target=0.8)
 BLOCK = 1024         # elements per Triton program
 
 
-def make_inputs(size: tuple[int, int], device="cpu", dtype="float32", seed: int = 0) -> dict:
+def make_inputs(size: tuple[int, int] | int, device="cpu", dtype="float32", seed: int = 0) -> dict:
+    """x of shape ``size`` (ch08.ilp_stream passes one int: a flat array); a, b scalars in [0.5, 1.5)."""
     g = torch.Generator(device=device).manual_seed(seed)
-    x = torch.randn(*size, generator=g, device=device, dtype=getattr(torch, dtype))
+    x = torch.randn(size, generator=g, device=device, dtype=getattr(torch, dtype))
     a, b = (torch.rand(2, generator=g, device=device, dtype=torch.float64) + 0.5).tolist()  # in [0.5, 1.5)
     return {"x": x, "a": a, "b": b}
 

@@ -6,6 +6,7 @@ import functools
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 
+from labs.ch07_memory_access.saxpy2d import make_inputs, reference  # noqa: F401  (chapter 7's y = a*x + b, flat)
 from labs.ch08_occupancy_ilp import _cuda, _triton
 
 TITLE = "y = a*x + b at 8 warps per SM: 1, 2, 4 or 8 loads in flight per thread, vs 64 warps (float32)"
@@ -20,17 +21,6 @@ OPTIONS = pl.LabOptions(
 
 THREADS = 128          # two blocks of 4 warps per SM: 8 warps per SM, 12.5% occupancy on a 64-warp SM
 BLOCKS_PER_SM = 2
-
-
-def make_inputs(size: int, device="cpu", dtype="float32", seed: int = 0) -> dict:
-    g = torch.Generator(device=device).manual_seed(seed)
-    x = torch.randn(size, generator=g, device=device, dtype=getattr(torch, dtype))
-    a, b = (torch.rand(2, generator=g, device=device, dtype=torch.float64) + 0.5).tolist()   # in [0.5, 1.5)
-    return {"x": x, "a": a, "b": b}
-
-
-def reference(x: torch.Tensor, a: float, b: float) -> torch.Tensor:
-    return a * x.double() + b
 
 
 def bytes(size: int, dtype="float32") -> int:

@@ -7,6 +7,8 @@ import os
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 
+from labs.ch09_arithmetic_intensity._common import nbytes  # noqa: F401  (A.nbytes in the attention labs)
+
 # the SDPA backends a variant can force, by the name torch.nn.attention.SDPBackend gives them
 BACKENDS = {"math": "MATH", "efficient": "EFFICIENT_ATTENTION", "flash": "FLASH_ATTENTION",
             "cudnn": "CUDNN_ATTENTION"}
@@ -84,10 +86,6 @@ def sdpa_variant(backend: str, note: str, needs=(), causal: bool | None = None):
             return sdpa(q, k, v, causal, backend)
     fn.__name__ = fn.__qualname__ = f"sdpa_{backend}"
     return pl.variant(backend="torch", needs=needs, note=note)(fn)
-
-
-def nbytes(dtype: str) -> int:
-    return getattr(torch, dtype).itemsize
 
 
 def versus_best(run, mine: str, guess: float | None = None) -> str:

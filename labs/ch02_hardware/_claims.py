@@ -4,6 +4,8 @@ Evidence: the H100 run of 2026-12-07 (a 32 MiB buffer re-read from L2 at 2.65× 
 1.02×), the H200 reference ceilings (fp8 1,266 vs fp16 674 TFLOP/s) and a busy 2-core CPU sweep (7.9×)."""
 from perflab.claims import AtLeast, AtMost, Holds
 
+from labs.ch00_start_here._claims import rate_ratio
+
 
 def cache_gain(runs) -> "float | None":
     """Best read rate of a buffer smaller than the largest swept / the largest buffer's rate (DRAM or HBM).
@@ -28,7 +30,5 @@ CLAIMS = [
     AtMost("ch02.cache_ladder", "triton_rotating_read", "ceiling_fraction", 1.15, size=[268_435_453, 1],
            tier="gpu", text="a 1 GiB buffer (far beyond L2) reads at the HBM copy rate (≤ 1.15× copy)"),
     Holds("ch02.ceilings", "on Hopper a measured fp8 matmul runs about 2× fp16 (±25%)",
-          lambda c: c["matmul_tflops"].get("float8", 0) / c["matmul_tflops"]["float16"]
-          if c.get("matmul_tflops", {}).get("float16") and c["matmul_tflops"].get("float8") else None,
-          about=2.0, within=0.25, tier="sm_90", from_manifest="ceilings"),
+          rate_ratio("float8", "float16"), about=2.0, within=0.25, tier="sm_90", from_manifest="ceilings"),
 ]

@@ -21,6 +21,11 @@ def _wrong_share(fix):
     return read
 
 
+def _pool_growth(pools):
+    """Memory torch keeps after 4 streams used one buffer each, over one stream reusing it 4 times."""
+    return getattr(pools, "growth", None)                                # a str on the cpu tier
+
+
 CLAIMS = [
     Faster("ch11.overlap", "stage_events", than="serial", by=1.4, tier="gpu",
            text="a stream per stage chained by events is ≥ 1.4× one stream (8 chunks, balanced stages)"),
@@ -54,13 +59,6 @@ CLAIMS = [
           at_most=0.0, unit="%", tier="gpu"),
     Faster("ch11.threads", "threads", than="serial", by=1.2, why_not=_SHARED,
            text="a thread per stage is ≥ 1.2× one thread on a machine with free cores"),
+    Holds("ch11.stream_pools", "torch's cache keeps a block per stream: 4 streams keep ≥ 3× one stream's memory",
+          _pool_growth, at_least=3.0, tier="gpu"),
 ]
-
-
-def _pool_growth(pools):
-    """Memory torch keeps after 4 streams used one buffer each, over one stream reusing it 4 times."""
-    return getattr(pools, "growth", None)                                # a str on the cpu tier
-
-
-CLAIMS.append(Holds("ch11.stream_pools", "torch's cache keeps a block per stream: 4 streams keep ≥ 3× one stream's memory",
-                    _pool_growth, at_least=3.0, tier="gpu"))

@@ -4,6 +4,15 @@ from perflab.claims import About, Faster, Holds
 _SMALL = ("at this launch-bound size the matmul is the same library call either way and a compiled call "
           "adds its guard checks, so fusing the few small elementwise kernels buys little")
 
+
+def _graphs(setting):
+    """Graphs Dynamo compiles for one setting over the lab's batch sizes (backend 'eager': fast, any device)."""
+    def model():
+        from labs.ch14_compiler import shapes
+        return shapes.compiles(setting)
+    return model
+
+
 CLAIMS = [
     Faster("ch14.graph_breaks", "compiled_fixed", than="compiled_broken", by=2.0, tier="gpu",
            text="removing the three graph breaks makes the compiled block ≥ 2× faster"),
@@ -15,18 +24,6 @@ CLAIMS = [
           why_not={"gpu": _SMALL}),
     Faster("ch14.triton_matmul", "triton_autotuned", than="torch_matmul", by=0.6, tier="gpu",
            text="the 20-line autotuned Triton matmul reaches ≥ 60% of cuBLAS's speed in fp16"),
-]
-
-
-def _graphs(setting):
-    """Graphs Dynamo compiles for one setting over the lab's batch sizes (backend 'eager': fast, any device)."""
-    def model():
-        from labs.ch14_compiler import shapes
-        return shapes.compiles(setting)
-    return model
-
-
-CLAIMS += [
     Holds("ch14.recompiles", "dynamic=False compiles one graph per batch size", lambda gc: gc[0] == gc[1],
           model=_graphs("dynamic=False")),
     Holds("ch14.recompiles", "the default compiles twice: static first, then one dynamic recompile",

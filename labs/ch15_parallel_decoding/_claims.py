@@ -7,23 +7,8 @@ from perflab.claims import AtMost, Faster, Holds
 _HOST = ("this engine's decode is host-bound (Python launches a few hundred small kernels per pass), so one "
          "scheduling hiccup moves a row; rerun the cell")
 
-CLAIMS = [
-    AtMost("ch15.speculative", "target_only", "ceiling_fraction", 0.2, tier="gpu",
-           text="batch-1 eager decoding streams the weights at < 20% of the copy bandwidth (launch-bound)"),
-    Holds("ch15.k_sweep", "every speculative output equals the target's greedy output, token for token",
-          lambda ks: all(r.equal for r in ks.rows)),
-    Holds("ch15.k_sweep", "measured tokens per round match E(α̂, k) within 10% at every k",
-          lambda ks: max(abs(r.tokens_per_round / r.expected - 1) for r in ks.rows), at_most=0.10, unit="%"),
-    Holds("ch15.k_sweep", "tokens per round grow with the draft length k",
-          lambda ks: all(a.tokens_per_round < b.tokens_per_round for a, b in zip(ks.rows, ks.rows[1:]))),
-    Holds("ch15.k_sweep", "a 1-layer draft step costs ≤ 0.25 of a target step (c, measured)", lambda ks: ks.c,
-          at_most=0.25, unit="", tier="gpu", why_not={"hopper": _HOST}),
-    Holds("ch15.k_sweep", "the (k+1)-token verification pass costs about one step (≤ 1.2×) at every k",
-          lambda ks: max(r.verify for r in ks.rows), at_most=1.2, tier="gpu", why_not={"hopper": _HOST}),
-]
 
-
-def _moe(skew, cf, what):
+def _moe(skew, cf):
     def model():
         from labs.ch15_parallel_decoding import moe
         r = moe.simulate(capacity_factor=cf, skew=skew)
@@ -43,23 +28,34 @@ def _tp(phase, what):
     return read
 
 
-CLAIMS += [
+CLAIMS = [
+    AtMost("ch15.speculative", "target_only", "ceiling_fraction", 0.2, tier="gpu",
+           text="batch-1 eager decoding streams the weights at < 20% of the copy bandwidth (launch-bound)"),
+    Holds("ch15.k_sweep", "every speculative output equals the target's greedy output, token for token",
+          lambda ks: all(r.equal for r in ks.rows)),
+    Holds("ch15.k_sweep", "measured tokens per round match E(α̂, k) within 10% at every k",
+          lambda ks: max(abs(r.tokens_per_round / r.expected - 1) for r in ks.rows), at_most=0.10, unit="%"),
+    Holds("ch15.k_sweep", "tokens per round grow with the draft length k",
+          lambda ks: all(a.tokens_per_round < b.tokens_per_round for a, b in zip(ks.rows, ks.rows[1:]))),
+    Holds("ch15.k_sweep", "a 1-layer draft step costs ≤ 0.25 of a target step (c, measured)", lambda ks: ks.c,
+          at_most=0.25, unit="", tier="gpu", why_not={"hopper": _HOST}),
+    Holds("ch15.k_sweep", "the (k+1)-token verification pass costs about one step (≤ 1.2×) at every k",
+          lambda ks: max(r.verify for r in ks.rows), at_most=1.2, tier="gpu", why_not={"hopper": _HOST}),
     Faster("ch15.decode_linear", "one_gemm", than="one_token_at_a_time", by=20.0, tier="gpu",
            text="61 tokens as one GEMM are ≥ 20× 61 matrix-vector products (the weights are read once)"),
     Holds("ch15.moe_routing", "uniform routing: the busiest expert gets ≤ 1.3× the mean, so CF 1.25 drops < 1%",
-          lambda v: v["drop"], at_most=0.01, unit="%", model=_moe(0.0, 1.25, "drop")),
+          lambda v: v["drop"], at_most=0.01, unit="%", model=_moe(0.0, 1.25)),
     Holds("ch15.moe_routing", "Zipf skew 0.5: the hottest expert needs ≥ 4× the mean capacity",
-          lambda v: v["busiest"], at_least=4.0, model=_moe(0.5, 1.25, "busiest")),
+          lambda v: v["busiest"], at_least=4.0, model=_moe(0.5, 1.25)),
     Holds("ch15.moe_routing", "Zipf skew 0.5 at CF 1.25 drops ≥ 10% of assignments", lambda v: v["drop"],
-          at_least=0.10, unit="%", model=_moe(0.5, 1.25, "drop")),
+          at_least=0.10, unit="%", model=_moe(0.5, 1.25)),
     Holds("ch15.moe_routing", "rerouting to the next choices leaves < 2% dropped at skew 0.5, CF 1.25",
-          lambda v: v["after_reroute"], at_most=0.02, unit="%", model=_moe(0.5, 1.25, "after_reroute")),
+          lambda v: v["after_reroute"], at_most=0.02, unit="%", model=_moe(0.5, 1.25)),
     Holds("ch15.tp", "TP=2 reproduces the single-process logits (≤ 1e-4) and tokens, prefill and decode",
           lambda res: (_tp("prefill", "same")(res) and _tp("decode", "same")(res))
           if _tp("prefill", "same")(res) is not None else None),
     Holds("ch15.tp", "a TP=2 decode step is slower than one process (few tokens per all-reduce)",
           _tp("decode", "speed"), at_most=1.0),
+    Holds("ch15.k_sweep", "on a CPU the (k+1)-token verification pass costs more than one step",
+          lambda ks: max(r.verify for r in ks.rows), at_least=1.0, tier="cpu"),
 ]
-
-CLAIMS.append(Holds("ch15.k_sweep", "on a CPU the (k+1)-token verification pass costs more than one step",
-                    lambda ks: max(r.verify for r in ks.rows), at_least=1.0, tier="cpu"))

@@ -149,14 +149,13 @@ variants = [serial, streams_2, streams_3, stage_events, sync_each_stage]
 
 def ratio_line(run, overlapped: str = "stage_events") -> str:
     """One line: serialized time / overlapped time, here and in the H200 reference, vs the simulator."""
-    from perflab import results
+    from perflab import book, results
     from labs.ch11_streams import simulators as sim
     cal = calibrate()
     stages = cal.stage_ms() or (1.0, 1.0, 1.0)
     predicted = sim.serial_makespan(stages, CHUNKS) / sim.pipelined_makespan(stages, CHUNKS)
-    ref = {r.variant: r for r in results.reference(run.lab.name) if r.median_s}
-    href = (f"{ref['serial'].median_s / ref[overlapped].median_s:.2f}×"
-            if "serial" in ref and overlapped in ref else "not recorded yet")
+    href = book.ratio(results.reference(run.lab.name), run.lab.name, "serial", overlapped)
+    href = f"{href:.2f}×" if href else "not recorded yet"
     base, best = run["serial"].measurement, run[overlapped].measurement
     if base is None or best is None:
         mine = f"not timed on this tier ({run[overlapped].why or run[overlapped].status})"

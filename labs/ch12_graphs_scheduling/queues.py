@@ -53,14 +53,13 @@ def predict(size=None, sms: int | None = None) -> Table:
 
 def ratio_line(run, baseline: str = "static_split", best: str = "dynamic_queue") -> str:
     """One line: the dynamic queue's speedup over the static split, here and on the H200."""
-    from perflab import results
+    from perflab import book
     mine = {r.name: r.measurement.median for r in run.rows if r.measurement}
-    gpu_size = list(run.lab.SIZES["gpu"][0])
-    ref = {r.variant: r.median_s for r in results.reference(run.lab.name) if r.median_s and r.size == gpu_size}
+    h200 = book.ratio(book.reference_at_gpu_size(run.lab.name), run.lab.name, baseline, best)
     if baseline in mine and best in mine:
         here = f"{mine[baseline] / mine[best]:.2f}× on {run.device}"
     else:
         why = next((r.why for r in run.rows if r.name == best and r.why), "not timed")
         here = f"not timed on {run.device} ({why})"
-    h200 = f"{ref[baseline] / ref[best]:.2f}× on the H200" if baseline in ref and best in ref else "H200: not recorded"
+    h200 = f"{h200:.2f}× on the H200" if h200 else "H200: not recorded"
     return f"{best} vs {baseline}: {here}; {h200}"

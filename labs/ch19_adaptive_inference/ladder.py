@@ -91,13 +91,12 @@ def _agree(model, kind, tokens, cut, ref, prompts, cont, new_tokens, free_run) -
 
 def table(run, agree: Agreements):
     """The ladder: one row per rung, from a ``ch19.decode_precision`` LabRun and :func:`agreement`."""
-    from perflab import results
+    from perflab import book
     from perflab.measure import format_time
     from perflab.table import Table
     b = engine.bundle(tuple(run.size), engine.device_key(pl.device()))
     timed = {r.name: r.measurement for r in run.rows if r.measurement}
-    ref = {r.variant: r for r in results.reference("ch19.decode_precision")
-           if r.size == list(run.lab.SIZES["gpu"][0]) and r.median_s}
+    ref = {r.variant: r for r in book.reference_at_gpu_size("ch19.decode_precision") if r.median_s}
     base, h_base = timed.get("bf16"), ref.get("bf16")
     mem_bf16 = quant.weight_bytes(b.model("bf16"))
     rows = []

@@ -85,12 +85,11 @@ def _row(name, m, eager, note=""):
 def table(run, comp: CompileResult | None = None):
     """Eager vs CUDA graph (the ``ch19.decode_graph`` run) and eager vs torch.compile (:func:`compiled`):
     first call, per token, break-even; the H200 reference's graph numbers beside them."""
-    from perflab import results
+    from perflab import book
     from perflab.table import Table
     by = {r.name: r for r in run.rows}
     eager = by["eager"].measurement
-    ref = {r.variant: r for r in results.reference("ch19.decode_graph")
-           if r.size == list(decode_graph.SIZES["gpu"][0]) and r.median_s and r.first_call_s}
+    ref = {r.variant: r for r in book.reference_at_gpu_size("ch19.decode_graph") if r.median_s and r.first_call_s}
     rows = [_row(f"eager {run.size}", eager, eager),
             _row(f"cuda_graph {run.size}", by["cuda_graph"].measurement, eager, by["cuda_graph"].why or "—")]
     if comp is not None:

@@ -145,9 +145,12 @@ def _timed(rec: Record) -> bool:
 
 @dataclass(frozen=True)
 class _Pair(Claim):
-    """A claim on two variants' median times: ``than`` / ``variant`` (how many times faster)."""
+    """A claim on two variants' median times: ``than`` / ``variant`` (how many times faster), at one dtype
+    and size if given (default: the largest size both were measured at)."""
     variant: str = ""
     than: str = ""
+    dtype: str | None = field(default=None, kw_only=True)
+    size: Any = field(default=None, kw_only=True)
 
     def __post_init__(self):
         super().__post_init__()
@@ -166,8 +169,6 @@ class _Pair(Claim):
 class Faster(_Pair):
     """``variant`` runs at least ``by``× faster than ``than`` (median time of ``than`` / ``variant``)."""
     by: float = 1.0
-    dtype: str | None = None
-    size: Any = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -186,8 +187,6 @@ class About(_Pair):
     """``than`` / ``variant`` median time is ``ratio`` within ±``within`` (relative): "about 3× faster"."""
     ratio: float = 1.0
     within: float = 0.25
-    dtype: str | None = None
-    size: Any = None
 
     def __post_init__(self):
         super().__post_init__()

@@ -47,30 +47,28 @@ def test_a_planted_contradiction_is_caught(tmp_path):
     assert any(claim.words in line for line in found), found
 
 
-def test_faster_right_and_wrong():
-    assert claims.evaluate(Faster("ch09.l2norm", "fused", than="eager", by=2.0), RUN, {}, HOPPER).mark == "✅"
-    v = claims.evaluate(Faster("ch09.l2norm", "fused", than="eager", by=4.0), RUN, {}, HOPPER)
-    assert (v.mark, v.shown) == ("❌", "3.00×") and "Hopper" in v.reason
+@pytest.mark.parametrize("claim, mark, shown", [
+    (Faster("ch09.l2norm", "fused", than="eager", by=2.0), "✅", "3.00×"),
+    (Faster("ch09.l2norm", "fused", than="eager", by=4.0), "❌", "3.00×"),
+    (About("ch09.l2norm", "fused", "eager", 3.2, within=0.1), "✅", "3.00×"),
+    (About("ch09.l2norm", "fused", "eager", 2.0, within=0.1), "❌", "3.00×"),
+    (AtLeast("ch09.l2norm", "fused", "ceiling_fraction", 0.85), "✅", "90%"),
+    (AtLeast("ch09.l2norm", "eager", "ceiling_fraction", 0.85), "❌", "30%"),
+    (AtMost("ch09.l2norm", "eager", "ceiling_fraction", 0.5), "✅", "30%"),
+    (AtMost("ch09.l2norm", "fused", "ceiling_fraction", 0.5), "❌", "90%"),
+], ids=lambda x: x.words if isinstance(x, claims.Claim) else None)
+def test_each_kind_holds_on_right_data_and_fails_on_wrong(claim, mark, shown):
+    v = claims.evaluate(claim, RUN, {}, HOPPER)
+    assert (v.mark, v.shown) == (mark, shown)
 
 
 def test_a_failure_names_the_reason_for_its_device_class():
     c = Faster("ch09.l2norm", "eager", than="fused", why_not={"small_gpu": "T4: the L2 is 4 MB"})
     assert claims.evaluate(c, RUN, {}, T4).reason == "T4: the L2 is 4 MB"
     assert "CPU tier" in claims.evaluate(c, RUN, {}, CPU).reason
+    assert "Hopper" in claims.evaluate(c, RUN, {}, HOPPER).reason
     on_gpus = Faster("ch09.l2norm", "eager", than="fused", why_not={"gpu": "launch-bound"})
     assert claims.evaluate(on_gpus, RUN, {}, HOPPER).reason == "launch-bound"
-
-
-def test_about_right_and_wrong():
-    assert About("ch09.l2norm", "fused", "eager", 3.2, within=0.1).evaluate(RUN, HOPPER).mark == "✅"
-    assert About("ch09.l2norm", "fused", "eager", 2.0, within=0.1).evaluate(RUN, HOPPER).mark == "❌"
-
-
-def test_at_least_and_at_most():
-    assert AtLeast("ch09.l2norm", "fused", "ceiling_fraction", 0.85).evaluate(RUN, HOPPER).shown == "90%"
-    assert AtLeast("ch09.l2norm", "eager", "ceiling_fraction", 0.85).evaluate(RUN, HOPPER).mark == "❌"
-    assert AtMost("ch09.l2norm", "eager", "ceiling_fraction", 0.5).evaluate(RUN, HOPPER).mark == "✅"
-    assert AtMost("ch09.l2norm", "fused", "ceiling_fraction", 0.5).evaluate(RUN, HOPPER).mark == "❌"
 
 
 def test_scales_fits_the_growth_law():

@@ -277,12 +277,12 @@ def record(size=None, checkpoint: int = 0, seed: int = 0) -> Timeline:
 
 def book_table(cmp: CheckpointComparison):
     """The book's checkpointing claim (qualitative, L5348–L5354) beside this run and the reference step times."""
-    from perflab import results
+    from perflab import book, results
     from perflab.table import Table
     saved = 1 - cmp.checkpointed.peak_bytes / cmp.plain.peak_bytes
-    ref = {r.variant: r.median_s for r in results.reference("ch13.checkpointing") if r.median_s}
-    cost = (f"{ref['checkpoint_blocks'] / ref['store_all']:.2f}× the step time (ch13.checkpointing reference)"
-            if {"store_all", "checkpoint_blocks"} <= set(ref) else "step time: run ch13.checkpointing on a GPU")
+    cost = book.ratio(results.reference("ch13.checkpointing"), "ch13.checkpointing", "checkpoint_blocks", "store_all")
+    cost = (f"{cost:.2f}× the step time (ch13.checkpointing reference)" if cost
+            else "step time: run ch13.checkpointing on a GPU")
     rows = [["L5348 · checkpointing trades activation memory for a second forward pass", "no number",
              f"peak −{saved:.0%} here ({cmp.plain.device}); {cost}",
              "the saving is the blocks' internal activations; weights, gradients and optimizer state stay"]]

@@ -10,7 +10,7 @@ import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 import torch.nn.functional as F
 
-from labs.inference.model import ModelConfig
+from labs.inference.model import ModelConfig, tier_of
 
 TITLE = "M tokens × the engine's MLP up-projection: one matrix-vector product per token vs one GEMM"
 SIZES = {"gpu": [61, 5, 253, 1021], "cpu": [61, 5, 253]}        # M tokens (GPT-2 768→3072 on a GPU; tiny 128→512 on a CPU)
@@ -18,7 +18,7 @@ DTYPES = ["float32"]
 
 
 def _shape(device) -> tuple[int, int]:
-    cfg = ModelConfig.for_tier("gpu" if torch.device(device).type == "cuda" else "cpu")
+    cfg = ModelConfig.for_tier(tier_of(device))
     return cfg.d_model, 4 * cfg.d_model
 
 

@@ -11,6 +11,7 @@ import torch
 
 from labs.ch15_parallel_decoding import _engine
 from labs.ch15_parallel_decoding import spec_decode as sd
+from labs.inference.model import tier_of
 
 TITLE = "Speculative decoding: target alone vs a 1-layer draft proposing k tokens (draft match rate p)"
 # (k draft tokens per round, new tokens); the panel's slider moves k
@@ -29,15 +30,11 @@ OPTIONS = pl.LabOptions(gate_note=(
     timing="cpu")
 
 
-def _tier(device) -> str:
-    return "gpu" if torch.device(device).type == "cuda" else "cpu"
-
-
 def make_inputs(size, device="cpu", dtype="int64", seed: int = 0) -> dict:
     """A random 8-token prompt (seeded), the engine's target and draft (fixed random weights), and the
     target's greedy continuation that the controlled draft copies from."""
     k, n = size
-    target, draft, prompt, greedy = sd.setup(_tier(device), str(device), seed, extra=k)
+    target, draft, prompt, greedy = sd.setup(tier_of(device), str(device), seed, extra=k)
     return {"prompt": torch.tensor(prompt), "target": target, "draft": draft, "greedy": greedy,
             "k": k, "new_tokens": n, "seed": seed}
 

@@ -3,11 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from labs.inference.model import ModelConfig, cached_model
-
-
-def tier_of(device) -> str:
-    return "gpu" if torch.device(device).type == "cuda" else "cpu"
+from labs.inference.model import ModelConfig, cached_model, tier_of
 
 
 def config_for(device) -> ModelConfig:

@@ -140,6 +140,11 @@ class Transformer(nn.Module):
         return self.lm_head(self.ln_f(x))
 
 
+def tier_of(device) -> str:
+    """The tier whose sizes and model a device gets: "gpu" for a CUDA device, else "cpu"."""
+    return "gpu" if torch.device(device).type == "cuda" else "cpu"
+
+
 def default_dtype(device) -> torch.dtype:
     """The engine's precision on ``device``: bfloat16 on a GPU (tensor-core matmuls, half the weight and KV
     bytes), float32 on a CPU (no fast bf16 matmul there, and exact token-for-token tests)."""

@@ -16,11 +16,9 @@ A Holds claim reads its value with a function; ``cell(row, column)`` reads one n
 ``ratio(top, bottom)`` divides two readings. ``show("ch09")`` renders the chapter's claims on this process's runs and on every committed reference
 device (data/reference/*.json); ``problems(path)`` lists the claims a results file contradicts.
 """
-from perflab.claims.kinds import (DEVICE_CLASSES, LAWS, METRICS, About, AtLeast, AtMost, Claim, Faster,
-                                  Holds, Scales, Verdict, device_class, fit_slope)
+from perflab.claims.kinds import About, AtLeast, AtMost, Claim, Faster, Holds, Scales
 from perflab.claims.checking import all_claims, chapter_claims, evaluate, problems, reference_files, show
 from perflab.claims.readers import cell, ratio
 
-__all__ = ["Claim", "Faster", "About", "AtLeast", "AtMost", "Scales", "Holds", "Verdict", "device_class",
-           "fit_slope", "DEVICE_CLASSES", "LAWS", "METRICS", "chapter_claims", "all_claims", "reference_files",
-           "evaluate", "problems", "show", "cell", "ratio"]
+__all__ = ["Claim", "Faster", "About", "AtLeast", "AtMost", "Scales", "Holds", "chapter_claims", "all_claims",
+           "reference_files", "evaluate", "problems", "show", "cell", "ratio"]

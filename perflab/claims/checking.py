@@ -59,7 +59,7 @@ def problems(path: "str | Path", claims: list[Claim] | None = None) -> list[str]
     return out
 
 
-def show(chapter: str, run=None, values: dict | None = None, references: list | None = None):
+def show(chapter: str, run=None, values: dict | None = None):
     """A table of a chapter's (or lab's) claims: this run, then each reference device. ``run``: a LabRun,
     a list of them, or records (default: every lab run in this process); ``values``: experiment results
     by name for Holds claims. Renders as text headless and as HTML in Jupyter."""
@@ -68,7 +68,7 @@ def show(chapter: str, run=None, values: dict | None = None, references: list | 
     claims = chapter_claims(chapter)
     here = _here_manifest()
     cols = [("this run", here, _records_here(run), values or {})]
-    for p in references if references is not None else reference_files():
+    for p in reference_files():
         m, recs = results.read(p)
         cols.append((m.get("device", Path(p).stem), m, recs, {}))
     rows, notes = [], []

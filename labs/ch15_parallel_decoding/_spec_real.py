@@ -94,8 +94,8 @@ def _speculative(target, draft, prompt, max_new_tokens, k):
         out += d[:n] + [g[n]]
         last = best[n:n + 1]
         pending = last if n < k else torch.cat([drafts[k - 1:], last])
-        sd._rollback(tc, P + len(out) - 1)                 # the target keeps every committed token but the last
-        sd._rollback(dc, P + n0 + min(n, k - 1))           # the draft keeps what it saw that was accepted
+        tc.rollback(P + len(out) - 1)                      # the target keeps every committed token but the last
+        dc.rollback(P + n0 + min(n, k - 1))                # the draft keeps what it saw that was accepted
         st.rounds += 1
         st.accepted += n
         st.rejections += n < k

@@ -81,12 +81,6 @@ def one_cpu_thread(device):
         torch.set_num_threads(old)
 
 
-def _rollback(cache: KVCache, length: int) -> None:
-    """Forget everything after ``length`` tokens (batch 1): the K/V beyond it are overwritten later."""
-    cache.lengths.fill_(length)
-    cache.used = length
-
-
 def speculative_generate(target, draft: ControlledDraft, prompt: list[int], max_new_tokens: int,
                          k: int) -> tuple[list[int], SpecStats]:
     """Greedy speculative decoding of one prompt; returns (new tokens, stats)."""
@@ -125,8 +119,8 @@ def _speculative(target, draft, prompt, max_new_tokens, k):
         out += draft.tokens[n0:n0 + n] + [g[n]]
         last = best[n:n + 1]
         pending = last if n < k else torch.cat([proposals[n0 + k - 1:n0 + k], last])
-        _rollback(tc, P + len(out) - 1)                # the target keeps every committed token but the last
-        _rollback(dc, P + n0 + min(n, k - 1))          # the draft keeps what it saw that was accepted
+        tc.rollback(P + len(out) - 1)                  # the target keeps every committed token but the last
+        dc.rollback(P + n0 + min(n, k - 1))            # the draft keeps what it saw that was accepted
         stats.rounds += 1
         stats.accepted += n
         stats.rejections += n < k
@@ -169,7 +163,7 @@ def target_pass(model, new_tokens: int, context: int):
     tokens = torch.zeros(1, new_tokens, dtype=torch.long, device=device)
 
     def run():
-        _rollback(cache, context)
+        cache.rollback(context)
         with torch.no_grad(), one_cpu_thread(device):
             return model(tokens, cache)
     return run

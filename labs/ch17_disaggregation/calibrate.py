@@ -170,8 +170,7 @@ def profile_phases(tier: str | None = None, prompt: int = 192, batch: int = 16, 
 
 def _step(model, tokens, cache, length: int):
     """Rewind the cache to ``length`` tokens, then run one forward pass (a prefill or a decode step)."""
-    cache.lengths.fill_(length)
-    cache.used = length
+    cache.rollback(length)
     return model(tokens, cache)
 
 

@@ -70,6 +70,11 @@ class KVCache(SequenceLengths):
     def batch(self) -> int:
         return self.k[0].shape[0]
 
+    def rollback(self, length: int) -> None:
+        """Forget everything after ``length`` tokens in every row (the K/V beyond are overwritten later)."""
+        self.lengths.fill_(length)
+        self.used = length
+
     def bytes(self) -> int:
         """Bytes reserved for K and V (all of it, used or not: that is the cost of contiguous)."""
         return sum(t.numel() * t.element_size() for t in self.k + self.v)

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perflab import proctree
-
-REPO = Path(__file__).resolve().parents[1]
+from perflab.paths import REPO
 
 
 # ---- the notebook's side ------------------------------------------------------------------------------

@@ -7,13 +7,11 @@ import subprocess
 import sys
 import time
 import types
-from pathlib import Path
 
 import pytest
 
 from perflab import peaks
-
-REPO = Path(__file__).resolve().parents[1]
+from perflab.paths import REPO
 
 
 @pytest.fixture()

@@ -2,11 +2,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from perflab import results
+from perflab.paths import REPO
 from perflab.results import Record
 
 
@@ -43,8 +43,6 @@ def test_unknown_fields_are_ignored_on_read():
 
 
 # ---- issue 16: atomic writes, locked merges, malformed files named ----------------------------------
-
-REPO = Path(__file__).resolve().parents[1]
 
 _WRITER = """
 import sys

@@ -113,18 +113,7 @@ def host_buffer(shape: tuple, dtype: torch.dtype) -> torch.Tensor:
 
 
 def profile(fn, row_limit: int = 5) -> str:
-    """``pl.torch_profile`` of ``fn``, without the start/stop lines some torch builds' profiler writes to
-    the process's stderr (C++ logging that would otherwise land in the notebook between the tables)."""
-    import os
-    import sys
-
+    """``pl.torch_profile`` of three calls of ``fn`` (it keeps the profiler's C++ start/stop log lines out of
+    the notebook itself)."""
     import perflab as pl
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            return pl.torch_profile(fn, steps=3, row_limit=row_limit)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    return pl.torch_profile(fn, steps=3, row_limit=row_limit)

@@ -60,9 +60,8 @@ class Record:
 
 def _is_size(v) -> bool:
     """An integer, or a non-empty list of dimensions (integers) and knobs (finite numbers, e.g. an MoE skew)."""
-    def is_int(x):
-        return isinstance(x, int) and not isinstance(x, bool)
-    return is_int(v) or (isinstance(v, list) and bool(v) and all(x is not None and _is_number_or_none(x) for x in v))
+    return (isinstance(v, int) and _is_number_or_none(v)) or (      # an int (not a bool), or a list
+        isinstance(v, list) and bool(v) and all(x is not None and _is_number_or_none(x) for x in v))
 
 
 def _is_number_or_none(v) -> bool:

@@ -59,6 +59,7 @@ def test_presets_and_errors():
     assert occ.limits((9, 0)) is occ.limits("9.0") is occ.limits("sm_90")
     assert occ.limits("sm_100").max_warps_per_sm == 64 and "L2617" in occ.limits("sm_100").source
     assert T4.max_warps_per_sm == 32 and T4.smem_reserved_per_block == 0
+    assert str(T4) == "sm_75: 32 warps, 16 blocks, 65,536 registers and 64 KiB of shared memory per SM"
     with pytest.raises(ValueError, match="no occupancy preset for 'sm_61'"):
         occ.limits("sm_61")
     with pytest.raises(ValueError, match="need threads"):

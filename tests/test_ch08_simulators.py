@@ -74,23 +74,21 @@ def test_simt_errors_name_the_value():
     (256, 32, 0, "sm_90", 8, 64, "warp slots"),          # 32 regs × 2048 threads = the whole register file
     (256, 40, 0, "sm_90", 6, 48, "registers"),           # 1280 regs/warp: 12 warps per partition
     (256, 96, 0, "sm_90", 2, 16, "registers"),           # the launch_bounds lab's uncapped kernel
-    (256, 64, 0, "sm_90", 4, 32, "registers"),           # __launch_bounds__(256, 4)
     (1024, 64, 0, "sm_90", 1, 32, "registers"),          # the book's one-block-per-SM case
     (32, 16, 0, "sm_90", 32, 32, "block slots"),         # tiny blocks hit the 32-block limit
     (128, 16, 48 * 1024, "sm_90", 4, 16, "shared memory"),   # 49 KB per block (with 1 KB reserved)
-    (256, 32, 0, "sm_75", 4, 32, "warp slots"),          # a T4 holds only 32 warps
     (128, 32, 0, "sm_86", 12, 48, "warp slots"),
 ])
 def test_occupancy_cases(threads, regs, smem, arch, blocks, warps, limiter):
     o = occ.occupancy(threads, regs, smem, occ.ARCH[arch])
-    assert (o.blocks, o.warps, o.limiter) == (blocks, warps, limiter)
-    assert o.fraction == warps / occ.ARCH[arch].max_warps
+    assert (o.blocks_per_sm, o.active_warps, o.limiter) == (blocks, warps, limiter)
+    assert o.fraction == warps / occ.ARCH[arch].max_warps_per_sm
 
 
 def test_register_rounding():
     lim = occ.ARCH["sm_90"]
-    assert occ.occupancy(256, 33, limits=lim).blocks == occ.occupancy(256, 40, limits=lim).blocks == 6
-    assert occ.occupancy(256, 41, limits=lim).blocks == 5          # 48 regs/thread: 10 warps per partition
+    assert occ.occupancy(256, 33, limits=lim).blocks_per_sm == occ.occupancy(256, 40, limits=lim).blocks_per_sm == 6
+    assert occ.occupancy(256, 41, limits=lim).blocks_per_sm == 5          # 48 regs/thread: 10 warps per partition
 
 
 def test_occupancy_errors_name_the_value():

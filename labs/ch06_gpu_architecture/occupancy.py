@@ -43,6 +43,15 @@ class SMLimits:
     def max_warps_per_sm(self) -> int:
         return self.max_threads_per_sm // self.warp_size
 
+    @property
+    def arch(self) -> str:
+        """The compute capability alone, as the presets are keyed: 'sm_90'."""
+        return self.name.split(" ")[0]
+
+    def __str__(self):
+        return (f"{self.arch}: {self.max_warps_per_sm} warps, {self.max_blocks_per_sm} blocks, {self.regs_per_sm:,} "
+                f"registers and {self.smem_per_sm / 1024:.0f} KiB of shared memory per SM")
+
 
 ARCHS = {
     "sm_75": SMLimits("sm_75 · Turing (T4)", 1024, 16, 64 * KIB, 64 * KIB, 0, smem_unit=256),

@@ -7,7 +7,7 @@ allocation rules are from the CUDA C++ Programming Guide (compute-capability tab
 occupancy calculator, not from the book.
 
     >>> o = occupancy(256, 40, limits=ARCH["sm_90"])
-    >>> o.blocks, o.warps, o.limiter
+    >>> o.blocks_per_sm, o.active_warps, o.limiter
     (6, 48, 'registers')
     >>> f"{o.fraction:.0%}"
     '75%'
@@ -22,94 +22,30 @@ B bytes/s through a memory with latency L, B x L bytes must be requested and not
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from perflab.validate import calculator_inputs
 
-from labs.ch06_gpu_architecture.occupancy import ARCHS
+from labs.ch06_gpu_architecture import occupancy as ch06
+from labs.ch06_gpu_architecture.occupancy import ARCHS as ARCH, Occupancy, SMLimits  # one table for both chapters
 
 WARP = 32
-
-
-@dataclass(frozen=True)
-class SMLimits:
-    """What one SM can hold (CUDA C++ Programming Guide, compute-capability tables; not in the book)."""
-    arch: str
-    max_warps: int                 # resident warps per SM
-    max_blocks: int                # resident blocks per SM
-    regs: int = 65536              # 32-bit registers per SM
-    max_regs_per_thread: int = 255
-    reg_unit: int = 256            # registers are allocated per warp in units of 256 (8 per thread)
-    partitions: int = 4            # the register file is split over 4 scheduler partitions
-    smem: int = 233472             # shared memory per SM available to blocks, bytes
-    smem_unit: int = 128           # shared-memory allocation granularity, bytes
-    smem_reserved: int = 1024      # bytes the system reserves per block (sm_80 and newer)
-    max_threads_per_block: int = 1024
-
-    def __str__(self):
-        return (f"{self.arch}: {self.max_warps} warps, {self.max_blocks} blocks, {self.regs:,} registers and "
-                f"{self.smem / 1024:.0f} KiB of shared memory per SM")
-
-
-# the same per-architecture figures as chapter 6's occupancy calculator (one table for both chapters)
-ARCH = {k: SMLimits(k, max_warps=v.max_warps_per_sm, max_blocks=v.max_blocks_per_sm, smem=v.smem_per_sm,
-                    smem_unit=v.smem_unit, smem_reserved=v.smem_reserved_per_block) for k, v in ARCHS.items()}
+SLOTS = {"warps": "warp slots", "blocks": "block slots"}     # this chapter's names for two of chapter 6's limits
 
 
 def device_limits() -> SMLimits:
-    """This GPU's limits: warps, registers and shared memory read from the driver, the rest by
-    architecture. On the cpu tier, the H200's (sm_90), which the reference numbers come from."""
+    """This GPU's limits, read from the driver by chapter 6's calculator. On the cpu tier, the H200's
+    (sm_90), which the reference numbers come from."""
     from perflab.machine import env
-    e = env()
-    if e.tier != "gpu":
-        return ARCH["sm_90"]
-    import torch
-    p = torch.cuda.get_device_properties(0)
-    base = ARCH.get(e.sm) or max((v for k, v in ARCH.items() if int(k[3:]) <= int(e.sm[3:])),
-                                 key=lambda v: int(v.arch[3:]), default=ARCH["sm_90"])
-    return replace(base, arch=e.sm, max_warps=p.max_threads_per_multi_processor // WARP,
-                   regs=getattr(p, "regs_per_multiprocessor", base.regs),
-                   smem=getattr(p, "shared_memory_per_multiprocessor", base.smem))
-
-
-@dataclass(frozen=True)
-class Occupancy:
-    """Blocks and warps of one kernel launch that fit on an SM, and which resource ran out first."""
-    threads: int
-    regs_per_thread: int
-    smem_per_block: int
-    limits: SMLimits
-    by: dict                       # limit name -> blocks per SM that limit alone allows
-
-    @property
-    def blocks(self) -> int:
-        return min(self.by.values())
-
-    @property
-    def limiter(self) -> str:
-        return min(self.by, key=self.by.get)          # first of equals, in the order of `by`
-
-    @property
-    def warps(self) -> int:
-        return self.blocks * math.ceil(self.threads / WARP)
-
-    @property
-    def fraction(self) -> float:
-        return self.warps / self.limits.max_warps
-
-    def __str__(self):
-        per = ", ".join(f"{k} {v}" for k, v in self.by.items())
-        return (f"{self.threads} threads × {self.regs_per_thread} registers, {self.smem_per_block:,} B shared "
-                f"on {self.limits.arch}: {self.blocks} blocks = {self.warps} of {self.limits.max_warps} warps "
-                f"per SM → occupancy {self.fraction:.0%}, limited by {self.limiter} (blocks allowed by: {per})")
+    return ch06.device_limits()[0] if env().tier == "gpu" else ARCH["sm_90"]
 
 
 def occupancy(threads: int, regs_per_thread: int, smem_per_block: int = 0,
               limits: SMLimits | None = None) -> Occupancy:
-    """Theoretical occupancy of a launch (what the CUDA occupancy calculator computes).
+    """Theoretical occupancy of a launch (what the CUDA occupancy calculator computes): chapter 6's calculator.
 
     threads: per block; regs_per_thread: what ptxas reports; smem_per_block: static + dynamic bytes.
 
-    >>> occupancy(1024, 64, limits=ARCH["sm_90"]).blocks        # the book's 1,024-thread case: one block
+    >>> occupancy(1024, 64, limits=ARCH["sm_90"]).blocks_per_sm        # the book's 1,024-thread case: one block
     1
     >>> occupancy(256, 32, limits=ARCH["sm_90"]).fraction
     1.0
@@ -123,14 +59,9 @@ def occupancy(threads: int, regs_per_thread: int, smem_per_block: int = 0,
         raise ValueError(f"registers per thread must be 1..{lim.max_regs_per_thread}, got {regs_per_thread}")
     if smem_per_block < 0:
         raise ValueError(f"shared memory per block must be ≥ 0 bytes, got {smem_per_block}")
-    warps_per_block = math.ceil(threads / WARP)
-    regs_per_warp = math.ceil(regs_per_thread * WARP / lim.reg_unit) * lim.reg_unit
-    warps_by_regs = (lim.regs // lim.partitions // regs_per_warp) * lim.partitions
-    smem = math.ceil((smem_per_block + lim.smem_reserved) / lim.smem_unit) * lim.smem_unit
-    by = {"warp slots": lim.max_warps // warps_per_block, "block slots": lim.max_blocks,
-          "registers": warps_by_regs // warps_per_block,
-          "shared memory": lim.smem // smem if smem else lim.max_blocks}
-    return Occupancy(threads, regs_per_thread, smem_per_block, lim, by)
+    o = ch06.occupancy(lim, threads, regs_per_thread, smem_per_block)
+    o.blocks_by = {SLOTS.get(k, k): n for k, n in o.blocks_by.items()}
+    return o
 
 
 @calculator_inputs(positive="threads regs_per_thread")
@@ -141,7 +72,11 @@ def explain_occupancy(threads: int = 256, regs_per_thread: int = 32, smem_kb: fl
     >>> explain_occupancy(1024, 64, 0, "sm_90")[:60]
     '1024 threads × 64 registers, 0 B shared on sm_90: 1 blocks ='
     """
-    return str(occupancy(threads, regs_per_thread, int(smem_kb * 1024), ARCH[arch]))
+    o = occupancy(threads, regs_per_thread, int(smem_kb * 1024), ARCH[arch])
+    per = ", ".join(f"{k} {v}" for k, v in o.blocks_by.items())
+    return (f"{threads} threads × {regs_per_thread} registers, {o.smem_per_block:,} B shared on {arch}: "
+            f"{o.blocks_per_sm} blocks = {o.active_warps} of {o.limits.max_warps_per_sm} warps per SM → "
+            f"occupancy {o.fraction:.0%}, limited by {o.limiter} (blocks allowed by: {per})")
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def launch_bounds_table(threads: int = 256):
             att = _cuda.attributes(kname)
             calc = occupancy.occupancy(threads, att.num_regs)
             row += [str(att.num_regs), str(att.local_size_bytes), f"{calc.fraction:.0%}",
-                    f"{_cuda.max_active_blocks(kname, threads) * threads // 32 / calc.limits.max_warps:.0%}"]
+                    f"{_cuda.max_active_blocks(kname, threads) * threads // 32 / calc.limits.max_warps_per_sm:.0%}"]
         else:
             row += ["—", "—", "—", "—"]
         rows.append(row)

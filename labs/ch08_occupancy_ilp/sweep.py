@@ -158,7 +158,7 @@ def run(lab: str, size=None, rep_ms: float = 20) -> HeatMap:
 
 def _max_warps() -> int:
     from labs.ch08_occupancy_ilp.occupancy import device_limits
-    return device_limits().max_warps
+    return device_limits().max_warps_per_sm
 
 
 def reference(lab: str) -> HeatMap | None:

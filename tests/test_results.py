@@ -21,6 +21,7 @@ def test_roundtrip_with_manifest(tmp_path):
     assert {"device", "torch", "triton", "date", "commit"} <= set(manifest)
     assert [r.variant for r in records] == ["a", "b"] and records[1].size == [3, 4]
     assert [p for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == [path]   # no temp file left
+    assert results.read(results.write(tmp_path / "empty.json", []))[1] == []
 
 
 def test_merge_replaces_same_key_and_keeps_others(tmp_path):

@@ -1,23 +1,11 @@
-"""Chapter 8 models against hand-computed cases: SIMT masks and efficiency, occupancy, Little's law,
-ptxas parsing, and the doctests of every chapter 8 module."""
+"""Chapter 8 models against hand-computed cases: SIMT masks and efficiency, occupancy, Little's law and
+ptxas parsing (their doctests run under make test's pytest --doctest-modules labs)."""
 from __future__ import annotations
-
-import doctest
-import importlib
 
 import pytest
 
 from labs.ch08_occupancy_ilp import occupancy as occ
 from labs.ch08_occupancy_ilp import simt
-
-MODULES = ["simt", "occupancy", "_cuda", "registers", "sweep", "cpu_ilp"]
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_doctests(name):
-    mod = importlib.import_module(f"labs.ch08_occupancy_ilp.{name}")
-    result = doctest.testmod(mod)
-    assert result.failed == 0 and result.attempted > 0
 
 
 # ---- SIMT: masks per path and lane efficiency ----------------------------------------------------

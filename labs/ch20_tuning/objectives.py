@@ -13,6 +13,7 @@ from typing import Callable
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 
+from labs import matmul_shape
 from labs.ch20_tuning import _kernel
 from labs.ch20_tuning._kernel import DROP_K_TAIL, EXACT, SKIP_HALF_K
 from labs.ch20_tuning.space import Space, SpaceTimes
@@ -43,13 +44,6 @@ class Objective:
 
 # ---- GPU: the Triton matmul's launch knobs -----------------------------------------------------------
 
-def _matmul_inputs(size, seed, device="cuda", dtype=torch.float16):
-    m, n, k = size
-    g = torch.Generator(device=device).manual_seed(seed)
-    return {"a": torch.randn(m, k, generator=g, device=device).to(dtype),
-            "b": torch.randn(k, n, generator=g, device=device).to(dtype)}
-
-
 def _matmul_call(cfg, shortcut, a, b):
     c = torch.empty(a.shape[0], b.shape[1], device=a.device, dtype=a.dtype)
     return _kernel.launch(a, b, c, cfg["BLOCK_M"], cfg["BLOCK_N"], cfg["BLOCK_K"], cfg["num_warps"],
@@ -63,8 +57,8 @@ def triton_matmul(device: str = "cuda") -> Objective:
     return Objective(
         "triton_matmul", "Triton matmul, fp16: tile shape, warps and pipeline depth", space,
         size=(4099, 4097, 4095), check_sizes=[(512, 512, 512), (509, 383, 1021)],
-        make_inputs=lambda size, seed: _matmul_inputs(size, seed, device),
-        reference=lambda a, b: a.double() @ b.double(), call=_matmul_call, precision="float16")
+        make_inputs=lambda size, seed: matmul_shape.make_inputs(size, device, "float16", seed),
+        reference=matmul_shape.reference, call=_matmul_call, precision="float16")
 
 
 # ---- CPU: an elementwise chain processed in chunks ------------------------------------------------------

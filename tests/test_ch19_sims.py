@@ -1,4 +1,5 @@
-"""Chapter 19 simulators and calculators against hand-computed cases."""
+"""Chapter 19 simulators and calculators against hand-computed cases (the batching ones are simulators.py's
+doctests, which make test runs with --doctest-modules)."""
 from __future__ import annotations
 
 import math
@@ -12,19 +13,6 @@ from labs.ch19_adaptive_inference.simulators import (Service, early_exit, exit_c
 
 def svc(b):
     return 3 + b
-
-
-def test_timer_batching_by_hand():
-    # [0,1] fill a batch at t=1 (done 1+5=6); [2] times out at 7 (done 11); [10] times out at 15 (done 19)
-    r = simulate_batching([0, 1, 2, 10], 2, 5, svc, "timer")
-    assert r.batches == [2, 1, 1] and r.latencies == [6, 5, 9, 9] and r.span == 19
-
-
-def test_timer_queues_behind_a_busy_gpu_when_free_does_not():
-    timer = simulate_batching([0, 1, 2, 3], 2, 0.5, svc, "timer")
-    assert timer.batches == [1, 1, 1, 1] and timer.latencies == [4.5, 7.5, 10.5, 13.5]
-    free = simulate_batching([0, 1, 2, 3], 2, 0.5, svc, "when_free")
-    assert free.batches == [1, 2, 1] and free.latencies == [4.5, 8.5, 7.5, 10.5]
 
 
 def test_batching_edge_cases():

@@ -2,16 +2,18 @@
 and a confidence-driven precision controller. Pure Python, deterministic for a seed, hand-checkable.
 
 Dynamic batching, four requests (ms), batches of at most 2, a 5 ms timeout, a batch of b costs 3 + b ms:
+[0, 1] fill a batch at t=1 (done 1 + 5 = 6); [2] times out at 7 (done 11); [10] times out at 15 (done 19).
 
     >>> r = simulate_batching([0, 1, 2, 10], max_batch=2, timeout=5, service=lambda b: 3 + b, policy="timer")
-    >>> r.batches, r.latencies
-    ([2, 1, 1], [6, 5, 9, 9])
+    >>> r.batches, r.latencies, r.span
+    ([2, 1, 1], [6, 5, 9, 9], 19)
 
 With a 0.5 ms timeout the timer cuts four batches of one, which queue behind each other; a batcher that
 waits for the GPU to be free takes two requests at once instead:
 
-    >>> simulate_batching([0, 1, 2, 3], 2, 0.5, lambda b: 3 + b, policy="timer").latencies
-    [4.5, 7.5, 10.5, 13.5]
+    >>> r = simulate_batching([0, 1, 2, 3], 2, 0.5, lambda b: 3 + b, policy="timer")
+    >>> r.batches, r.latencies
+    ([1, 1, 1, 1], [4.5, 7.5, 10.5, 13.5])
     >>> r = simulate_batching([0, 1, 2, 3], 2, 0.5, lambda b: 3 + b, policy="when_free")
     >>> r.batches, r.latencies
     ([1, 2, 1], [4.5, 8.5, 7.5, 10.5])

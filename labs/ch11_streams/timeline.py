@@ -110,7 +110,7 @@ def from_schedule(ops, title: str) -> Timeline:
     return Timeline(title, [(op.chunk, op.stage, op.start, op.end) for op in ops], "simulated")
 
 
-def cuda_events(plan: str, size: int | None = None, chunks: int | None = None) -> Timeline:
+def cuda_events(plan: str, size: int | None = None) -> Timeline:
     """Run the overlap lab's pipeline once with a timing event pair around every operation (GPU only).
 
     The start event is recorded on the operation's stream after its waits, so it marks when the
@@ -124,8 +124,6 @@ def cuda_events(plan: str, size: int | None = None, chunks: int | None = None) -
     if pl.env().tier != "gpu":
         raise RuntimeError("CUDA events need a CUDA GPU; on the cpu tier use the simulator or the CPU trace")
     inp = overlap.make_inputs(size or overlap.SIZES["gpu"][0], pl.device(), seed=0)
-    if chunks:
-        inp["chunks"] = chunks
     overlap.pipeline(**inp, plan=plan)                  # warm-up: compile, allocate, pin
     origin = torch.cuda.Event(enable_timing=True)
     origin.record()

@@ -182,20 +182,18 @@ def record_gpu(size=None, checkpoint: int = 0, seed: int = 0) -> Timeline:
                     torch.cuda.get_device_name(), pd.DataFrame(rows), peak, torch.cuda.max_memory_allocated(), notes)
 
 
-# ---- CPU (or GPU): torch.profiler's memory timeline --------------------------------------------------------
+# ---- CPU: torch.profiler's memory timeline ------------------------------------------------------------------
 
-def record_profiler(size=None, checkpoint: int = 0, seed: int = 0, device: str = "cpu") -> Timeline:
-    """Profile one training step with profile_memory=True and read the memory timeline by category."""
+def record_profiler(size=None, checkpoint: int = 0, seed: int = 0) -> Timeline:
+    """Profile one training step on the CPU with profile_memory=True and read the memory timeline by category."""
     import pandas as pd
     from torch.profiler import ProfilerActivity, profile
     from torch.profiler._memory_profiler import _CATEGORY_TO_INDEX, MemoryProfileTimeline
-    size = size or SIZES["gpu" if device == "cuda" else "cpu"]
-    model, opt, x, y = _setup(size, checkpoint, device, seed)
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
-    with profile(activities=acts, profile_memory=True, record_shapes=True, with_stack=True) as prof:
+    size = size or SIZES["cpu"]
+    model, opt, x, y = _setup(size, checkpoint, "cpu", seed)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True) as prof:
         _step(model, opt, x, y)
-    where = f"cuda:{torch.cuda.current_device()}" if device == "cuda" else device
-    _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline(where)
+    _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline("cpu")
     names = {i + 1: (c.name.lower().replace("_", " ") if c else "unknown") for c, i in _CATEGORY_TO_INDEX.items()}
     frame = pd.DataFrame([{names[i]: v for i, v in enumerate(row) if i in names} for row in sizes])
     frame = frame.loc[:, (frame != 0).any(axis=0)]

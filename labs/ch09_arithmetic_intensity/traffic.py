@@ -139,19 +139,8 @@ def show_roofline(run) -> None:
 
 
 def profile(fn, row_limit: int = 6) -> str:
-    """``pl.torch_profile`` of ``fn``, without the start/stop lines some torch builds' profiler prints to the
-    process's stderr (C++ logging that would otherwise land in the notebook between the tables)."""
-    import os
-    import sys
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            return pl.torch_profile(fn, row_limit=row_limit)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    """``pl.torch_profile`` of ``fn`` (which keeps the profiler's C++ start/stop log lines out of the notebook)."""
+    return pl.torch_profile(fn, row_limit=row_limit)
 
 
 # ---- Nsight Compute: the model against the counters ------------------------------------------------

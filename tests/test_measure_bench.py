@@ -28,18 +28,13 @@ def test_significance_uses_the_spread():
     assert fast.faster_than(noisy) is None
 
 
-def test_empty_or_negative_samples_are_rejected():
-    with pytest.raises(ValueError, match="no samples"):
-        Measurement([])
-    with pytest.raises(ValueError, match="> 0, got 0.0"):
-        Measurement([1.0, 0.0])
-    for bad in (float("nan"), float("inf"), -1e-3):
-        with pytest.raises(ValueError, match="sample 1"):
-            Measurement([1.0, bad])
-    with pytest.raises(TypeError, match="sample 0"):
-        Measurement(["1"])
-    with pytest.raises(ValueError, match="bytes"):
-        Measurement([1.0], bytes=-5)
+@pytest.mark.parametrize("samples, kw, error, match", [
+    ([], {}, ValueError, "no samples"), ([1.0, 0.0], {}, ValueError, "> 0, got 0.0"),
+    *[([1.0, bad], {}, ValueError, "sample 1") for bad in (float("nan"), float("inf"), -1e-3)],
+    (["1"], {}, TypeError, "sample 0"), ([1.0], {"bytes": -5}, ValueError, "bytes")])
+def test_empty_or_negative_samples_are_rejected(samples, kw, error, match):
+    with pytest.raises(error, match=match):
+        Measurement(samples, **kw)
 
 
 def test_bench_times_first_call_apart():

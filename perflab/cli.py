@@ -160,16 +160,15 @@ def _audit(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="perflab", description="perflab: measure GPU performance ideas.",
-                                epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    with_codes = dict(epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)   # exit codes in --help
+    p = argparse.ArgumentParser(prog="perflab", description="perflab: measure GPU performance ideas.", **with_codes)
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("doctor", help="what this machine is and which perflab features work here")
     d.add_argument("--deep", action="store_true", help="also try torch.compile and ncu (slower)")
     d.add_argument("--ceilings", action="store_true", help="also show the measured ceilings")
     d.set_defaults(fn=_doctor)
     sub.add_parser("list", help="every lab and its variants").set_defaults(fn=_list)
-    r = sub.add_parser("run", help="check and time one lab, print its table", epilog=EXIT_CODES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r = sub.add_parser("run", help="check and time one lab, print its table", **with_codes)
     r.add_argument("lab", help="e.g. ch07.copy_ladder")
     r.add_argument("--size", type=_literal, help="a Python literal: 1000003 or (8191, 8189); positive ints, "
                                                  "as many as the lab's sizes have")
@@ -178,8 +177,7 @@ def main(argv=None) -> int:
     r.add_argument("--rep-ms", type=_rep_ms, default=100, help="timing window per variant in ms (default 100)")
     r.add_argument("--out", help="merge the records into this results JSON")
     r.set_defaults(fn=_run)
-    b = sub.add_parser("bench", help="run labs (default: all) into a results JSON with a manifest",
-                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    b = sub.add_parser("bench", help="run labs (default: all) into a results JSON with a manifest", **with_codes)
     b.add_argument("labs", nargs="*")
     b.add_argument("--all", action="store_true")
     b.add_argument("--out", required=True)

@@ -123,11 +123,11 @@ def items() -> list[dict]:
     return out
 
 
-def table(only_manual: bool = True):
-    """The checklist as a Table, one row per item; by default only the items no check reads."""
+def table():
+    """The checklist items no audit check reads, as a Table (one row per item)."""
     from perflab.table import Table
     rows = [[r["category"].split(" (")[0], r["item"], f"ch{r['chapter']:02d}", r["notebook"],
-             " ".join(r["checks"]) or "—"] for r in items() if not (only_manual and r["checks"])]
+             " ".join(r["checks"]) or "—"] for r in items() if not r["checks"]]
     total = len(items())
     return Table(["category", "item", "teaches", "notebook", "audit checks"], rows,
                  title=f"Appendix checklist · {len(rows)} of {total} items to review by hand",

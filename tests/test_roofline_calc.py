@@ -36,7 +36,6 @@ def test_figure_has_ceilings_and_points():
 
 
 def test_calculators():
-    assert pl.calc.ridge_point(989, 4800) == pytest.approx(206.04, rel=1e-3)
     assert pl.calc.transfer_seconds(1e9, 50, latency_s=1e-6) == pytest.approx(0.020001)
     assert pl.calc.bytes_in_flight(4800, 440) == pytest.approx(2.112e6)   # ~2 MB, digest ch07 §5
     assert pl.calc.matmul_intensity(4096, 4096, 4096, 2) == pytest.approx(4096 / 3, rel=1e-6)

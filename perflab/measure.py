@@ -8,7 +8,11 @@ SPREAD_WARN = 0.10   # (p80 - p20) / median above this gets a warning in the rep
 
 
 def select_unit(seconds: float) -> tuple[str, float]:
-    """The unit to print a time in, and its scale: ('us', 1e-6) for 3.2e-6 s."""
+    """The unit to print a time in, and its scale (format_time prints with it).
+
+    >>> select_unit(3.2e-6), format_time(0.0042)
+    (('us', 1e-06), '4.2 ms')
+    """
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
             return unit, scale

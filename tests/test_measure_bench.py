@@ -3,7 +3,7 @@ import time
 import pytest
 
 import perflab as pl
-from perflab.measure import Measurement, format_time, select_unit
+from perflab.measure import Measurement
 
 
 def test_statistics_and_rates():
@@ -13,11 +13,6 @@ def test_statistics_and_rates():
     assert m.gbps == pytest.approx(1e9 / 3e-3 / 1e9)
     assert m.tflops == pytest.approx(2e12 / 3e-3 / 1e12)
     assert "WARNING" in repr(m)                     # spread 80% of the median
-
-
-def test_units_are_chosen_for_the_reader():
-    assert select_unit(3.2e-6) == ("us", 1e-6)
-    assert format_time(0.0042) == "4.2 ms"
 
 
 def test_significance_uses_the_spread():

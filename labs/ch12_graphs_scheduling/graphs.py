@@ -60,14 +60,15 @@ def first_calls(size=None, rep_ms: float = 50) -> Table:
 
 def ratio_line(run) -> str:
     """One line: the CUDA graph's and torch.compile's speedups over eager per step, here and on the H200."""
-    from perflab import results
+    from perflab import book
     mine = {r.name: r.measurement.median for r in run.rows if r.measurement}
-    ref = {r.variant: r.median_s for r in results.reference(LAB) if r.median_s and r.size == pl.load(LAB).SIZES["gpu"][0]}
+    ref = book.reference_at_gpu_size(LAB)
     parts = []
     for name in ("cuda_graph", "compiled"):
         here = f"{mine['eager'] / mine[name]:.2f}× on {run.device}" if "eager" in mine and name in mine else \
             f"did not run on {run.device}" + (" (needs a CUDA GPU)" if name == "cuda_graph" else "")
-        h200 = f"{ref['eager'] / ref[name]:.2f}× on the H200" if "eager" in ref and name in ref else "H200: not recorded"
+        h200 = book.ratio(ref, LAB, "eager", name)
+        h200 = f"{h200:.2f}× on the H200" if h200 else "H200: not recorded"
         parts.append(f"{name} vs eager per step: {here}; {h200}")
     return "\n".join(parts) + "\n(the chapter's bar on the H200: CUDA graph ≥ 3× eager at the launch-bound size)"
 

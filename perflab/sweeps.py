@@ -226,7 +226,8 @@ def figure(results: Results, metric: str = "auto"):
     from perflab.validate import _size_meaning
     metric = results.metric(metric)
     lines, ceiling, ref = _series(results, metric)
-    label = results_mod.device_label(results_mod.reference_device())
+    ref_key = results_mod.reference_device()
+    label = results_mod.device_label(ref_key)
     fig = go.Figure()
     for name, pts in lines.items():
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=name,
@@ -238,8 +239,9 @@ def figure(results: Results, metric: str = "auto"):
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=f"{label} · {name}",
                                  mode="lines+markers" if len(pts) > 1 else "markers", opacity=0.6,
                                  line=dict(dash="dot"), marker=dict(symbol="diamond-open", size=9)))
-    ref_copy = (results_mod.reference_manifest(results_mod.reference_device()).get("ceilings") or {}).get("copy_gbps")
-    if metric == "gbps" and ref and ref_copy:
+    drawn = metric == "gbps" and ref            # the reference's copy ceiling goes only beside its GB/s lines
+    ref_copy = drawn and (results_mod.reference_manifest(ref_key).get("ceilings") or {}).get("copy_gbps")
+    if ref_copy:
         xs = [p[0] for pts in list(lines.values()) + list(ref.values()) for p in pts]
         fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[ref_copy, ref_copy], mode="lines",
                                  name=f"{label} measured copy ceiling", line=dict(dash="dot", color="gray")))

@@ -14,7 +14,8 @@ for that class of device) or — (not measured there, or not claimed for that ti
 
 A Holds claim reads its value with a function; ``cell(row, column)`` reads one number of a table and
 ``ratio(top, bottom)`` divides two readings. ``show("ch09")`` renders the chapter's claims on this process's
-runs and on every committed reference device (data/reference/*.json); ``problems(path)`` lists the claims a results file contradicts.
+runs and on every committed reference device (data/reference/*.json); ``problems(path)`` lists the claims
+a results file contradicts.
 """
 from perflab.claims.kinds import About, AtLeast, AtMost, Claim, Faster, Holds, Scales
 from perflab.claims.checking import all_claims, chapter_claims, evaluate, problems, reference_files, show

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from labs.inference.model import ModelConfig, cached_model, tier_of
+from labs.inference.model import ModelConfig, cached_model, default_dtype, device_key, tier_of
 
 
 def config_for(device) -> ModelConfig:
@@ -20,7 +20,6 @@ def model_for(device="cpu", dtype: str | None = None):
     """Random weights (seed 0), built on first use and kept: the weights are read-only inputs, and
     drawing GPT-2's 163M of them takes about a second. "cuda", "cuda:0" and torch.device("cuda") share one.
     ``dtype`` None: the engine's default for the device (bfloat16 on a GPU, float32 on a CPU)."""
-    from labs.inference.model import default_dtype, device_key
     dtype = str(default_dtype(device)).removeprefix("torch.") if dtype is None else dtype
     key = device_key(device)
     return cached_model(config_for(key), key, dtype)

@@ -27,8 +27,7 @@ def table(mine=None, sweep_runs=()) -> Table:
     """mine: this device's Ceilings; sweep_runs: the LabRuns of the working-set sweep."""
     import perflab as pl
     ref = pl.reference_ceilings()
-    my_recs = [rec for r in sweep_runs for rec in r.records]
-    cliff_mine, cliff_ref = l2_cliff(my_recs), l2_cliff(results.reference("ch02.cache_ladder"))
+    cliff_mine, cliff_ref = l2_cliff(book.records_of(*sweep_runs)), l2_cliff(results.reference("ch02.cache_ladder"))
     cl = lambda c: "—" if c is None else f"fast up to {c[0] / 2**20:,.0f} MiB; HBM {c[1]:,.0f} GB/s"  # noqa: E731
     r = calc.nvl72()
     rows = [

@@ -18,14 +18,22 @@ def _moe(skew, cf):
     return model
 
 
-def _tp(phase, what):
-    """From tp.launch()'s result: logits agree (max |Δ| ≤ 1e-4 and same argmax) or TP ÷ 1-process time."""
-    def read(res):
-        r = res.phase(phase) if res is not None else None
-        if r is None:
-            return None
-        return (r.max_abs_diff <= 1e-4 and r.tokens_equal) if what == "same" else r.speedup
-    return read
+def _tp_phase(res, phase):
+    """One phase of tp.launch()'s TPRun, None where the launch or that phase did not run."""
+    return res.phase(phase) if res is not None else None
+
+
+def _tp_same(res):
+    """TP's logits agree with one process's (max |Δ| ≤ 1e-4, same argmax) in prefill and in decode; None where
+    the prefill (or, after a matching prefill, the decode) was not measured."""
+    same = [None if r is None else r.max_abs_diff <= 1e-4 and r.tokens_equal
+            for r in (_tp_phase(res, "prefill"), _tp_phase(res, "decode"))]
+    return None if same[0] is None else same[0] and same[1]
+
+
+def _tp_decode_speedup(res):
+    """1-process time ÷ TP time of a decode step."""
+    return getattr(_tp_phase(res, "decode"), "speedup", None)
 
 
 CLAIMS = [
@@ -52,10 +60,9 @@ CLAIMS = [
     Holds("ch15.moe_routing", "rerouting to the next choices leaves < 2% dropped at skew 0.5, CF 1.25",
           lambda v: v["after_reroute"], at_most=0.02, unit="%", model=_moe(0.5, 1.25)),
     Holds("ch15.tp", "TP=2 reproduces the single-process logits (≤ 1e-4) and tokens, prefill and decode",
-          lambda res: (_tp("prefill", "same")(res) and _tp("decode", "same")(res))
-          if _tp("prefill", "same")(res) is not None else None),
+          _tp_same),
     Holds("ch15.tp", "a TP=2 decode step is slower than one process (few tokens per all-reduce)",
-          _tp("decode", "speed"), at_most=1.0),
+          _tp_decode_speedup, at_most=1.0),
     Holds("ch15.k_sweep", "on a CPU the (k+1)-token verification pass costs more than one step",
           lambda ks: max(r.verify for r in ks.rows), at_least=1.0, tier="cpu"),
 ]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from labs.ch15_parallel_decoding import _engine
 from labs.ch15_parallel_decoding import calculators as calc
 from labs.inference.generate import generate
 from labs.inference.kv_cache import KVCache
@@ -143,7 +144,6 @@ PROMPT_LEN = 8
 
 def setup(tier: str, device: str, seed: int = 0, extra: int = 8):
     """(target, draft model, prompt, the target's greedy continuation of NEW_TOKENS + extra tokens)."""
-    from labs.ch15_parallel_decoding import _engine
     tcfg = _engine.spec_target_config(tier)
     target = cached_model(tcfg, device)
     draft = cached_model(_engine.draft_config(tcfg), device)

@@ -48,7 +48,7 @@ def bytes(size, dtype="int64") -> int:
     """Plain decoding reads the target's float32 weights once per new token: every block and the LM head
     (the embeddings only one row each). So GB/s here = how close decoding comes to streaming the weights."""
     k, n = size
-    cfg = _engine.spec_target_config("gpu" if pl.env().tier == "gpu" else "cpu")
+    cfg = _engine.spec_target_config(pl.env().tier)
     return n * 4 * (cfg.n_params() - (cfg.vocab_size + cfg.max_seq_len) * cfg.d_model)
 
 

@@ -3,7 +3,6 @@ TypeError with a message; nothing hangs (small rep_ms, a per-test timeout) and n
 import importlib
 import inspect
 import math
-import pathlib
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import perflab as pl
 from perflab import cli, results, validate
 from perflab.measure import Measurement
+from perflab.paths import REPO
 
 import toylab
 from labtests import fake_ceilings
@@ -88,10 +88,9 @@ def test_grade(seeds):
 
 def _calculators():
     """Every function decorated with @calculator_inputs: import the modules that use it."""
-    root = pathlib.Path(__file__).resolve().parents[1]
-    for path in [*root.glob("labs/**/*.py"), *root.glob("perflab/**/*.py")]:
+    for path in [*REPO.glob("labs/**/*.py"), *REPO.glob("perflab/**/*.py")]:
         if "@calculator_inputs(" in path.read_text(errors="replace") and path.name != "validate.py":
-            importlib.import_module(".".join(path.relative_to(root).with_suffix("").parts))
+            importlib.import_module(".".join(path.relative_to(REPO).with_suffix("").parts))
     return list(validate.CALCULATORS)
 
 

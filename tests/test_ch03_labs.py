@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 import perflab as pl
 from labs.ch03_host_os import _claims, book_check, feeding, h2d_copy, host_report, models, solutions

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from labs.inference.model import ModelConfig, cached_model, default_dtype, device_key, tier_of
+from labs.inference.model import ModelConfig, cached_model, default_dtype, tier_of
 
 
 def config_for(device) -> ModelConfig:
@@ -21,8 +21,7 @@ def model_for(device="cpu", dtype: str | None = None):
     drawing GPT-2's 163M of them takes about a second. "cuda", "cuda:0" and torch.device("cuda") share one.
     ``dtype`` None: the engine's default for the device (bfloat16 on a GPU, float32 on a CPU)."""
     dtype = str(default_dtype(device)).removeprefix("torch.") if dtype is None else dtype
-    key = device_key(device)
-    return cached_model(config_for(key), key, dtype)
+    return cached_model(config_for(device), device, dtype)
 
 
 def random_tokens(shape, vocab: int, seed: int) -> torch.Tensor:

@@ -167,10 +167,15 @@ def build_model(config: ModelConfig, device="cpu", dtype: torch.dtype | None = t
     return model.to(device=device, dtype=default_dtype(device) if dtype is None else dtype).eval()
 
 
-@functools.lru_cache(maxsize=6)
-def cached_model(config: ModelConfig, device: str, dtype: str = "float32", seed: int = 0) -> Transformer:
+def cached_model(config: ModelConfig, device, dtype: str = "float32", seed: int = 0) -> Transformer:
     """:func:`build_model` once per process for each (config, device, dtype name, seed): the weights are
-    read-only inputs, and drawing GPT-2's 163M of them takes about a second."""
+    read-only inputs, and drawing GPT-2's 163M of them takes about a second. "cuda", "cuda:0" and
+    torch.device("cuda") share one (:func:`device_key`)."""
+    return _cached_model(config, device_key(device), dtype, seed)
+
+
+@functools.lru_cache(maxsize=6)
+def _cached_model(config: ModelConfig, device: str, dtype: str, seed: int) -> Transformer:
     return build_model(config, device, getattr(torch, dtype), seed)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from perflab import results
@@ -60,9 +60,9 @@ def _s(n: int) -> str:
 def _sources(runs: list, labs: set) -> list[str]:
     """Which run each lab's records come from (the last run that measured a lab replaced its records)."""
     latest = {lab.strip(): i for i, run in enumerate(runs) for lab in run.get("labs", "").split(",") if lab.strip()}
-    counts = [sum(1 for i in latest.values() if i == k) for k in range(len(runs))]
+    counts = Counter(latest.values())             # run index -> labs whose records it wrote last
     lines = [f"- {run.get('date', '?')[:10]} · commit {run.get('commit', '?')} · {n} lab{_s(n)} · "
-             f"{run.get('how', '')}" for run, n in zip(runs, counts) if n]
+             f"{run.get('how', '')}" for i, run in enumerate(runs) if (n := counts[i])]
     unlogged = len(labs - set(latest))
     if unlogged and lines:
         lines.append(f"- {unlogged} more lab{_s(unlogged)}: runs merged before the manifest logged runs")

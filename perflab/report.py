@@ -103,12 +103,12 @@ def markdown(path: "str | Path") -> str:
 
 def book_ratios(records) -> list[str]:
     """The book's time ratios (each chapter's book_check.RATIOS) beside the ones in this file."""
-    from perflab.book import all_ratios
+    from perflab.book import all_ratios, times
     rows = []
     for ratio in all_ratios():
         ours = ratio.ours(records)
         rows.append(f"| {ratio.claim} | {f'{ratio.book:.2g}×' if ratio.book else '—'} | "
-                    f"{f'{ours:.2f}×' if ours else '—'} | {ratio.verdict(ours)} | {ratio.why} |")
+                    f"{times(ours)} | {ratio.verdict(ours)} | {ratio.why} |")
     if not rows:
         return []
     return ["## The book's ratios", "",

@@ -138,11 +138,6 @@ def show_roofline(run) -> None:
               "checked, not timed)")
 
 
-def profile(fn, row_limit: int = 6) -> str:
-    """``pl.torch_profile`` of ``fn`` (which keeps the profiler's C++ start/stop log lines out of the notebook)."""
-    return pl.torch_profile(fn, row_limit=row_limit)
-
-
 # ---- Nsight Compute: the model against the counters ------------------------------------------------
 
 _BYTE_UNITS = {"byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9, "Tbyte": 1e12,

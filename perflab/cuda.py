@@ -1,4 +1,5 @@
-"""Launch CuPy (NVRTC-compiled) CUDA C kernels on torch's current stream, for labs written in CUDA C.
+"""CUDA helpers for the labs: CuPy (NVRTC-compiled) CUDA C kernels on torch's current stream, and the
+CUDA-graph capture recipe (:func:`capture`) that chapter 12 teaches and chapters 13, 16 and 19 reuse.
 
 Launching on torch's stream keeps CUDA-event timing (perflab.bench) and torch's own kernels in order
 with the CuPy kernel. CuPy is imported inside the functions, so this module costs nothing without a GPU.
@@ -91,3 +92,19 @@ def kernels(sources: dict[str, str]):
             raise ValueError(f"no CUDA kernel {name!r}; kernels: {sorted(sources)}")
         return compile_kernel(sources[name], name)
     return kernel
+
+
+def capture(run, warmup: int = 1) -> tuple:
+    """The documented recipe: ``warmup`` calls of ``run()`` on a side stream (lazy initialisation and compiling
+    happen off the capture), then one call captured. Returns (torch.cuda.CUDAGraph, the call's static output)."""
+    import torch
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = run()                                          # recorded, not run
+    return graph, out

@@ -8,6 +8,8 @@ from collections import OrderedDict
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 import torch
 
+from perflab.cuda import capture   # the recipe this chapter teaches (used by ch13, ch19 and labs/inference too)
+
 TITLE = "Launch-bound step: 32 residual layers x 5 elementwise ops = 160 kernels (eager, CUDA graph, compile)"
 LAYERS = 32                # each layer: x + 0.1 * tanh(x * w[l] + b[l]) -> 5 kernels eagerly
 FEATURES = 257             # the width of x; w and b are (LAYERS, FEATURES)
@@ -93,21 +95,6 @@ def one_thread():
 
 
 # ---- the captured graph ----------------------------------------------------------------------
-
-def capture(run, warmup: int = 1) -> tuple:
-    """The documented recipe: ``warmup`` calls of ``run()`` on a side stream (lazy initialisation and compiling
-    happen off the capture), then one call captured. Returns (torch.cuda.CUDAGraph, the call's static output)."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(warmup):
-            run()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = run()                                          # recorded, not run
-    return graph, out
-
 
 class GraphedStep:
     """``step`` captured once in a CUDA graph, for one shape of x and one pair of weights.

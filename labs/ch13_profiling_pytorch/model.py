@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labs.ch12_graphs_scheduling.launch_bound import capture   # chapter 12's CUDA-graph recipe
+from perflab.cuda import capture   # chapter 12's recipe: side-stream warm-up, then capture
 
 
 @dataclass(frozen=True)

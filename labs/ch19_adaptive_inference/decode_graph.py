@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import perflab as pl  # first: sets TRITON_INTERPRET on machines without a GPU
 
-from labs.ch12_graphs_scheduling.launch_bound import capture   # chapter 12's recipe: side-stream warm-up, capture
+from perflab.cuda import capture   # chapter 12's recipe: side-stream warm-up, then capture
 from labs.ch19_adaptive_inference import engine
 from labs.ch19_adaptive_inference.decode_precision import (  # noqa: F401  (same step: inputs, fp32 answer, counts)
     bytes, flops, make_inputs, reference)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from labs.ch12_graphs_scheduling.launch_bound import capture
+from perflab.cuda import capture   # chapter 12's recipe: side-stream warm-up, then capture
 from labs.inference.kv_cache import KVCache
 
 

@@ -110,10 +110,3 @@ def host_buffer(shape: tuple, dtype: torch.dtype) -> torch.Tensor:
     """A host buffer for device-to-host copies: pinned where a GPU exists (so the copy is one async DMA)."""
     buf = torch.empty(shape, dtype=dtype)
     return buf.pin_memory() if torch.cuda.is_available() else buf
-
-
-def profile(fn, row_limit: int = 5) -> str:
-    """``pl.torch_profile`` of three calls of ``fn`` (it keeps the profiler's C++ start/stop log lines out of
-    the notebook itself)."""
-    import perflab as pl
-    return pl.torch_profile(fn, steps=3, row_limit=row_limit)
